@@ -1,0 +1,303 @@
+"""Configuration: frozen dataclasses, three profiles, one validating `load`.
+
+    cfg = load("cpu")                                # the main job
+    cfg = load("smoke", seed=1, **{"rlhf.steps": 3})  # dotted keys reach sections
+    cfg = load("cpu", rlhf={"steps": 3})               # or a dict per section
+
+Every number a stage uses comes from here; notebooks only pick the profile.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import typing
+from dataclasses import dataclass, field, fields, replace
+
+PROFILES = ("smoke", "cpu", "paper")
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    name: str
+    """Short label used in paths, tables and figures (e.g. `smollm2-135m`)."""
+    start: str
+    """Start checkpoint of RLHF: `asset:NAME` (converted registry asset), `tiny:SEED`
+    (random GPT-NeoX built locally), a Hub id, or a local folder in Hub format."""
+    params_m: float
+    """Parameter count in millions, for the size-effect figures."""
+    base: str = ""
+    """Pretrained-only model, for the study's choice of the unaligned side
+    (`sampling.unaligned="base"`). Empty: same as `start`."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "insults-long"
+    """Prompt set: `insults-long` (Kaggle insults, offline) or `jigsaw-long-2000` (Hub)."""
+    max_prompts: int = 0
+    """Keep at most this many comments after balancing (0 = all)."""
+    min_words: int = 16
+    """Comments with fewer words cannot be split into prompt + continuation and are dropped."""
+    max_prompt_words: int = 24
+    """A prompt is the first half of the comment's words, at most this many."""
+    max_continuation_words: int = 48
+    """The human continuation (`original_output`) is cut to this many words."""
+    val_fraction: float = 0.15
+    """Share of prompts in the validation split (model selection only)."""
+    test_fraction: float = 0.25
+    """Share of prompts in the test split (every reported number)."""
+
+
+@dataclass(frozen=True)
+class RLHFConfig:
+    steps: int = 60
+    """Optimiser steps of RLOO."""
+    learning_rate: float = 2e-5
+    """Adam learning rate of the policy."""
+    beta: float = 0.05
+    """KL coefficient to the start checkpoint (> 0: the reference model is the saved start)."""
+    num_generations: int = 4
+    """Completions per prompt; RLOO's leave-one-out baseline needs at least 2."""
+    prompts_per_step: int = 4
+    """Prompts per optimiser step (TRL's batch counts completions: this × num_generations)."""
+    max_completion_length: int = 24
+    """New tokens per completion during training."""
+    temperature: float = 1.0
+    """Sampling temperature during training."""
+    baseline: bool = False
+    """The study's baseline: reward = P(original_output) − P(completion) instead of −P(completion)."""
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    max_new_tokens: int = 24
+    """New tokens per continuation: demonstrations and every policy evaluation."""
+    batch_size: int = 32
+    """Prompts per `generate` call."""
+    do_sample: bool = False
+    """False: greedy, as the study. True: temperature sampling."""
+    temperature: float = 0.7
+    """Used only when `do_sample`."""
+    unaligned: str = "start"
+    """Who writes the unaligned side: `start` (the RLHF start: isolates RLHF) or `base`
+    (the study's choice: the pretrained model, which confounds SFT with RLHF)."""
+
+
+@dataclass(frozen=True)
+class IRLConfig:
+    losses: tuple = ("max_margin", "hinge", "logistic")
+    """Pairwise losses on d = R(expert) − R(start)."""
+    modes: tuple = ("probe", "full")
+    """`probe`: frozen backbone, cached features, head only. `full`: whole model (the study's)."""
+    probe_seeds: int = 20
+    """Independent seeds per (size, loss) in probe mode."""
+    full_seeds: int = 5
+    """Independent seeds per (size, loss) in full mode."""
+    probe_epochs: int = 30
+    """Epochs of the linear head."""
+    full_epochs: int = 3
+    """Epochs of full fine-tuning."""
+    probe_lr: float = 1e-2
+    """Adam learning rate of the probe head."""
+    full_lr: float = 1e-5
+    """Adam learning rate of full fine-tuning."""
+    batch_size: int = 8
+    """Pairs per step."""
+    weight_decay: float = 0.0
+    """L2 on the probe head (0 reproduces the study's unregularised loss)."""
+    max_length: int = 64
+    """Tokens per text fed to the reward model (truncated on the left)."""
+    with_prompt: bool = False
+    """True: the reward model reads prompt + continuation (the study's); False: the
+    continuation only, which is all the judge scores and all the policies differ in."""
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    n_bootstrap: int = 1000
+    """Bootstrap resamples for every confidence interval."""
+    ci: float = 0.95
+    """Confidence level."""
+    bootstrap_seed: int = 0
+    """Seed of the bootstrap resampler (fixed: the same data give the same CI)."""
+    ppl_texts: int = 200
+    """Held-out clean human comments for the perplexity check."""
+
+
+@dataclass(frozen=True)
+class RefinetuneConfig:
+    reward: str = "best_val"
+    """`best_val`: the single reward model with the best validation AUC; `ensemble`: mean of all seeds."""
+    mode: str = "probe"
+    """IRL mode whose reward models are candidates."""
+    loss: str = "logistic"
+    """IRL loss whose reward models are candidates."""
+    random_seed: int = 1234
+    """Seed of the random reward model's head (the control)."""
+    transfer: bool = True
+    """Also train each size with the reward recovered from the other size(s)."""
+
+
+@dataclass(frozen=True)
+class Config:
+    profile: str
+    """`smoke`, `cpu` or `paper`."""
+    sizes: tuple
+    """Policies, smallest first (`PolicySpec`)."""
+    judge: str
+    """Ground-truth judge: `toxblock`, `profanity-check` or `hf:<model id or folder>`."""
+    second_judge: str
+    """Independent judge, never used for training or selection (the reward-hacking check)."""
+    seed: int = 0
+    """Seed of everything: random, numpy, torch, transformers."""
+    threads: int = 2
+    """torch threads."""
+    progress: bool = True
+    """tqdm progress bars (run_all.sh turns them off under papermill)."""
+    device: str = "cpu"
+    """`cpu`, or `cuda` for the paper profile."""
+    data: DataConfig = field(default_factory=DataConfig)
+    rlhf: RLHFConfig = field(default_factory=RLHFConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    irl: IRLConfig = field(default_factory=IRLConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    refinetune: RefinetuneConfig = field(default_factory=RefinetuneConfig)
+
+    def size(self, name: str) -> PolicySpec:
+        for spec in self.sizes:
+            if spec.name == name:
+                return spec
+        raise KeyError(f"no size {name!r} in profile {self.profile!r}; sizes: {[s.name for s in self.sizes]}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def hash(self, *sections: str) -> str:
+        """Stable hash of the whole config, or of the named sections only."""
+        d = self.to_dict()
+        if sections:
+            d = {k: d[k] for k in sections}
+        return stable_hash(d)
+
+
+def stable_hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _profiles() -> dict[str, Config]:
+    smoke = Config(
+        profile="smoke",
+        sizes=(PolicySpec("tiny-a", "tiny:0", 0.2), PolicySpec("tiny-b", "tiny:1", 0.4)),
+        judge="toxblock",
+        second_judge="profanity-check",
+        threads=2,
+        data=DataConfig(max_prompts=96),
+        rlhf=RLHFConfig(steps=2, learning_rate=1e-4, num_generations=2, prompts_per_step=2,
+                        max_completion_length=8),
+        sampling=SamplingConfig(max_new_tokens=8),
+        irl=IRLConfig(probe_seeds=3, full_seeds=2, probe_epochs=5, full_epochs=1,
+                      batch_size=8, max_length=32),
+        eval=EvalConfig(n_bootstrap=200, ppl_texts=16),
+    )
+    cpu = Config(
+        profile="cpu",
+        sizes=(PolicySpec("smollm2-135m", "asset:smollm2-135m-instruct", 135.0),
+               PolicySpec("gemma3-270m", "asset:gemma3-270m", 270.0)),
+        judge="toxblock",
+        second_judge="profanity-check",
+        threads=2,
+    )
+    paper = Config(
+        profile="paper",
+        sizes=(PolicySpec("pythia-70m", "lomahony/eleuther-pythia70m-hh-sft", 70.0, base="EleutherAI/pythia-70m"),
+               PolicySpec("pythia-160m", "lomahony/eleuther-pythia160m-hh-sft", 160.0, base="EleutherAI/pythia-160m"),
+               PolicySpec("pythia-410m", "lomahony/eleuther-pythia410m-hh-sft", 410.0, base="EleutherAI/pythia-410m")),
+        judge="hf:s-nlp/roberta_toxicity_classifier",
+        second_judge="hf:facebook/roberta-hate-speech-dynabench-r4-target",
+        threads=8,
+        device="cuda",
+        data=DataConfig(dataset="jigsaw-long-2000", max_prompt_words=48, max_continuation_words=96),
+        rlhf=RLHFConfig(steps=600, learning_rate=3e-6, beta=0.035, num_generations=4, prompts_per_step=4,
+                        max_completion_length=128),
+        sampling=SamplingConfig(max_new_tokens=50, batch_size=64, unaligned="start"),
+        irl=IRLConfig(probe_seeds=30, full_seeds=30, probe_epochs=30, full_epochs=30, full_lr=1e-5,
+                      batch_size=2, max_length=128),
+        eval=EvalConfig(ppl_texts=400),
+    )
+    return {c.profile: c for c in (smoke, cpu, paper)}
+
+
+def _check_type(where: str, value, annotation):
+    """Plain values only: int, float (ints accepted), bool, str, tuple."""
+    expected = {"int": int, "float": (int, float), "bool": bool, "str": str, "tuple": (tuple, list)}.get(annotation)
+    if expected is None:
+        raise TypeError(f"{where} cannot be overridden (it is a {annotation})")
+    bad = not isinstance(value, expected) or (annotation in ("int", "float") and isinstance(value, bool))
+    if bad:
+        raise TypeError(f"{where} must be {annotation}, got {type(value).__name__} {value!r}")
+    if annotation == "float":
+        return float(value)
+    if annotation == "tuple":
+        return tuple(value)
+    return value
+
+
+def _apply(obj, overrides: dict, where: str):
+    names = {f.name: f for f in fields(obj)}
+    changes = {}
+    for key, value in overrides.items():
+        head, _, rest = key.partition(".")
+        if head not in names:
+            raise KeyError(f"unknown setting {where}{head!r}; valid: {sorted(names)}")
+        current = getattr(obj, head)
+        if dataclasses.is_dataclass(current) and not isinstance(current, type):
+            sub = {rest: value} if rest else value
+            if not isinstance(sub, dict):
+                raise TypeError(f"{where}{head} is a section: pass a dict or dotted keys like '{head}.steps'")
+            changes[head] = _apply(changes.get(head, current), sub, f"{where}{head}.")
+        else:
+            if rest:
+                raise KeyError(f"{where}{head} is a plain value, it has no {rest!r}")
+            changes[head] = _check_type(f"{where}{head}", value, names[head].type)
+    return replace(obj, **changes)
+
+
+def _validate(cfg: Config) -> None:
+    def need(ok, msg):
+        if not ok:
+            raise ValueError(msg)
+
+    need(cfg.rlhf.num_generations >= 2, f"rlhf.num_generations must be >= 2 for RLOO, got {cfg.rlhf.num_generations}")
+    need(cfg.rlhf.beta > 0, f"rlhf.beta must be > 0 (KL to the start checkpoint), got {cfg.rlhf.beta}")
+    need(cfg.sampling.unaligned in ("start", "base"), f"sampling.unaligned must be 'start' or 'base', got {cfg.sampling.unaligned!r}")
+    from irlkit.irl import LOSSES, MODES  # the one list of losses and modes
+
+    for loss in cfg.irl.losses:
+        need(loss in LOSSES, f"irl.losses: unknown loss {loss!r}; valid: {sorted(LOSSES)}")
+    for mode in cfg.irl.modes:
+        need(mode in MODES, f"irl.modes: unknown mode {mode!r}; valid: {list(MODES)}")
+    need(cfg.refinetune.reward in ("best_val", "ensemble"), f"refinetune.reward must be 'best_val' or 'ensemble', got {cfg.refinetune.reward!r}")
+    need(cfg.refinetune.loss in cfg.irl.losses and cfg.refinetune.mode in cfg.irl.modes,
+         f"refinetune uses ({cfg.refinetune.loss}, {cfg.refinetune.mode}), which irl does not train: {cfg.irl.losses} × {cfg.irl.modes}")
+    need(0 < cfg.data.val_fraction and 0 < cfg.data.test_fraction and cfg.data.val_fraction + cfg.data.test_fraction < 1,
+         "data.val_fraction and data.test_fraction must be positive and leave room for train")
+    need(cfg.threads >= 1, f"threads must be >= 1, got {cfg.threads}")
+    need(len({s.name for s in cfg.sizes}) == len(cfg.sizes) > 0, "sizes need distinct names")
+
+
+def load(profile: str, **overrides) -> Config:
+    """The validated config of `profile`, with `overrides` applied (see module docstring)."""
+    profiles = _profiles()
+    if profile not in profiles:
+        raise ValueError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
+    cfg = _apply(profiles[profile], overrides, "") if overrides else profiles[profile]
+    _validate(cfg)
+    return cfg
+
+
+# Annotations are strings under `from __future__ import annotations`; resolve them
+# once so `_check_type` sees 'int', 'float', ... for every field.
+for _cls in (DataConfig, RLHFConfig, SamplingConfig, IRLConfig, EvalConfig, RefinetuneConfig, Config, PolicySpec):
+    for _f in fields(_cls):
+        _f.type = getattr(typing.get_type_hints(_cls).get(_f.name), "__name__", str(_f.type))

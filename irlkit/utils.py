@@ -1,0 +1,40 @@
+"""Seeding, threads and progress bars: the conventions every stage shares."""
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int) -> None:
+    """random, numpy, torch and transformers, from one seed."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    try:
+        from transformers import set_seed
+
+        set_seed(seed)
+    except ImportError:  # pragma: no cover - transformers is pinned
+        pass
+
+
+def setup(cfg) -> None:
+    """Threads and seed from the config; call once at the top of each notebook."""
+    torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seed)
+
+
+def progress_enabled(cfg=None) -> bool:
+    """Bars are off under papermill (IRLKIT_PROGRESS=0, set by the runner) or when the config says so."""
+    if os.environ.get("IRLKIT_PROGRESS", "1") == "0":
+        return False
+    return True if cfg is None else bool(cfg.progress)
+
+
+def progress(iterable=None, *, cfg=None, **kwargs):
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, disable=not progress_enabled(cfg), **kwargs)

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Sourced by run_all.sh and run_tests.sh: make .venv hold the pinned stack.
+# Idempotent: when .venv was built from this exact pyproject.toml, it does nothing.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+STAMP="$VENV/.irlkit-stamp"
+want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+
+if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$want" ]]; then
+  PY="${PYTHON:-python3.11}"
+  command -v "$PY" >/dev/null || PY=python3
+  "$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' 2>/dev/null \
+    || { echo "bootstrap: Python 3.11 is required (found: $("$PY" --version 2>&1)); set PYTHON=/path/to/python3.11" >&2; exit 1; }
+  echo "bootstrap: building $VENV from pyproject.toml (first run only)" >&2
+  [[ -d "$VENV" ]] || "$PY" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  # torch first and exactly: the CPU wheel; nothing later may replace it.
+  "$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
+  "$VENV/bin/python" -m pip install --quiet -e "$ROOT"
+  echo "$want" > "$STAMP"
+fi
+export PATH="$VENV/bin:$PATH"
+export PYTHONHASHSEED=0
+# No hub at run time: every model and data set comes from data/ (see irlkit.assets).
+export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_NO_ADVISORY_WARNINGS=1
+export TOKENIZERS_PARALLELISM=false

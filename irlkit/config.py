@@ -90,6 +90,8 @@ class IRLConfig:
     """Pairwise losses on d = R(expert) − R(start)."""
     modes: tuple = ("probe", "full")
     """`probe`: frozen backbone, cached features, head only. `full`: whole model (the study's)."""
+    full_losses: tuple = ("max_margin", "logistic")
+    """Losses trained in `full` mode (each costs full fine-tunes × seeds; probe mode trains all `losses`)."""
     probe_seeds: int = 20
     """Independent seeds per (size, loss) in probe mode."""
     full_seeds: int = 5
@@ -196,7 +198,7 @@ def _profiles() -> dict[str, Config]:
         rlhf=RLHFConfig(steps=2, learning_rate=1e-4, num_generations=2, prompts_per_step=2,
                         max_completion_length=8),
         sampling=SamplingConfig(max_new_tokens=8),
-        irl=IRLConfig(probe_seeds=3, full_seeds=2, probe_epochs=5, full_epochs=1,
+        irl=IRLConfig(probe_seeds=3, full_seeds=2, probe_epochs=5, full_epochs=1, full_losses=("max_margin",),
                       batch_size=8, max_length=32),
         eval=EvalConfig(n_bootstrap=200, ppl_texts=16),
     )
@@ -207,6 +209,11 @@ def _profiles() -> dict[str, Config]:
         judge="toxblock",
         second_judge="profanity-check",
         threads=2,
+        data=DataConfig(max_prompts=600),
+        rlhf=RLHFConfig(steps=30, learning_rate=2e-5, beta=0.05, num_generations=4, prompts_per_step=4,
+                        max_completion_length=20),
+        sampling=SamplingConfig(max_new_tokens=20, batch_size=32),
+        irl=IRLConfig(probe_seeds=20, full_seeds=5, full_epochs=1, full_losses=("max_margin",), max_length=48),
     )
     paper = Config(
         profile="paper",
@@ -277,8 +284,11 @@ def _validate(cfg: Config) -> None:
         need(loss in LOSSES, f"irl.losses: unknown loss {loss!r}; valid: {sorted(LOSSES)}")
     for mode in cfg.irl.modes:
         need(mode in MODES, f"irl.modes: unknown mode {mode!r}; valid: {list(MODES)}")
+    for loss in cfg.irl.full_losses:
+        need(loss in cfg.irl.losses, f"irl.full_losses: {loss!r} is not in irl.losses {cfg.irl.losses}")
     need(cfg.refinetune.reward in ("best_val", "ensemble"), f"refinetune.reward must be 'best_val' or 'ensemble', got {cfg.refinetune.reward!r}")
-    need(cfg.refinetune.loss in cfg.irl.losses and cfg.refinetune.mode in cfg.irl.modes,
+    need(cfg.refinetune.loss in (cfg.irl.losses if cfg.refinetune.mode == "probe" else cfg.irl.full_losses)
+         and cfg.refinetune.mode in cfg.irl.modes,
          f"refinetune uses ({cfg.refinetune.loss}, {cfg.refinetune.mode}), which irl does not train: {cfg.irl.losses} × {cfg.irl.modes}")
     need(0 < cfg.data.val_fraction and 0 < cfg.data.test_fraction and cfg.data.val_fraction + cfg.data.test_fraction < 1,
          "data.val_fraction and data.test_fraction must be positive and leave room for train")

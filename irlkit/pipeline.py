@@ -244,8 +244,18 @@ def _val_metrics(reward_val: np.ndarray, val_pool: pd.DataFrame) -> dict:
             "val_pairwise_accuracy": metrics.pairwise_accuracy(exp, st)}
 
 
+def irl_models(cfg: Config) -> list[tuple[str, str]]:
+    """Every (mode, loss) the profile trains: probe with every loss, full with `full_losses`."""
+    return [(mode, loss) for mode in cfg.irl.modes
+            for loss in (cfg.irl.losses if mode == "probe" else cfg.irl.full_losses)]
+
+
 def irl_path(ctx: Context, size: str, mode: str, loss: str) -> Path:
-    return ctx.runs / "irl" / size / f"{mode}-{loss}"
+    return _irl_path(ctx.cfg, size, mode, loss)
+
+
+def _irl_path(cfg: Config, size: str, mode: str, loss: str) -> Path:
+    return paths.runs_dir(cfg.profile) / "irl" / size / f"{mode}-{loss}"
 
 
 def run_irl(ctx: Context) -> dict:
@@ -254,15 +264,14 @@ def run_irl(ctx: Context) -> dict:
     for spec in cfg.sizes:
         demos = load_demos(ctx, spec.name)
         val_pool = irl.text_pool(demos, "val", ic.with_prompt)
-        for mode in ic.modes:
-            for loss in ic.losses:
-                key = {"demos": store.key_of(demos_path(ctx, spec.name)), "irl": cfg.to_dict()["irl"], "mode": mode,
-                       "loss": loss, "seed": cfg.seed}
-                builder = _probe_builder if mode == "probe" else _full_builder
-                t0 = time.time()
-                store.stage(irl_path(ctx, spec.name, mode, loss), key, builder(ctx, spec.name, demos, val_pool, loss),
-                            seed=cfg.seed, log=ctx.log)
-                done[(spec.name, mode, loss)] = round(time.time() - t0, 1)
+        for mode, loss in irl_models(cfg):
+            key = {"demos": store.key_of(demos_path(ctx, spec.name)), "irl": cfg.to_dict()["irl"], "mode": mode,
+                   "loss": loss, "seed": cfg.seed}
+            builder = _probe_builder if mode == "probe" else _full_builder
+            t0 = time.time()
+            store.stage(irl_path(ctx, spec.name, mode, loss), key, builder(ctx, spec.name, demos, val_pool, loss),
+                        seed=cfg.seed, log=ctx.log)
+            done[(spec.name, mode, loss)] = round(time.time() - t0, 1)
     return done
 
 
@@ -324,9 +333,8 @@ def _save_seed_outputs(tmp: Path, seeds: list[int], history: list[dict], rewards
 
 
 def load_irl(ctx: Context, size: str, mode: str, loss: str) -> tuple[pd.DataFrame, dict]:
-    path = irl_path(ctx, size, mode, loss)
-    store.key_of(path)
-    return pd.read_csv(path / "history.csv"), dict(np.load(path / "rewards.npz"))
+    history = irl_history(ctx.cfg, size, mode, loss)
+    return history, dict(np.load(irl_path(ctx, size, mode, loss) / "rewards.npz"))
 
 
 # -- 04: evaluation ------------------------------------------------------------------------
@@ -380,27 +388,26 @@ def run_eval(ctx: Context) -> dict:
                  "test_pool": irl.text_pool(demos, "test", cfg.irl.with_prompt),
                  "val_comments": irl.comment_pool(demos, "val"), "test_comments": irl.comment_pool(demos, "test")}
         size_out = {"models": {}}
-        for mode in cfg.irl.modes:
-            for loss in cfg.irl.losses:
-                history, rewards = load_irl(ctx, spec.name, mode, loss)
-                per_seed = [evaluate_reward(*pools.values(), {k: rewards[k][i] for k in pools})
-                            for i in range(len(rewards["seeds"]))]
-                ensemble_r = {k: _standardise(rewards[k], rewards["val_pool" if "pool" in k else "val_comments"]).mean(0)
-                              for k in pools}
-                agreement = metrics.seed_agreement(rewards["test_pool"])
-                flats = [flat(r) for r in per_seed]
-                selected = int(np.nanargmax([h.val_auc.iloc[-1] for _, h in history.groupby("seed", sort=False)]))
-                size_out["models"][f"{mode}/{loss}"] = {
-                    "mode": mode, "loss": loss, "n_seeds": len(per_seed),
-                    "metrics": {m: metrics.spread([f[m] for f in flats]) for m in FLAT_METRICS},
-                    "ensemble": flat(evaluate_reward(*pools.values(), ensemble_r)),
-                    "selected_on_val": {"seed": int(rewards["seeds"][selected]), **flat(per_seed[selected]),
-                                        "confusion_judge": per_seed[selected]["judge"]["confusion"],
-                                        "confusion_human": per_seed[selected]["human"]["confusion"]},
-                    "seed_agreement_mean": metrics.mean_off_diagonal(agreement),
-                    "seed_agreement": agreement.tolist(),
-                    "per_seed": flats,
-                }
+        for mode, loss in irl_models(cfg):
+            history, rewards = load_irl(ctx, spec.name, mode, loss)
+            per_seed = [evaluate_reward(*pools.values(), {k: rewards[k][i] for k in pools})
+                        for i in range(len(rewards["seeds"]))]
+            ensemble_r = {k: _standardise(rewards[k], rewards["val_pool" if "pool" in k else "val_comments"]).mean(0)
+                          for k in pools}
+            agreement = metrics.seed_agreement(rewards["test_pool"])
+            flats = [flat(r) for r in per_seed]
+            selected = int(np.nanargmax([h.val_auc.iloc[-1] for _, h in history.groupby("seed", sort=False)]))
+            size_out["models"][f"{mode}/{loss}"] = {
+                "mode": mode, "loss": loss, "n_seeds": len(per_seed),
+                "metrics": {m: metrics.spread([f[m] for f in flats]) for m in FLAT_METRICS},
+                "ensemble": flat(evaluate_reward(*pools.values(), ensemble_r)),
+                "selected_on_val": {"seed": int(rewards["seeds"][selected]), **flat(per_seed[selected]),
+                                    "confusion_judge": per_seed[selected]["judge"]["confusion"],
+                                    "confusion_human": per_seed[selected]["human"]["confusion"]},
+                "seed_agreement_mean": metrics.mean_off_diagonal(agreement),
+                "seed_agreement": agreement.tolist(),
+                "per_seed": flats,
+            }
         size_out["implicit"] = _implicit(ctx, spec.name, demos, pools)
         size_out["judges"] = _judge_references(pools)
         out[spec.name] = size_out
@@ -526,3 +533,40 @@ def run_refinetune(ctx: Context) -> dict:
         out[spec.name] = size_out
     store.write_result(ctx.results / "refinetune.json", {"sizes": out}, cfg)
     return out
+
+
+# -- judge quality (asset check, written by 01) ---------------------------------------------
+
+
+def run_judges(ctx: Context) -> dict:
+    """Each judge against the human labels of the whole test comments, and the judges' agreement."""
+    from dataclasses import replace
+
+    from sklearn.metrics import f1_score, roc_auc_score
+
+    full = data.load_prompts(replace(ctx.cfg, data=replace(ctx.cfg.data, max_prompts=0)))
+    test = data.split_of(full, "test")
+    labels = test.human_label.values.astype(bool)
+    scores, out = {}, {"dataset": ctx.cfg.data.dataset, "split": "test", "n": int(len(test)),
+                       "toxic_share": float(labels.mean()), "judges": {}}
+    for which in ("judge", "second"):
+        judge = ctx.judge(which)
+        p = judge.score(list(test.text))
+        scores[which] = p
+        pred = metrics.is_toxic(p)
+        out["judges"][judge.name] = {"role": which, "roc_auc": float(roc_auc_score(labels, p)),
+                                     "accuracy": float(np.mean(pred == labels)), "f1": float(f1_score(labels, pred)),
+                                     "n": int(len(p))}
+    from scipy.stats import spearmanr
+
+    out["agreement"] = {"same_decision": float(np.mean(metrics.is_toxic(scores["judge"]) == metrics.is_toxic(scores["second"]))),
+                        "spearman": float(spearmanr(scores["judge"], scores["second"])[0])}
+    store.write_result(ctx.results / "judges.json", out, ctx.cfg)
+    return out
+
+
+def irl_history(cfg: Config, size: str, mode: str, loss: str) -> pd.DataFrame:
+    """Per-seed, per-epoch validation metrics of one (size, mode, loss), read from its run folder."""
+    path = _irl_path(cfg, size, mode, loss)
+    store.key_of(path)
+    return pd.read_csv(path / "history.csv")

@@ -1,0 +1,185 @@
+"""Figures: one function per figure, each returns a matplotlib Figure; `save` writes PNG + PDF.
+
+Every function reads only the results JSON (and run logs passed in as frames),
+so 06_analysis and the tests can render from any results folder.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+PALETTE = sns.color_palette("colorblind")
+sns.set_theme(style="whitegrid", palette=PALETTE, context="notebook")
+JUDGE_LABEL = {"judge": "ground-truth judge", "second": "second judge (never trained on)"}
+
+
+def save(fig, name: str, folder: Path) -> Path:
+    """Write `name`.png and `name`.pdf into `folder`; returns the PNG path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fig.savefig(folder / f"{name}.png", dpi=130, bbox_inches="tight")
+    fig.savefig(folder / f"{name}.pdf", bbox_inches="tight")
+    return folder / f"{name}.png"
+
+
+def training_curves(logs: dict[str, pd.DataFrame], title: str):
+    """Reward and KL against RLOO step, one line per policy."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for label, df in logs.items():
+        axes[0].plot(df["step"], df["reward"], marker=".", label=label)
+        if "kl" in df:
+            axes[1].plot(df["step"], df["kl"], marker=".", label=label)
+    axes[0].set(xlabel="RLOO step", ylabel="mean reward of the batch", title="reward")
+    axes[1].set(xlabel="RLOO step", ylabel="KL to the start policy (nats/token)", title="KL")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def toxicity_by_stage(rlhf: dict, refinetune: dict | None):
+    """Toxicity ratio per policy with 95% CIs, per size (columns) and judge (rows)."""
+    rows = []
+    for size, r in rlhf.items():
+        for which in ("judge", "second"):
+            rows.append({"size": size, "judge": which, "policy": "start", **_ratio(r[which]["before"])})
+            rows.append({"size": size, "judge": which, "policy": "RLHF (true reward)", **_ratio(r[which]["after"])})
+            for name, entry in ((refinetune or {}).get(size) or {}).items():
+                if name in ("true", "start_perplexity") or not isinstance(entry, dict):
+                    continue
+                rows.append({"size": size, "judge": which, "policy": f"RLHF ({name.replace('_', ' ')} reward)",
+                             **_ratio(entry[which]["after"])})
+    df = pd.DataFrame(rows)
+    sizes = list(rlhf)
+    fig, axes = plt.subplots(2, len(sizes), figsize=(5.5 * len(sizes), 7), squeeze=False, sharey="row")
+    for j, size in enumerate(sizes):
+        for i, which in enumerate(("judge", "second")):
+            d = df[(df["size"] == size) & (df.judge == which)]
+            ax = axes[i, j]
+            ax.bar(range(len(d)), d.ratio, yerr=[d.ratio - d.lo, d.hi - d.ratio], capsize=4,
+                   color=[PALETTE[k % len(PALETTE)] for k in range(len(d))])
+            ax.set_xticks(range(len(d)), d.policy, rotation=30, ha="right", fontsize=8)
+            ax.set(title=f"{size}: {JUDGE_LABEL[which]}", ylabel="toxicity ratio (P ≥ 0.5)")
+    fig.suptitle("Toxicity of test-prompt continuations by stage (95% bootstrap CIs)")
+    fig.tight_layout()
+    return fig
+
+
+def _ratio(t: dict) -> dict:
+    return {"ratio": t["ratio"], "lo": t["ratio_ci"][0], "hi": t["ratio_ci"][1]}
+
+
+def metric_bars(irl: dict, metric_names=("calibrated_accuracy", "auc", "f1", "pairwise_accuracy", "human_auc")):
+    """Mean ± sd over seeds of each metric, per (mode/loss), per size; the implicit DPO reward beside them."""
+    rows = []
+    for size, s in irl.items():
+        for name, m in s["models"].items():
+            for metric in metric_names:
+                rows.append({"size": size, "reward": name, "metric": metric, "mean": m["metrics"][metric]["mean"],
+                             "sd": m["metrics"][metric]["sd"]})
+        for metric in metric_names:
+            rows.append({"size": size, "reward": "implicit DPO (mean)", "metric": metric,
+                         "mean": s["implicit"]["mean"][metric], "sd": 0.0})
+    df = pd.DataFrame(rows)
+    sizes = list(irl)
+    fig, axes = plt.subplots(1, len(sizes), figsize=(6.5 * len(sizes), 4.2), squeeze=False, sharey=True)
+    rewards = list(dict.fromkeys(df.reward))
+    width = 0.8 / len(rewards)
+    for j, size in enumerate(sizes):
+        ax = axes[0, j]
+        for k, reward in enumerate(rewards):
+            d = df[(df["size"] == size) & (df.reward == reward)].set_index("metric").loc[list(metric_names)]
+            ax.bar(np.arange(len(metric_names)) + k * width, d["mean"], width, yerr=d["sd"], capsize=2, label=reward)
+        ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+        ax.set_xticks(np.arange(len(metric_names)) + 0.4 - width / 2, [m.replace("_", "\n") for m in metric_names], fontsize=8)
+        ax.set(title=size, ylim=(0, 1), ylabel="test metric (mean ± sd over seeds)")
+    axes[0, -1].legend(fontsize=7, loc="lower right")
+    fig.suptitle("Recovered rewards on held-out texts: losses, modes, and the training-free implicit reward")
+    fig.tight_layout()
+    return fig
+
+
+def confusions(irl: dict, model: str):
+    """Confusion matrices of the val-selected reward model, against the judge and against human labels."""
+    sizes = list(irl)
+    fig, axes = plt.subplots(len(sizes), 2, figsize=(7, 3.2 * len(sizes)), squeeze=False)
+    for i, size in enumerate(sizes):
+        sel = irl[size]["models"][model]["selected_on_val"]
+        for j, (key, title) in enumerate((("confusion_judge", "vs judge"), ("confusion_human", "vs human labels"))):
+            sns.heatmap(np.array(sel[key]), annot=True, fmt="d", cbar=False, ax=axes[i, j], cmap="Blues",
+                        xticklabels=["pred clean", "pred toxic"], yticklabels=["clean", "toxic"])
+            axes[i, j].set(title=f"{size} {model} seed {sel['seed']}: {title}")
+    fig.tight_layout()
+    return fig
+
+
+def seed_epoch_heatmap(histories: dict[str, pd.DataFrame], metric: str = "val_sign_accuracy"):
+    """The study's non-identifiability figure: validation metric per seed (rows) and epoch (columns)."""
+    fig, axes = plt.subplots(1, len(histories), figsize=(5.5 * len(histories), 4.5), squeeze=False)
+    for ax, (label, h) in zip(axes[0], histories.items()):
+        grid = h.pivot_table(index="seed", columns="epoch", values=metric)
+        sns.heatmap(grid, ax=ax, cmap="viridis", vmin=0, vmax=1, cbar_kws={"label": metric.replace("_", " ")})
+        ax.set(title=label, xlabel="epoch", ylabel="seed")
+    fig.suptitle(f"Non-identifiability: {metric.replace('_', ' ')} by seed and epoch")
+    fig.tight_layout()
+    return fig
+
+
+def seed_agreement(irl: dict, model: str):
+    """Spearman correlation between seeds' rewards on the same test texts."""
+    sizes = list(irl)
+    fig, axes = plt.subplots(1, len(sizes), figsize=(5 * len(sizes), 4.2), squeeze=False)
+    for ax, size in zip(axes[0], sizes):
+        m = irl[size]["models"][model]
+        sns.heatmap(np.array(m["seed_agreement"]), ax=ax, vmin=-1, vmax=1, cmap="vlag", square=True,
+                    cbar_kws={"label": "Spearman ρ"})
+        ax.set(title=f"{size} {model}: mean off-diagonal ρ = {m['seed_agreement_mean']:.2f}", xlabel="seed", ylabel="seed")
+    fig.tight_layout()
+    return fig
+
+
+def size_effect(irl: dict, metrics_shown=("sign_accuracy", "calibrated_accuracy", "auc", "pearson")):
+    """Each metric's distribution over seeds, by size, one panel per metric (all models pooled by mode/loss)."""
+    rows = []
+    for size, s in irl.items():
+        for name, m in s["models"].items():
+            for seed_metrics in m["per_seed"]:
+                for metric in metrics_shown:
+                    rows.append({"size": size, "reward": name, "metric": metric, "value": seed_metrics[metric]})
+    df = pd.DataFrame(rows)
+    fig, axes = plt.subplots(1, len(metrics_shown), figsize=(4.2 * len(metrics_shown), 4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics_shown):
+        d = df[df.metric == metric]
+        sns.boxplot(data=d, x="reward", y="value", hue="size", ax=ax, fliersize=2)
+        ax.set(title=metric.replace("_", " "), xlabel="", ylabel="test value per seed")
+        ax.tick_params(axis="x", rotation=40, labelsize=7)
+        if ax is not axes[0, -1]:
+            ax.get_legend().remove()
+    fig.suptitle("Size effect: spread over seeds of each metric, smaller vs larger model")
+    fig.tight_layout()
+    return fig
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, row in df.iterrows():
+        lines.append("| " + " | ".join(str(row[c]) for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def replace_section(text: str, name: str, body: str) -> str:
+    """Replace what stands between `<!-- name:start -->` and `<!-- name:end -->`."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    if start not in text or end not in text:
+        raise ValueError(f"README has no markers {start} ... {end}")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}\n{end}{tail}"

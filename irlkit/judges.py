@@ -195,7 +195,8 @@ class HFClassifierJudge:
         texts = check_texts(texts)
         out = []
         for start in range(0, len(texts), self.batch_size):
-            enc = self.tokenizer(texts[start:start + self.batch_size], padding=True, truncation=True,
+            batch = [t if t.strip() else (self.tokenizer.eos_token or " ") for t in texts[start:start + self.batch_size]]
+            enc = self.tokenizer(batch, padding=True, truncation=True,
                                  max_length=self.max_length, return_tensors="pt").to(self.device)
             logits = self.model(**enc).logits.float()
             probs = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)

@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -97,7 +102,15 @@ body = "\n\n".join([
     "Setup differences:\n\n" + "\n".join(f"- {line}" for line in report.SETUP_DIFFERENCES),
     "Wall time per notebook (s): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()),
 ])
+judges = store.read_json(results / "judges.json")
+judges_table = pd.DataFrame([{"judge": name, "role": j["role"], "ROC-AUC": f"{j['roc_auc']:.3f}",
+                              "accuracy": f"{j['accuracy']:.3f}", "F1": f"{j['f1']:.3f}", "n": j["n"]}
+                             for name, j in judges["judges"].items()])
+judges_body = (plots.markdown_table(judges_table) + f"\n\nThe two judges take the same decision on "
+               f"{100 * judges['agreement']['same_decision']:.1f}% of these comments (Spearman "
+               f"{judges['agreement']['spearman']:.2f}); {100 * judges['toxic_share']:.0f}% of them are insults.")
 if WRITE_README if WRITE_README is not None else cfg.profile == "cpu":
     readme = paths.ROOT / "README.md"
-    store.atomic_write_text(readme, plots.replace_section(readme.read_text(), "results", body))
+    text = plots.replace_section(readme.read_text(), "results", body)
+    store.atomic_write_text(readme, plots.replace_section(text, "judges", judges_body))
 table

@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+from irlkit import metrics
+
+
+def test_bootstrap_ci_is_deterministic_and_brackets_the_mean():
+    x = np.random.default_rng(0).normal(size=200)
+    a, b = metrics.bootstrap_ci(x, seed=1), metrics.bootstrap_ci(x, seed=1)
+    assert a == b and a[0] < x.mean() < a[1]
+
+
+def test_toxicity_ratio_and_mean():
+    t = metrics.toxicity([0.0, 0.4, 0.5, 1.0])
+    assert t["ratio"] == 0.5 and t["mean"] == pytest.approx(0.475) and t["n"] == 4
+
+
+def test_paired_difference_detects_a_real_change_and_not_noise():
+    rng = np.random.default_rng(0)
+    before = rng.uniform(size=300)
+    assert metrics.paired_difference(before, before - 0.3)["p_value"] < 0.01
+    same = metrics.paired_difference(before, before + rng.normal(0, 1e-3, size=300) * 0)
+    assert same["diff"] == 0 and same["p_value"] > 0.5
+
+
+def test_perfect_and_reversed_rewards():
+    p = np.array([0.9, 0.8, 0.2, 0.1, 0.6, 0.3])
+    perfect = metrics.reward_vs_judge(-p + 0.5, p, threshold=0.0)
+    assert perfect["auc"] == 1 and perfect["sign_accuracy"] == 1 and perfect["calibrated_accuracy"] == 1
+    assert perfect["pearson"] == pytest.approx(1) and perfect["pearson_distance"] == pytest.approx(0, abs=1e-6)
+    reversed_ = metrics.reward_vs_judge(p, p)
+    assert reversed_["auc"] == 0 and reversed_["pearson_distance"] == pytest.approx(1)
+
+
+def test_sign_accuracy_depends_on_the_offset_but_auc_does_not():
+    p = np.array([0.9, 0.8, 0.2, 0.1])
+    shifted = metrics.reward_vs_judge(-p + 100, p)
+    assert shifted["auc"] == 1 and shifted["sign_accuracy"] == 0.5  # everything predicted clean
+
+
+def test_best_threshold_separates_when_possible():
+    reward = np.array([-3.0, -2.0, 5.0, 6.0])
+    toxic = np.array([True, True, False, False])
+    t = metrics.best_threshold(reward, toxic)
+    assert -2 <= t < 5
+
+
+def test_pairwise_accuracy_counts_ties_half():
+    assert metrics.pairwise_accuracy([1, 2, 3, 0], [0, 2, 4, -1]) == pytest.approx((2 + 0.5) / 4)
+
+
+def test_seed_agreement_and_spread():
+    r = np.array([[1, 2, 3, 4], [2, 4, 6, 8], [4, 3, 2, 1]], float)
+    m = metrics.seed_agreement(r)
+    assert m.shape == (3, 3) and m[0, 1] == pytest.approx(1) and m[0, 2] == pytest.approx(-1)
+    assert metrics.mean_off_diagonal(m) == pytest.approx(-1 / 3)
+    s = metrics.spread([0.5, 0.7])
+    assert s["mean"] == pytest.approx(0.6) and s["min"] == 0.5 and s["max"] == 0.7 and s["n"] == 2

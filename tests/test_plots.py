@@ -1,0 +1,70 @@
+"""Every figure renders from a small synthetic results folder (same schema as a real run)."""
+import numpy as np
+import pandas as pd
+
+from irlkit import irl, metrics, pipeline, plots, report
+
+
+def _tox(rng):
+    return metrics.toxicity(rng.uniform(size=40), n=50)
+
+
+def _judges(rng):
+    before, after = rng.uniform(size=40), rng.uniform(size=40) * 0.5
+    return {w: {"name": w, "before": metrics.toxicity(before, n=50), "after": metrics.toxicity(after, n=50),
+                "paired": metrics.compare_policies(before, after, n=50)} for w in ("judge", "second")}
+
+
+def _irl_size(rng, n_seeds=3):
+    n = 30
+    demos = pd.DataFrame({"prompt_id": [f"p{i}" for i in range(2 * n)], "split": ["val"] * n + ["test"] * n,
+                          "prompt": ["x"] * 2 * n, "original_output": ["o"] * 2 * n, "expert_text": ["e"] * 2 * n,
+                          "start_text": ["s"] * 2 * n, "human_label": rng.integers(0, 2, 2 * n)})
+    for col in ("original_output", "expert_text", "start_text"):
+        demos[f"{col}_judge"], demos[f"{col}_second"] = rng.uniform(size=2 * n), rng.uniform(size=2 * n)
+    pools = [irl.text_pool(demos, "val", False), irl.text_pool(demos, "test", False),
+             irl.comment_pool(demos, "val"), irl.comment_pool(demos, "test")]
+    names = ["val_pool", "test_pool", "val_comments", "test_comments"]
+    models = {}
+    for name in ("probe/max_margin", "probe/logistic"):
+        per_seed = [pipeline.evaluate_reward(*pools, {k: rng.normal(size=len(p)) for k, p in zip(names, pools)})
+                    for _ in range(n_seeds)]
+        flats = [pipeline.flat(r) for r in per_seed]
+        agreement = metrics.seed_agreement(rng.normal(size=(n_seeds, 90)))
+        models[name] = {"n_seeds": n_seeds, "metrics": {m: metrics.spread([f[m] for f in flats]) for m in pipeline.FLAT_METRICS},
+                        "ensemble": flats[0], "per_seed": flats, "seed_agreement": agreement.tolist(),
+                        "seed_agreement_mean": metrics.mean_off_diagonal(agreement),
+                        "selected_on_val": {"seed": 0, **flats[0], "confusion_judge": per_seed[0]["judge"]["confusion"],
+                                            "confusion_human": per_seed[0]["human"]["confusion"]}}
+    return {"models": models, "implicit": {"mean": flats[0], "sum": flats[1]}}
+
+
+def test_every_figure_renders(tmp_path):
+    rng = np.random.default_rng(0)
+    sizes = ("small", "large")
+    rlhf = {s: {**_judges(rng), "perplexity": {"start": 10.0, "rlhf": 11.0}} for s in sizes}
+    irl_result = {s: _irl_size(rng) for s in sizes}
+    refinetune = {s: {name: {**_judges(rng), "policy": f"{s}-{name}"} for name in ("true", "irl", "random")} for s in sizes}
+    logs = {s: pd.DataFrame({"step": range(1, 6), "reward": rng.normal(size=5), "kl": rng.uniform(size=5)}) for s in sizes}
+    history = pd.DataFrame([{"seed": s, "epoch": e, "val_sign_accuracy": rng.uniform(), "val_auc": rng.uniform()}
+                            for s in range(3) for e in range(1, 5)])
+    figures = {
+        "curves": plots.training_curves(logs, "t"),
+        "toxicity": plots.toxicity_by_stage(rlhf, refinetune),
+        "bars": plots.metric_bars(irl_result),
+        "confusions": plots.confusions(irl_result, "probe/logistic"),
+        "heatmap": plots.seed_epoch_heatmap({"a": history, "b": history}),
+        "agreement": plots.seed_agreement(irl_result, "probe/logistic"),
+        "size": plots.size_effect(irl_result),
+    }
+    for name, fig in figures.items():
+        png = plots.save(fig, name, tmp_path)
+        assert png.stat().st_size > 5000 and (tmp_path / f"{name}.pdf").exists()
+    table = report.study_vs_ours(rlhf, irl_result, refinetune, "probe/logistic")
+    assert len(table) == len(report.STUDY) and "ours small" in table
+    assert len(report.results_table(rlhf, irl_result, refinetune)) == 2
+
+
+def test_readme_section_is_replaced_between_markers():
+    text = "intro\n<!-- results:start -->\nold\n<!-- results:end -->\nrest"
+    assert plots.replace_section(text, "results", "new") == "intro\n<!-- results:start -->\nnew\n<!-- results:end -->\nrest"

@@ -100,6 +100,9 @@ class IRLConfig:
     """Epochs of the linear head."""
     full_epochs: int = 3
     """Epochs of full fine-tuning."""
+    full_max_pairs: int = 0
+    """Train full mode on the first this-many training pairs only (0 = all): full fine-tunes are the
+    costliest stage on a CPU."""
     probe_lr: float = 1e-2
     """Adam learning rate of the probe head."""
     full_lr: float = 1e-5
@@ -137,6 +140,10 @@ class RefinetuneConfig:
     """IRL loss whose reward models are candidates."""
     random_seed: int = 1234
     """Seed of the random reward model's head (the control)."""
+    reward_scale: float = 0.25
+    """Learned and random rewards are z-scored on the val texts and multiplied by this, so that
+    they meet the KL penalty on the scale of the judge's reward (−P(toxic) has a spread of about
+    0.25 on sampled completions). The same for every learned reward: the controls stay fair."""
     transfer: bool = True
     """Also train each size with the reward recovered from the other size(s)."""
 
@@ -209,11 +216,13 @@ def _profiles() -> dict[str, Config]:
         judge="toxblock",
         second_judge="profanity-check",
         threads=2,
-        data=DataConfig(max_prompts=600),
-        rlhf=RLHFConfig(steps=30, learning_rate=2e-5, beta=0.05, num_generations=4, prompts_per_step=4,
-                        max_completion_length=20),
+        data=DataConfig(max_prompts=600, test_fraction=0.4),
+        rlhf=RLHFConfig(steps=24, learning_rate=4e-5, beta=0.05, num_generations=4, prompts_per_step=4,
+                        max_completion_length=16),
         sampling=SamplingConfig(max_new_tokens=20, batch_size=32),
-        irl=IRLConfig(probe_seeds=20, full_seeds=5, full_epochs=1, full_losses=("max_margin",), max_length=48),
+        irl=IRLConfig(probe_seeds=20, full_seeds=5, full_epochs=1, full_losses=("max_margin",), full_max_pairs=64,
+                      max_length=48),
+        refinetune=RefinetuneConfig(transfer=False),
     )
     paper = Config(
         profile="paper",

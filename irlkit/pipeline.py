@@ -67,12 +67,13 @@ def policy_texts(ctx: Context, label: str, folder: str, prompts: pd.DataFrame) -
     def build(tmp: Path) -> None:
         ctx.log(f"[generate] {label}: {len(prompts)} prompts")
         texts = rlhf.continuations(folder, list(prompts.prompt), cfg, desc=label)
-        df = pd.DataFrame({"prompt_id": prompts.prompt_id.values, "split": prompts.split.values, "text": texts,
+        df = pd.DataFrame({"prompt_id": prompts.prompt_id.values, "text": texts,
                            "p_judge": ctx.judge("judge").score(texts), "p_second": ctx.judge("second").score(texts)})
         df.to_parquet(tmp / "texts.parquet", index=False)
 
     store.stage(path, key, build, seed=cfg.seed, log=ctx.log)
-    return pd.read_parquet(path / "texts.parquet")
+    df = pd.read_parquet(path / "texts.parquet")
+    return df.assign(split=df.prompt_id.map(ctx.prompts.set_index("prompt_id").split))
 
 
 def perplexity_of(ctx: Context, label: str, folder: str) -> float:
@@ -304,12 +305,14 @@ def _full_builder(ctx: Context, size: str, demos: pd.DataFrame, val_pool: pd.Dat
     def build(tmp: Path) -> None:
         ic = ctx.cfg.irl
         texts = _irl_texts(ctx, demos)
+        n_pairs = ic.full_max_pairs or len(texts["train_expert"])
         history, rewards, best = [], {}, (-np.inf, None)
         for seed in _seeds(ctx.cfg, "full"):
             ctx.log(f"[irl full] {size} {loss} seed {seed}")
             score = lambda model, tok, name: irl.score_texts(model, tok, texts[name], max_length=ic.max_length)  # noqa: E731
             model, tok, hist = irl.train_full(
-                start_folder(ctx, size), texts["train_expert"], texts["train_start"], loss=loss, seed=seed, cfg=ctx.cfg,
+                start_folder(ctx, size), texts["train_expert"][:n_pairs], texts["train_start"][:n_pairs], loss=loss,
+                seed=seed, cfg=ctx.cfg,
                 out=tmp, on_epoch=lambda epoch, model, tok: _val_metrics(score(model, tok, "val_pool"), val_pool))
             history += [{"seed": seed, **row} for row in hist]
             for name in ("val_pool", "test_pool", "val_comments", "test_comments"):
@@ -486,6 +489,23 @@ def selected_reward(ctx: Context, size: str, irl_result: dict):
         "mode": "probe", "loss": rc.loss, "seed": which, "from_size": size}
 
 
+class ScaledReward:
+    """A reward model z-scored on reference texts and multiplied by `scale` (RefinetuneConfig.reward_scale)."""
+
+    def __init__(self, model, reference_texts: list[str], scale: float):
+        ref = np.asarray(model.score(reference_texts), dtype=float)
+        self.model, self.mu, self.sd, self.scale = model, ref.mean(), ref.std() + 1e-8, scale
+
+    def score(self, texts: list[str]) -> np.ndarray:
+        return self.scale * (np.asarray(self.model.score(texts), dtype=float) - self.mu) / self.sd
+
+
+def scaled(ctx: Context, size: str, model) -> ScaledReward:
+    demos = load_demos(ctx, size)
+    return ScaledReward(model, list(irl.text_pool(demos, "val", ctx.cfg.irl.with_prompt).input),
+                        ctx.cfg.refinetune.reward_scale)
+
+
 def random_reward(ctx: Context, size: str):
     """The control: the same architecture with an untrained, randomly drawn head (fixed seed)."""
     rng = np.random.default_rng(ctx.cfg.refinetune.random_seed)
@@ -512,18 +532,21 @@ def run_refinetune(ctx: Context) -> dict:
         true_texts = true_texts[true_texts.split == "test"]
         rewards = {}
         model, info = selected_reward(ctx, spec.name, irl_result)
-        rewards["irl"] = (model, info)
-        rewards["random"] = (random_reward(ctx, spec.name), {"mode": "probe", "random_seed": cfg.refinetune.random_seed})
+        rewards["irl"] = (scaled(ctx, spec.name, model), info)
+        rewards["random"] = (scaled(ctx, spec.name, random_reward(ctx, spec.name)),
+                             {"mode": "probe", "random_seed": cfg.refinetune.random_seed})
         if cfg.refinetune.transfer:
             for other in cfg.sizes:
                 if other.name != spec.name:
-                    rewards[f"transfer_from_{other.name}"] = selected_reward(ctx, other.name, irl_result)
+                    model, info = selected_reward(ctx, other.name, irl_result)
+                    rewards[f"transfer_from_{other.name}"] = (scaled(ctx, spec.name, model), info)
         size_out = {"true": {"policy": f"{spec.name}-rlhf", **toxicity_report(ctx, start_texts, true_texts),
                              "perplexity": perplexity_of(ctx, f"{spec.name}-rlhf", true_policy),
                              **store.read_json(Path(true_policy) / "summary.json")}}
         for name, (reward_model, info) in rewards.items():
             label = f"{spec.name}-{name}"
-            policy, summary = train_policy(ctx, label, start, rlhf.learned_reward(reward_model, name), info)
+            policy, summary = train_policy(ctx, label, start, rlhf.learned_reward(reward_model, name),
+                                           {**info, "scale": cfg.refinetune.reward_scale})
             texts = policy_texts(ctx, label, policy, test_prompts)
             size_out[name] = {"policy": label, "reward_model": info, **summary,
                               **toxicity_report(ctx, start_texts, texts),

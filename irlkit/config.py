@@ -29,6 +29,10 @@ class PolicySpec:
     base: str = ""
     """Pretrained-only model, for the study's choice of the unaligned side
     (`sampling.unaligned="base"`). Empty: same as `start`."""
+    rlhf: tuple = ()
+    """This size's overrides of the `rlhf` section as (field, value) pairs, used by 01 and 05 alike.
+    Larger models move further per step: Gemma-3-270M at SmolLM2's learning rate collapsed into
+    numbered lists (perplexity +82%)."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,10 @@ class Config:
                 return spec
         raise KeyError(f"no size {name!r} in profile {self.profile!r}; sizes: {[s.name for s in self.sizes]}")
 
+    def rlhf_for(self, size: str) -> RLHFConfig:
+        """The `rlhf` section with the size's own overrides applied (`PolicySpec.rlhf`)."""
+        return _apply(self.rlhf, dict(self.size(size).rlhf), f"sizes[{size}].rlhf.")
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -212,7 +220,8 @@ def _profiles() -> dict[str, Config]:
     cpu = Config(
         profile="cpu",
         sizes=(PolicySpec("smollm2-135m", "asset:smollm2-135m-instruct", 135.0),
-               PolicySpec("gemma3-270m", "asset:gemma3-270m", 270.0)),
+               PolicySpec("gemma3-270m", "asset:gemma3-270m", 270.0,
+                          rlhf=(("learning_rate", 2e-5), ("prompts_per_step", 2)))),
         judge="toxblock",
         second_judge="profanity-check",
         threads=2,
@@ -301,6 +310,9 @@ def _validate(cfg: Config) -> None:
          f"refinetune uses ({cfg.refinetune.loss}, {cfg.refinetune.mode}), which irl does not train: {cfg.irl.losses} × {cfg.irl.modes}")
     need(0 < cfg.data.val_fraction and 0 < cfg.data.test_fraction and cfg.data.val_fraction + cfg.data.test_fraction < 1,
          "data.val_fraction and data.test_fraction must be positive and leave room for train")
+    for spec in cfg.sizes:
+        rc = cfg.rlhf_for(spec.name)  # unknown or ill-typed per-size overrides fail here
+        need(rc.num_generations >= 2 and rc.beta > 0, f"sizes[{spec.name}].rlhf: num_generations >= 2 and beta > 0 needed")
     need(cfg.threads >= 1, f"threads must be >= 1, got {cfg.threads}")
     need(len({s.name for s in cfg.sizes}) == len(cfg.sizes) > 0, "sizes need distinct names")
 

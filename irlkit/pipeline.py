@@ -7,6 +7,7 @@ and the figures read go to data/results/<profile>/*.json.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -87,17 +88,18 @@ def perplexity_of(ctx: Context, label: str, folder: str) -> float:
     return store.read_json(path / "ppl.json")["perplexity"]
 
 
-def train_policy(ctx: Context, label: str, start: str, reward_fn, reward_key: dict) -> tuple[str, dict]:
-    """RLOO from `start` with `reward_fn`; returns (policy folder, {steps, wall_seconds})."""
-    cfg = ctx.cfg
-    key = {"start": folder_key(start), "reward": reward_key, "rlhf": cfg.to_dict()["rlhf"], "seed": cfg.seed,
+def train_policy(ctx: Context, size: str, label: str, reward_fn, reward_key: dict) -> tuple[str, dict]:
+    """RLOO of `size` from its start checkpoint with `reward_fn`; returns (policy folder, {steps, wall_seconds})."""
+    cfg, rc = ctx.cfg, ctx.cfg.rlhf_for(size)
+    start = start_folder(ctx, size)
+    key = {"start": folder_key(start), "reward": reward_key, "rlhf": dataclasses.asdict(rc), "seed": cfg.seed,
            "prompts": ctx.prompts_key}
     path = ctx.runs / "policies" / label
 
     def build(tmp: Path) -> None:
         seed_everything(cfg.seed)
-        ctx.log(f"[rlhf] {label}: {cfg.rlhf.steps} RLOO steps")
-        rlhf.train(start, data.split_of(ctx.prompts, "train"), reward_fn, cfg, tmp)
+        ctx.log(f"[rlhf] {label}: {rc.steps} RLOO steps, lr {rc.learning_rate:g}, {rc.prompts_per_step}×{rc.num_generations} completions")
+        rlhf.train(start, data.split_of(ctx.prompts, "train"), reward_fn, cfg, tmp, rc=rc)
 
     store.stage(path, key, build, seed=cfg.seed, log=ctx.log)
     return str(path), store.read_json(path / "summary.json")
@@ -124,14 +126,15 @@ def run_rlhf(ctx: Context) -> dict:
     cfg, results = ctx.cfg, {}
     for spec in cfg.sizes:
         start = start_folder(ctx, spec.name)
-        reward = rlhf.judge_reward(ctx.judge("judge"), baseline=cfg.rlhf.baseline)
-        policy, summary = train_policy(ctx, f"{spec.name}-rlhf", start, reward,
-                                       {"judge": cfg.judge, "baseline": cfg.rlhf.baseline})
+        baseline = cfg.rlhf_for(spec.name).baseline
+        reward = rlhf.judge_reward(ctx.judge("judge"), baseline=baseline)
+        policy, summary = train_policy(ctx, spec.name, f"{spec.name}-rlhf", reward,
+                                       {"judge": cfg.judge, "baseline": baseline})
         start_texts = policy_texts(ctx, f"{spec.name}-start", start, ctx.prompts)
         rlhf_texts = policy_texts(ctx, f"{spec.name}-rlhf", policy, ctx.prompts)
         test = lambda df: df[df.split == "test"]  # noqa: E731
         results[spec.name] = {
-            "params_m": spec.params_m, **summary,
+            "params_m": spec.params_m, **summary, "settings": dataclasses.asdict(cfg.rlhf_for(spec.name)),
             **toxicity_report(ctx, test(start_texts), test(rlhf_texts)),
             "perplexity": {"start": perplexity_of(ctx, f"{spec.name}-start", start),
                            "rlhf": perplexity_of(ctx, f"{spec.name}-rlhf", policy)},
@@ -437,7 +440,7 @@ def _implicit(ctx: Context, size: str, demos: pd.DataFrame, pools: dict) -> dict
     cfg = ctx.cfg
     path = ctx.runs / "implicit" / size
     policy = str(ctx.runs / "policies" / f"{size}-rlhf")
-    key = {"policy": store.key_of(Path(policy)), "demos": store.key_of(demos_path(ctx, size)), "beta": cfg.rlhf.beta}
+    key = {"policy": store.key_of(Path(policy)), "demos": store.key_of(demos_path(ctx, size)), "beta": cfg.rlhf_for(size).beta}
 
     def build(tmp: Path) -> None:
         ctx.log(f"[implicit] {size}: log-ratios of RLHF vs start policy")
@@ -449,7 +452,7 @@ def _implicit(ctx: Context, size: str, demos: pd.DataFrame, pools: dict) -> dict
             rows = demos[demos.split == split]
             prompts = list(rows.prompt) * 3
             conts = list(rows.original_output) + list(rows.expert_text) + list(rows.start_text)  # text_pool's order
-            r = implicit.implicit_reward(pol, ref, tok, prompts, conts, beta=cfg.rlhf.beta)
+            r = implicit.implicit_reward(pol, ref, tok, prompts, conts, beta=cfg.rlhf_for(size).beta)
             arrays[f"{split}_sum"], arrays[f"{split}_mean"] = r["sum"], r["mean"]
         np.savez(tmp / "implicit.npz", **arrays)
 
@@ -545,7 +548,7 @@ def run_refinetune(ctx: Context) -> dict:
                              **store.read_json(Path(true_policy) / "summary.json")}}
         for name, (reward_model, info) in rewards.items():
             label = f"{spec.name}-{name}"
-            policy, summary = train_policy(ctx, label, start, rlhf.learned_reward(reward_model, name),
+            policy, summary = train_policy(ctx, spec.name, label, rlhf.learned_reward(reward_model, name),
                                            {**info, "scale": cfg.refinetune.reward_scale})
             texts = policy_texts(ctx, label, policy, test_prompts)
             size_out[name] = {"policy": label, "reward_model": info, **summary,

@@ -66,9 +66,10 @@ class _JsonlLog:
         self.callback = Callback()
 
 
-def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, cfg, out: Path) -> dict:
+def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, cfg, out: Path, rc=None) -> dict:
     """RLOO from `start_folder` (also the KL reference) on the train prompts; saves the policy into `out`.
 
+    `rc` is the size's RLHF section (`cfg.rlhf_for(size)`); default `cfg.rlhf`.
     Writes `out/log.jsonl` (reward, kl, loss, entropy, completion length per step). Returns a summary.
     """
     from datasets import Dataset
@@ -76,7 +77,7 @@ def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, cfg, out: P
 
     from irlkit.models import load_policy
 
-    rc = cfg.rlhf
+    rc = rc or cfg.rlhf
     model, tok = load_policy(start_folder, cfg.device)
     model.train()
     dataset = Dataset.from_pandas(train_prompts[["prompt", "original_output"]].reset_index(drop=True))

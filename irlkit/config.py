@@ -110,7 +110,11 @@ class IRLConfig:
     probe_lr: float = 1e-2
     """Adam learning rate of the probe head."""
     full_lr: float = 1e-5
-    """Adam learning rate of full fine-tuning."""
+    """Adam learning rate of the backbone in full fine-tuning."""
+    full_head_lr: float = 1e-3
+    """Adam learning rate of the freshly initialised scalar head in full fine-tuning. At the
+    backbone's rate the head barely moves in a short run and the reward stays near chance
+    (measured: ROC-AUC 0.46 on SmolLM2 with one shared rate of 1e-5)."""
     batch_size: int = 8
     """Pairs per step."""
     weight_decay: float = 0.0

@@ -13,26 +13,37 @@ import torch
 @torch.inference_mode()
 def continuation_logprobs(model, tokenizer, prompts: list[str], continuations: list[str], *,
                           batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
-    """(sum of log π(y_t | x, y_<t) over the continuation's tokens, number of those tokens) per pair."""
-    sums, lengths = [], []
-    for i in range(0, len(prompts), batch_size):
-        ps, cs = prompts[i:i + batch_size], continuations[i:i + batch_size]
-        prompt_ids = [tokenizer(p)["input_ids"] for p in ps]
-        full_ids = [tokenizer(p + c)["input_ids"] for p, c in zip(ps, cs)]
-        width = max(len(f) for f in full_ids)
-        pad = tokenizer.pad_token_id
-        ids = torch.full((len(ps), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(ps), width), dtype=torch.long)
-        target_mask = torch.zeros((len(ps), width), dtype=torch.bool)
-        for row, (p, f) in enumerate(zip(prompt_ids, full_ids)):
+    """(sum of log π(y_t | x, y_<t) over the continuation's tokens, number of those tokens) per pair.
+
+    Pairs go in batches of similar length, and the vocabulary projection is computed only at the
+    positions that predict continuation tokens (Gemma's 262k-token head dominates a forward pass).
+    """
+    prompt_lengths = [len(tokenizer(p)["input_ids"]) for p in prompts]
+    full_ids = [tokenizer(p + c)["input_ids"] for p, c in zip(prompts, continuations)]
+    sums, lengths = np.zeros(len(prompts)), np.zeros(len(prompts), dtype=np.int64)
+    order = np.argsort([len(f) for f in full_ids], kind="stable")
+    for i in range(0, len(order), batch_size):
+        idx = order[i:i + batch_size]
+        width = max(len(full_ids[j]) for j in idx)
+        ids = torch.full((len(idx), width), tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(idx), width), dtype=torch.long)
+        target_mask = torch.zeros((len(idx), width), dtype=torch.bool)
+        for row, j in enumerate(idx):
+            f = full_ids[j]
             ids[row, :len(f)], mask[row, :len(f)] = torch.tensor(f), 1
-            target_mask[row, min(len(p), len(f)):len(f)] = True  # the continuation's tokens
-        logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits.float().cpu()
-        logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
-        tm = target_mask[:, 1:]
-        sums.append((logp * tm).sum(1).numpy())
-        lengths.append(tm.sum(1).numpy())
-    return np.concatenate(sums), np.concatenate(lengths)
+            target_mask[row, max(min(prompt_lengths[j], len(f)), 1):len(f)] = True  # the continuation's tokens
+        first = max(int(target_mask.any(0).nonzero()[0]) if target_mask.any() else width, 1)
+        if first >= width:
+            continue  # no continuation tokens in this batch
+        keep = torch.arange(first - 1, width - 1)  # positions whose next token is a target
+        logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
+                       logits_to_keep=keep.to(model.device)).logits.float().cpu()
+        targets = ids[:, first:]
+        logp = logits.gather(-1, targets[..., None])[..., 0] - torch.logsumexp(logits, dim=-1)
+        tm = target_mask[:, first:]
+        sums[idx] = (logp * tm).sum(1).numpy()
+        lengths[idx] = tm.sum(1).numpy()
+    return sums, lengths
 
 
 def implicit_reward(policy, reference, tokenizer, prompts: list[str], continuations: list[str], *, beta: float) -> dict:

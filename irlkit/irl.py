@@ -69,17 +69,30 @@ def pairs(demos: pd.DataFrame, split: str, with_prompt: bool) -> tuple[list[str]
 # -- features and the probe ----------------------------------------------------------
 
 
+def length_batches(tokenizer, texts: list[str], *, max_length: int, batch_size: int, device):
+    """Left-padded, left-truncated batches of similar length (little padding) and each batch's indices in `texts`.
+
+    An empty text becomes the EOS token, so every text has a last token to read.
+    """
+    texts = [t if t.strip() else tokenizer.eos_token for t in texts]
+    tokenizer.padding_side, tokenizer.truncation_side = "left", "left"
+    lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]]
+    order = np.argsort(lengths, kind="stable")
+    for i in range(0, len(order), batch_size):
+        idx = order[i:i + batch_size]
+        enc = tokenizer([texts[j] for j in idx], return_tensors="pt", padding=True, truncation=True,
+                        max_length=max_length)
+        yield idx, enc.to(device)
+
+
 @torch.inference_mode()
 def features(backbone, tokenizer, texts: list[str], *, max_length: int, batch_size: int = 32) -> np.ndarray:
     """Final hidden state at the last token of each text (left padding, keep the end of long texts)."""
-    tokenizer.padding_side, tokenizer.truncation_side = "left", "left"
-    out = []
-    for i in range(0, len(texts), batch_size):
-        enc = tokenizer([t if t.strip() else tokenizer.eos_token for t in texts[i:i + batch_size]], return_tensors="pt",
-                        padding=True, truncation=True, max_length=max_length).to(backbone.device)
-        hidden = backbone(**enc).last_hidden_state
-        out.append(hidden[:, -1].float().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, backbone.config.hidden_size), np.float32)
+    out = np.zeros((len(texts), backbone.config.hidden_size), np.float32)
+    for idx, enc in length_batches(tokenizer, texts, max_length=max_length, batch_size=batch_size,
+                                   device=backbone.device):
+        out[idx] = backbone(**enc).last_hidden_state[:, -1].float().cpu().numpy()
+    return out
 
 
 class LinearProbe:
@@ -153,14 +166,12 @@ def score_texts(model, tokenizer, texts: list[str], *, max_length: int, batch_si
     """Scalar rewards of a sequence-classification reward model."""
     was_training = model.training
     model.eval()
-    tokenizer.padding_side, tokenizer.truncation_side = "left", "left"
-    out = []
-    for i in range(0, len(texts), batch_size):
-        enc = tokenizer([t if t.strip() else tokenizer.eos_token for t in texts[i:i + batch_size]], return_tensors="pt",
-                        padding=True, truncation=True, max_length=max_length).to(model.device)
-        out.append(model(**enc).logits[:, 0].float().cpu().numpy())
+    out = np.zeros(len(texts))
+    for idx, enc in length_batches(tokenizer, texts, max_length=max_length, batch_size=batch_size,
+                                   device=model.device):
+        out[idx] = model(**enc).logits[:, 0].float().cpu().numpy()
     model.train(was_training)
-    return np.concatenate(out) if out else np.zeros(0)
+    return out
 
 
 class FullReward:
@@ -232,7 +243,11 @@ def train_full(start_folder: str, expert: list[str], start: list[str], *, loss: 
                         logging_steps=10, save_strategy="no", report_to="none", bf16=False, fp16=False,
                         gradient_checkpointing=False, use_cpu=cfg.device == "cpu", disable_tqdm=not progress_enabled(cfg),
                         lr_scheduler_type="constant", center_rewards_coefficient=None, dataloader_num_workers=0)
+    head = {n for n, _ in model.named_parameters() if not n.startswith(model.base_model_prefix + ".")}
+    optimizer = torch.optim.AdamW(
+        [{"params": [p for n, p in model.named_parameters() if n not in head], "lr": ic.full_lr},
+         {"params": [p for n, p in model.named_parameters() if n in head], "lr": ic.full_head_lr}], weight_decay=0.0)
     trainer = _pairwise_reward_trainer()(model=model, args=args, train_dataset=dataset, processing_class=tok,
-                                         callbacks=[EpochEval()], loss_name=loss)
+                                         callbacks=[EpochEval()], loss_name=loss, optimizers=(optimizer, None))
     trainer.train()
     return model, tok, history

@@ -313,13 +313,19 @@ def _full_builder(ctx: Context, size: str, demos: pd.DataFrame, val_pool: pd.Dat
         for seed in _seeds(ctx.cfg, "full"):
             ctx.log(f"[irl full] {size} {loss} seed {seed}")
             score = lambda model, tok, name: irl.score_texts(model, tok, texts[name], max_length=ic.max_length)  # noqa: E731
+            last_val = {}  # the final epoch's val rewards are the model's: scored once, not twice
+
+            def on_epoch(epoch, model, tok):
+                last_val["r"] = score(model, tok, "val_pool")
+                return _val_metrics(last_val["r"], val_pool)
+
             model, tok, hist = irl.train_full(
                 start_folder(ctx, size), texts["train_expert"][:n_pairs], texts["train_start"][:n_pairs], loss=loss,
-                seed=seed, cfg=ctx.cfg,
-                out=tmp, on_epoch=lambda epoch, model, tok: _val_metrics(score(model, tok, "val_pool"), val_pool))
+                seed=seed, cfg=ctx.cfg, out=tmp, on_epoch=on_epoch)
             history += [{"seed": seed, **row} for row in hist]
             for name in ("val_pool", "test_pool", "val_comments", "test_comments"):
-                rewards.setdefault(name, []).append(score(model, tok, name))
+                r = last_val["r"] if name == "val_pool" and "r" in last_val else score(model, tok, name)
+                rewards.setdefault(name, []).append(r)
             if hist and hist[-1]["val_auc"] > best[0]:  # selection on val only
                 best = (hist[-1]["val_auc"], seed)
                 model.save_pretrained(str(tmp / "best"))

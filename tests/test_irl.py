@@ -44,3 +44,17 @@ def test_max_margin_has_no_scale_logistic_does():
     lg, _ = irl.train_probe(expert, start, loss="logistic", seed=0, epochs=30, lr=1e-2, batch_size=16)
     # the study's loss keeps growing the reward's scale on separable data (unbounded below)
     assert h_mm[-1]["train_loss"] < -1 and np.linalg.norm(mm.weight) > np.linalg.norm(lg.weight)
+
+
+def test_full_mode_learns_separable_pairs(data_home, tmp_path):
+    """Full fine-tuning on TRL's RewardTrainer must rank held-in expert texts above start texts."""
+    from irlkit import config, models
+
+    cfg = config.load("smoke", **{"irl.full_epochs": 4, "irl.batch_size": 4})
+    expert = [f"thank you kindly friend number {i}" for i in range(16)]
+    start = [f"shut up you stupid idiot number {i}" for i in range(16)]
+    model, tok, _ = irl.train_full(models.materialise("tiny:0"), expert, start, loss="logistic", seed=0, cfg=cfg,
+                                   out=tmp_path)
+    r_expert = irl.score_texts(model, tok, expert, max_length=32)
+    r_start = irl.score_texts(model, tok, start, max_length=32)
+    assert (r_expert > r_start).mean() == 1.0

@@ -1,5 +1,6 @@
 import hashlib
 
+import numpy as np
 import torch
 
 from irlkit import models, sampling
@@ -44,3 +45,41 @@ def test_batched_generation_equals_one_by_one():
     batched = sampling.generate(policy, tok, prompts, max_new_tokens=6, batch_size=3, show_progress=False)
     single = sampling.generate_one_by_one(policy, tok, prompts, max_new_tokens=6)
     assert batched == single
+
+
+def _naive_logprob(model, tok, prompt, continuation):
+    """One pair at a time, full logits: the reference the batched path must match."""
+    n_prompt = len(tok(prompt)["input_ids"])
+    ids = torch.tensor([tok(prompt + continuation)["input_ids"]])
+    with torch.no_grad():
+        logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), -1).gather(-1, ids[0, 1:, None])[:, 0]
+    return float(logp[max(n_prompt, 1) - 1:].sum()), int(ids.shape[1] - max(n_prompt, 1))
+
+
+def test_implicit_logprobs_match_one_pair_at_a_time(data_home):
+    from irlkit import implicit
+
+    policy, tok = models.load_policy(models.materialise("tiny:0"))
+    prompts = ["you are a", "what a lovely day it has been for", "", "no"]
+    conts = [" nice person", " everyone here", " hello there", ""]
+    sums, lengths = implicit.continuation_logprobs(policy, tok, prompts, conts, batch_size=3)
+    for i, (p, c) in enumerate(zip(prompts, conts)):
+        s, n = _naive_logprob(policy, tok, p, c)
+        assert lengths[i] == n
+        assert abs(sums[i] - s) < 1e-4, (i, sums[i], s)
+
+
+def test_length_batched_features_and_scores_match_one_text_at_a_time(data_home):
+    from irlkit import irl
+
+    folder = models.materialise("tiny:1")
+    tok = models.load_tokenizer(folder)
+    texts = ["short", "a much longer text with many more words in it than the others", "", "mid length text"]
+    backbone = models.load_backbone(folder)
+    batched = irl.features(backbone, tok, texts, max_length=16, batch_size=3)
+    single = [irl.features(backbone, tok, [t], max_length=16)[0] for t in texts]
+    assert torch.allclose(torch.tensor(batched), torch.tensor(np.array(single)), atol=1e-4)
+    reward, tok2 = models.load_reward_model(folder)
+    batched = irl.score_texts(reward, tok2, texts, max_length=16, batch_size=3)
+    single = [irl.score_texts(reward, tok2, [t], max_length=16)[0] for t in texts]
+    assert torch.allclose(torch.tensor(batched), torch.tensor(np.array(single)), atol=1e-4)

@@ -144,8 +144,9 @@ class RefinetuneConfig:
     """`best_val`: the single reward model with the best validation AUC; `ensemble`: mean of all seeds."""
     mode: str = "probe"
     """IRL mode whose reward models are candidates."""
-    loss: str = "logistic"
-    """IRL loss whose reward models are candidates."""
+    loss: str = "auto"
+    """IRL loss whose reward models are candidates; `auto`: the loss with the best mean validation
+    AUC over seeds, per size (04 records the choice as `selected` in irl.json)."""
     random_seed: int = 1234
     """Seed of the random reward model's head (the control)."""
     reward_scale: float = 0.25
@@ -309,7 +310,7 @@ def _validate(cfg: Config) -> None:
     for loss in cfg.irl.full_losses:
         need(loss in cfg.irl.losses, f"irl.full_losses: {loss!r} is not in irl.losses {cfg.irl.losses}")
     need(cfg.refinetune.reward in ("best_val", "ensemble"), f"refinetune.reward must be 'best_val' or 'ensemble', got {cfg.refinetune.reward!r}")
-    need(cfg.refinetune.loss in (cfg.irl.losses if cfg.refinetune.mode == "probe" else cfg.irl.full_losses)
+    need(cfg.refinetune.loss in ("auto", *(cfg.irl.losses if cfg.refinetune.mode == "probe" else cfg.irl.full_losses))
          and cfg.refinetune.mode in cfg.irl.modes,
          f"refinetune uses ({cfg.refinetune.loss}, {cfg.refinetune.mode}), which irl does not train: {cfg.irl.losses} × {cfg.irl.modes}")
     need(0 < cfg.data.val_fraction and 0 < cfg.data.test_fraction and cfg.data.val_fraction + cfg.data.test_fraction < 1,

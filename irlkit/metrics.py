@@ -82,6 +82,7 @@ def reward_vs_labels(reward, toxic, *, threshold: float | None = None) -> dict:
     reward, toxic = np.asarray(reward, float), np.asarray(toxic, bool)
     sign_pred = reward <= 0  # the study's rule
     out = {"n": int(len(reward)), "sign_accuracy": float(np.mean(sign_pred == toxic)),
+           "majority_accuracy": float(max(toxic.mean(), 1 - toxic.mean())) if len(toxic) else float("nan"),
            "sign_f1": float(f1_score(toxic, sign_pred, zero_division=0)),
            "auc": float(roc_auc_score(toxic, -reward)) if 0 < toxic.sum() < len(toxic) else float("nan")}
     if threshold is not None:

@@ -372,6 +372,7 @@ def evaluate_reward(val_pool, test_pool, val_comments, test_comments, r: dict) -
 
 
 FLAT_METRICS = {"sign_accuracy": ("judge", "sign_accuracy"), "calibrated_accuracy": ("judge", "calibrated_accuracy"),
+                "majority_accuracy": ("judge", "majority_accuracy"),
                 "auc": ("judge", "auc"), "f1": ("judge", "calibrated_f1"), "sign_f1": ("judge", "sign_f1"),
                 "pearson": ("judge", "pearson"), "spearman": ("judge", "spearman"), "kendall": ("judge", "kendall"),
                 "pearson_distance": ("judge", "pearson_distance"),
@@ -402,29 +403,45 @@ def run_eval(ctx: Context) -> dict:
         size_out = {"models": {}}
         for mode, loss in irl_models(cfg):
             history, rewards = load_irl(ctx, spec.name, mode, loss)
-            per_seed = [evaluate_reward(*pools.values(), {k: rewards[k][i] for k in pools})
-                        for i in range(len(rewards["seeds"]))]
-            ensemble_r = {k: _standardise(rewards[k], rewards["val_pool" if "pool" in k else "val_comments"]).mean(0)
-                          for k in pools}
-            agreement = metrics.seed_agreement(rewards["test_pool"])
-            flats = [flat(r) for r in per_seed]
-            selected = int(np.nanargmax([h.val_auc.iloc[-1] for _, h in history.groupby("seed", sort=False)]))
-            size_out["models"][f"{mode}/{loss}"] = {
-                "mode": mode, "loss": loss, "n_seeds": len(per_seed),
-                "metrics": {m: metrics.spread([f[m] for f in flats]) for m in FLAT_METRICS},
-                "ensemble": flat(evaluate_reward(*pools.values(), ensemble_r)),
-                "selected_on_val": {"seed": int(rewards["seeds"][selected]), **flat(per_seed[selected]),
-                                    "confusion_judge": per_seed[selected]["judge"]["confusion"],
-                                    "confusion_human": per_seed[selected]["human"]["confusion"]},
-                "seed_agreement_mean": metrics.mean_off_diagonal(agreement),
-                "seed_agreement": agreement.tolist(),
-                "per_seed": flats,
-            }
+            size_out["models"][f"{mode}/{loss}"] = model_result(mode, loss, history, rewards, pools)
+        size_out["selected"] = choose_model(cfg, size_out["models"])
         size_out["implicit"] = _implicit(ctx, spec.name, demos, pools)
         size_out["judges"] = _judge_references(pools)
         out[spec.name] = size_out
     store.write_result(ctx.results / "irl.json", {"sizes": out}, cfg)
     return out
+
+
+def model_result(mode: str, loss: str, history: pd.DataFrame, rewards: dict, pools: dict) -> dict:
+    """irl.json's entry of one (mode, loss): per-seed metrics and their spread, ensemble, seed agreement, the
+    seed selected on val. `rewards[name]` is seeds × texts for each pool; `history` has a final-epoch val_auc per seed."""
+    per_seed = [evaluate_reward(*pools.values(), {k: rewards[k][i] for k in pools}) for i in range(len(rewards["seeds"]))]
+    ensemble_r = {k: _standardise(rewards[k], rewards["val_pool" if "pool" in k else "val_comments"]).mean(0)
+                  for k in pools}
+    agreement = metrics.seed_agreement(rewards["test_pool"])
+    flats = [flat(r) for r in per_seed]
+    final_val_auc = [h.val_auc.iloc[-1] for _, h in history.groupby("seed", sort=False)]
+    selected = int(np.nanargmax(final_val_auc))
+    return {
+        "mode": mode, "loss": loss, "n_seeds": len(per_seed), "val_auc": metrics.spread(final_val_auc),
+        "metrics": {m: metrics.spread([f[m] for f in flats]) for m in FLAT_METRICS},
+        "ensemble": flat(evaluate_reward(*pools.values(), ensemble_r)),
+        "selected_on_val": {"seed": int(rewards["seeds"][selected]), **flat(per_seed[selected]),
+                            "confusion_judge": per_seed[selected]["judge"]["confusion"],
+                            "confusion_human": per_seed[selected]["human"]["confusion"]},
+        "seed_agreement_mean": metrics.mean_off_diagonal(agreement),
+        "seed_agreement": agreement.tolist(),
+        "per_seed": flats,
+    }
+
+
+def choose_model(cfg: Config, models_result: dict) -> str:
+    """The `mode/loss` whose reward 05 uses: `refinetune.loss`, or under `auto` the best mean val AUC."""
+    rc = cfg.refinetune
+    if rc.loss != "auto":
+        return f"{rc.mode}/{rc.loss}"
+    candidates = {k: v["val_auc"]["mean"] for k, v in models_result.items() if v["mode"] == rc.mode}
+    return max(candidates, key=candidates.get)
 
 
 def _judge_references(pools: dict) -> dict:
@@ -480,12 +497,13 @@ def _implicit(ctx: Context, size: str, demos: pd.DataFrame, pools: dict) -> dict
 def selected_reward(ctx: Context, size: str, irl_result: dict):
     """The reward model 05 trains with: best val AUC among the chosen (mode, loss) seeds, or their ensemble."""
     rc = ctx.cfg.refinetune
-    path = irl_path(ctx, size, rc.mode, rc.loss)
+    mode, loss = irl_result[size]["selected"].split("/")
+    path = irl_path(ctx, size, mode, loss)
     backbone = start_folder(ctx, size)
-    entry = irl_result[size]["models"][f"{rc.mode}/{rc.loss}"]
-    if rc.mode == "full":
+    entry = irl_result[size]["models"][f"{mode}/{loss}"]
+    if mode == "full":
         return irl.FullReward(str(path / "best"), ctx.cfg.irl.max_length, ctx.cfg.device), {
-            "mode": "full", "loss": rc.loss, "seed": store.read_json(path / "info.json")["best_seed"]}
+            "mode": "full", "loss": loss, "seed": store.read_json(path / "info.json")["best_seed"], "from_size": size}
     probes = irl.load_probes(path / "probes.npz")
     seeds = list(np.load(path / "rewards.npz")["seeds"])
     if rc.reward == "ensemble":
@@ -495,7 +513,7 @@ def selected_reward(ctx: Context, size: str, irl_result: dict):
         which = entry["selected_on_val"]["seed"]
         probe = probes[seeds.index(which)]
     return irl.ProbeReward(backbone, probe, ctx.cfg.irl.max_length, ctx.cfg.device), {
-        "mode": "probe", "loss": rc.loss, "seed": which, "from_size": size}
+        "mode": "probe", "loss": loss, "seed": which, "from_size": size}
 
 
 class ScaledReward:
@@ -519,7 +537,7 @@ def random_reward(ctx: Context, size: str):
     """The control: the same architecture with an untrained, randomly drawn head (fixed seed)."""
     rng = np.random.default_rng(ctx.cfg.refinetune.random_seed)
     backbone = start_folder(ctx, size)
-    path = irl_path(ctx, size, "probe", ctx.cfg.refinetune.loss)
+    path = irl_path(ctx, size, "probe", ctx.cfg.irl.losses[0])  # any probe: only its feature standardisation is used
     template = irl.load_probes(path / "probes.npz")[0]
     weight = rng.normal(0, 1 / np.sqrt(len(template.weight)), size=len(template.weight))
     return irl.ProbeReward(backbone, irl.LinearProbe(weight, template.mu, template.sigma), ctx.cfg.irl.max_length,

@@ -106,16 +106,18 @@ def metric_bars(irl: dict, metric_names=("calibrated_accuracy", "auc", "f1", "pa
     return fig
 
 
-def confusions(irl: dict, model: str):
-    """Confusion matrices of the val-selected reward model, against the judge and against human labels."""
+def confusions(irl: dict, model: str | None = None):
+    """Confusion matrices of the val-selected reward model (`model` = mode/loss; default: each size's
+    `selected`), against the judge and against human labels."""
     sizes = list(irl)
-    fig, axes = plt.subplots(len(sizes), 2, figsize=(7, 3.2 * len(sizes)), squeeze=False)
+    fig, axes = plt.subplots(len(sizes), 2, figsize=(8, 3.2 * len(sizes)), squeeze=False)
     for i, size in enumerate(sizes):
-        sel = irl[size]["models"][model]["selected_on_val"]
+        name = model or irl[size]["selected"]
+        sel = irl[size]["models"][name]["selected_on_val"]
         for j, (key, title) in enumerate((("confusion_judge", "vs judge"), ("confusion_human", "vs human labels"))):
             sns.heatmap(np.array(sel[key]), annot=True, fmt="d", cbar=False, ax=axes[i, j], cmap="Blues",
                         xticklabels=["pred clean", "pred toxic"], yticklabels=["clean", "toxic"])
-            axes[i, j].set(title=f"{size} {model} seed {sel['seed']}: {title}")
+            axes[i, j].set(title=f"{size} {name} seed {sel['seed']}: {title}")
     fig.tight_layout()
     return fig
 
@@ -132,15 +134,16 @@ def seed_epoch_heatmap(histories: dict[str, pd.DataFrame], metric: str = "val_si
     return fig
 
 
-def seed_agreement(irl: dict, model: str):
-    """Spearman correlation between seeds' rewards on the same test texts."""
+def seed_agreement(irl: dict, model: str | None = None):
+    """Spearman correlation between seeds' rewards on the same test texts (default model: each size's `selected`)."""
     sizes = list(irl)
     fig, axes = plt.subplots(1, len(sizes), figsize=(5 * len(sizes), 4.2), squeeze=False)
     for ax, size in zip(axes[0], sizes):
-        m = irl[size]["models"][model]
+        name = model or irl[size]["selected"]
+        m = irl[size]["models"][name]
         sns.heatmap(np.array(m["seed_agreement"]), ax=ax, vmin=-1, vmax=1, cmap="vlag", square=True,
                     cbar_kws={"label": "Spearman ρ"})
-        ax.set(title=f"{size} {model}: mean off-diagonal ρ = {m['seed_agreement_mean']:.2f}", xlabel="seed", ylabel="seed")
+        ax.set(title=f"{size} {name}: mean off-diagonal ρ = {m['seed_agreement_mean']:.2f}", xlabel="seed", ylabel="seed")
     fig.tight_layout()
     return fig
 

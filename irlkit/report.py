@@ -37,12 +37,14 @@ def _spread(s: dict, pct: bool = True) -> str:
     return f"{f(s['mean'])} ± {f(s['sd'])} (range {f(s['min'])}–{f(s['max'])}, {s['n']} seeds)"
 
 
-def study_vs_ours(rlhf: dict, irl: dict, refinetune: dict | None, model: str) -> pd.DataFrame:
-    """Rows: the study's reported quantities; columns: the study (70M, 410M) and ours (smaller, larger)."""
+def study_vs_ours(rlhf: dict, irl: dict, refinetune: dict | None, model: str | None = None) -> pd.DataFrame:
+    """Rows: the study's reported quantities; columns: the study (70M, 410M) and ours (smaller, larger).
+
+    Ours are those of `model` (mode/loss), by default each size's model selected on val."""
     sizes = list(irl)[:2]
     ours = {k: [] for k in STUDY}
     for size in sizes:
-        m = irl[size]["models"][model]
+        m = irl[size]["models"][model or irl[size]["selected"]]
         sel = m["selected_on_val"]
         ours["best IRL sign accuracy vs judge (selected on test)"].append(
             f"{_pct(sel['sign_accuracy'])} sign / {_pct(sel['calibrated_accuracy'])} calibrated (selected on val)")
@@ -70,13 +72,14 @@ def results_table(rlhf: dict, irl: dict, refinetune: dict | None) -> pd.DataFram
     rows = []
     for size in irl:
         r = rlhf[size]["judge"]
-        best = max(irl[size]["models"].items(), key=lambda kv: kv[1]["metrics"]["auc"]["mean"])
+        best = (irl[size]["selected"], irl[size]["models"][irl[size]["selected"]])  # chosen on val, never on test
         row = {"size": size,
                "toxicity ratio start → RLHF (judge)": f"{r['before']['ratio']:.3f} → {r['after']['ratio']:.3f} "
                                                         f"(p={r['paired']['ratio_diff']['p_value']:.3g})",
-               "best IRL (mode/loss)": best[0],
+               "IRL reward chosen on val (mode/loss)": best[0],
                "IRL AUC vs judge (mean ± sd)": f"{best[1]['metrics']['auc']['mean']:.3f} ± {best[1]['metrics']['auc']['sd']:.3f}",
-               "IRL calibrated acc (mean)": _pct(best[1]["metrics"]["calibrated_accuracy"]["mean"]),
+               "IRL calibrated acc (mean) / majority class": f"{_pct(best[1]['metrics']['calibrated_accuracy']['mean'])} / "
+                                                             f"{_pct(best[1]['metrics']['majority_accuracy']['mean'])}",
                "IRL AUC vs human": f"{best[1]['metrics']['human_auc']['mean']:.3f}",
                "seed agreement ρ": f"{best[1]['seed_agreement_mean']:.2f}",
                "implicit DPO AUC": f"{irl[size]['implicit']['mean']['auc']:.3f}"}

@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -61,12 +66,12 @@ fig = plots.metric_bars(result)
 plots.save(fig, "irl_metrics", paths.figures_dir(cfg.profile))
 
 # %%
-model = f"{cfg.refinetune.mode}/{cfg.refinetune.loss}"
-fig = plots.confusions(result, model)
+print({size: r["selected"] for size, r in result.items()})  # the reward 05 uses: chosen on val
+fig = plots.confusions(result)
 plots.save(fig, "irl_confusions", paths.figures_dir(cfg.profile))
 
 # %%
-fig = plots.seed_agreement(result, model)
+fig = plots.seed_agreement(result)
 plots.save(fig, "irl_seed_agreement", paths.figures_dir(cfg.profile))
 
 # %% [markdown]

@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -12,9 +17,12 @@
 # # 05 · Re-fine-tuning: align fresh models with the recovered reward
 #
 # RLHF again from the same start checkpoint, same trainer and budget as 01,
-# but rewarded by the IRL reward model selected on **val** (highest validation
-# AUC among the seeds of `refinetune.mode` / `refinetune.loss`; the seed
-# ensemble with `refinetune.reward="ensemble"`). Controls, same recipe:
+# but rewarded by the IRL reward model selected on **val**: among the
+# `refinetune.mode` models (probe: cheap to query inside RLOO), the loss with
+# the best mean validation AUC over seeds (04 records it as `selected`), then
+# that loss's seed with the best validation AUC (the seed ensemble with
+# `refinetune.reward="ensemble"`). Test data never enter the choice.
+# Controls, same recipe:
 #
 # * a **random** reward model: same backbone, untrained head drawn with a fixed seed;
 # * the **true-judge** policy from 01 (reused, not retrained);

@@ -39,7 +39,6 @@ irl_result = store.read_json(results / "irl.json")["sizes"]
 refinetune_path = results / "refinetune.json"
 refinetune_result = store.read_json(refinetune_path)["sizes"] if refinetune_path.exists() else None
 runs = paths.runs_dir(cfg.profile)
-model = f"{cfg.refinetune.mode}/{cfg.refinetune.loss}"
 
 # %% [markdown]
 # ## 1 · RLHF curves (01) and re-fine-tuning curves (05)
@@ -47,6 +46,14 @@ model = f"{cfg.refinetune.mode}/{cfg.refinetune.loss}"
 # %%
 logs = {size: rlhf.read_log(runs / "policies" / f"{size}-rlhf") for size in rlhf_result}
 plots.save(plots.training_curves(logs, "RLHF against the ground-truth judge"), "rlhf_curves", figures)
+
+# %%
+if refinetune_result:
+    relogs = {f"{size} {name}": rlhf.read_log(runs / "policies" / entry["policy"])
+              for size, r in refinetune_result.items() for name, entry in r.items()
+              if isinstance(entry, dict) and name != "true" and "policy" in entry}
+    plots.save(plots.training_curves(relogs, "RLHF again, rewarded by the recovered and by a random reward"),
+               "refinetune_curves", figures)
 
 # %% [markdown]
 # ## 2 · Toxicity by stage, under both judges
@@ -60,7 +67,7 @@ plots.save(fig, "toxicity_by_stage", figures)
 
 # %%
 plots.save(plots.metric_bars(irl_result), "irl_metrics", figures)
-plots.save(plots.confusions(irl_result, model), "irl_confusions", figures)
+plots.save(plots.confusions(irl_result), "irl_confusions", figures)
 
 # %% [markdown]
 # ## 4 · Non-identifiability: seed × epoch, spread over seeds, seed × seed agreement
@@ -69,7 +76,7 @@ plots.save(plots.confusions(irl_result, model), "irl_confusions", figures)
 histories = {f"{size} {m}/{l}": pipeline.irl_history(cfg, size, m, l) for size in irl_result
              for m, l in pipeline.irl_models(cfg) if m == "probe" and l in ("max_margin", "logistic")}
 plots.save(plots.seed_epoch_heatmap(histories, "val_sign_accuracy"), "non_identifiability_heatmap", figures)
-plots.save(plots.seed_agreement(irl_result, model), "irl_seed_agreement", figures)
+plots.save(plots.seed_agreement(irl_result), "irl_seed_agreement", figures)
 
 # %% [markdown]
 # ## 5 · Size effect, losses and modes, and the implicit reward
@@ -81,7 +88,7 @@ plots.save(plots.size_effect(irl_result), "size_effect", figures)
 # ## 6 · The study vs this compendium
 
 # %%
-comparison = report.study_vs_ours(rlhf_result, irl_result, refinetune_result, model)
+comparison = report.study_vs_ours(rlhf_result, irl_result, refinetune_result)
 comparison
 
 # %%

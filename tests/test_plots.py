@@ -24,19 +24,14 @@ def _irl_size(rng, n_seeds=3):
         demos[f"{col}_judge"], demos[f"{col}_second"] = rng.uniform(size=2 * n), rng.uniform(size=2 * n)
     pools = [irl.text_pool(demos, "val", False), irl.text_pool(demos, "test", False),
              irl.comment_pool(demos, "val"), irl.comment_pool(demos, "test")]
-    names = ["val_pool", "test_pool", "val_comments", "test_comments"]
+    pools = dict(zip(["val_pool", "test_pool", "val_comments", "test_comments"], pools))
     models = {}
     for name in ("probe/max_margin", "probe/logistic"):
-        per_seed = [pipeline.evaluate_reward(*pools, {k: rng.normal(size=len(p)) for k, p in zip(names, pools)})
-                    for _ in range(n_seeds)]
-        flats = [pipeline.flat(r) for r in per_seed]
-        agreement = metrics.seed_agreement(rng.normal(size=(n_seeds, 90)))
-        models[name] = {"n_seeds": n_seeds, "metrics": {m: metrics.spread([f[m] for f in flats]) for m in pipeline.FLAT_METRICS},
-                        "ensemble": flats[0], "per_seed": flats, "seed_agreement": agreement.tolist(),
-                        "seed_agreement_mean": metrics.mean_off_diagonal(agreement),
-                        "selected_on_val": {"seed": 0, **flats[0], "confusion_judge": per_seed[0]["judge"]["confusion"],
-                                            "confusion_human": per_seed[0]["human"]["confusion"]}}
-    return {"models": models, "implicit": {"mean": flats[0], "sum": flats[1]}}
+        rewards = {"seeds": np.arange(n_seeds), **{k: rng.normal(size=(n_seeds, len(p))) for k, p in pools.items()}}
+        history = pd.DataFrame([{"seed": s, "epoch": e, "val_auc": rng.uniform()} for s in range(n_seeds) for e in (1, 2)])
+        models[name] = pipeline.model_result(*name.split("/"), history, rewards, pools)
+    flats = models[name]["per_seed"]
+    return {"models": models, "selected": "probe/logistic", "implicit": {"mean": flats[0], "sum": flats[1]}}
 
 
 def test_every_figure_renders(tmp_path):
@@ -52,15 +47,15 @@ def test_every_figure_renders(tmp_path):
         "curves": plots.training_curves(logs, "t"),
         "toxicity": plots.toxicity_by_stage(rlhf, refinetune),
         "bars": plots.metric_bars(irl_result),
-        "confusions": plots.confusions(irl_result, "probe/logistic"),
+        "confusions": plots.confusions(irl_result),
         "heatmap": plots.seed_epoch_heatmap({"a": history, "b": history}),
-        "agreement": plots.seed_agreement(irl_result, "probe/logistic"),
+        "agreement": plots.seed_agreement(irl_result),
         "size": plots.size_effect(irl_result),
     }
     for name, fig in figures.items():
         png = plots.save(fig, name, tmp_path)
         assert png.stat().st_size > 5000 and (tmp_path / f"{name}.pdf").exists()
-    table = report.study_vs_ours(rlhf, irl_result, refinetune, "probe/logistic")
+    table = report.study_vs_ours(rlhf, irl_result, refinetune)
     assert len(table) == len(report.STUDY) and "ours small" in table
     assert len(report.results_table(rlhf, irl_result, refinetune)) == 2
 

@@ -95,8 +95,10 @@ def stage(path: Path, key: dict, build: Callable[[Path], None], *, seed: int, lo
     partial = path.parent / f".{path.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
+    t0 = time.perf_counter()
     build(partial)
-    atomic_write_json(partial / MANIFEST, make_manifest(key, seed))
+    manifest = {**make_manifest(key, seed), "build_seconds": round(time.perf_counter() - t0, 2)}
+    atomic_write_json(partial / MANIFEST, manifest)
     if path.exists():
         shutil.rmtree(path)
     os.replace(partial, path)

@@ -117,7 +117,7 @@ class IRLConfig:
     (measured: ROC-AUC 0.46 on SmolLM2 with one shared rate of 1e-5)."""
     batch_size: int = 8
     """Pairs per step."""
-    weight_decay: float = 0.0
+    probe_weight_decay: float = 0.0
     """L2 on the probe head (0 reproduces the study's unregularised loss)."""
     max_length: int = 64
     """Tokens per text fed to the reward model (truncated on the left)."""

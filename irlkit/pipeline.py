@@ -254,6 +254,13 @@ def irl_models(cfg: Config) -> list[tuple[str, str]]:
             for loss in (cfg.irl.losses if mode == "probe" else cfg.irl.full_losses)]
 
 
+def irl_settings(cfg: Config, mode: str) -> dict:
+    """The `irl` fields one mode's models depend on: a probe setting never retrains full models, and back."""
+    other = "full_" if mode == "probe" else "probe_"
+    return {k: v for k, v in cfg.to_dict()["irl"].items()
+            if not k.startswith(other) and k not in ("losses", "modes", "full_losses")}
+
+
 def irl_path(ctx: Context, size: str, mode: str, loss: str) -> Path:
     return _irl_path(ctx.cfg, size, mode, loss)
 
@@ -269,7 +276,7 @@ def run_irl(ctx: Context) -> dict:
         demos = load_demos(ctx, spec.name)
         val_pool = irl.text_pool(demos, "val", ic.with_prompt)
         for mode, loss in irl_models(cfg):
-            key = {"demos": store.key_of(demos_path(ctx, spec.name)), "irl": cfg.to_dict()["irl"], "mode": mode,
+            key = {"demos": store.key_of(demos_path(ctx, spec.name)), "irl": irl_settings(cfg, mode), "mode": mode,
                    "loss": loss, "seed": cfg.seed}
             builder = _probe_builder if mode == "probe" else _full_builder
             t0 = time.time()
@@ -292,7 +299,7 @@ def _probe_builder(ctx: Context, size: str, demos: pd.DataFrame, val_pool: pd.Da
         for seed in progress(_seeds(ctx.cfg, "probe"), cfg=ctx.cfg, desc=f"probe {size} {loss}"):
             probe, hist = irl.train_probe(
                 feats["train_expert"], feats["train_start"], loss=loss, seed=seed, epochs=ic.probe_epochs,
-                lr=ic.probe_lr, batch_size=ic.batch_size, weight_decay=ic.weight_decay,
+                lr=ic.probe_lr, batch_size=ic.batch_size, weight_decay=ic.probe_weight_decay,
                 on_epoch=lambda epoch, p: _val_metrics(p(feats["val_pool"]), val_pool))
             probes.append(probe)
             history += [{"seed": seed, **row} for row in hist]

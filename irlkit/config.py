@@ -236,7 +236,6 @@ def _profiles() -> dict[str, Config]:
         sampling=SamplingConfig(max_new_tokens=20, batch_size=32),
         irl=IRLConfig(probe_seeds=20, full_seeds=5, full_epochs=1, full_losses=("max_margin",), full_max_pairs=64,
                       max_length=48),
-        refinetune=RefinetuneConfig(transfer=False),
     )
     paper = Config(
         profile="paper",

@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -31,6 +36,8 @@ SEED = 0
 OVERRIDES = {}
 
 # %%
+import dataclasses
+
 import pandas as pd
 
 from irlkit import config, data, paths, pipeline, plots, rlhf, utils
@@ -51,6 +58,13 @@ pd.DataFrame(judges["judges"]).T.assign(agreement=judges["agreement"]["same_deci
 
 # %% [markdown]
 # ## RLHF for every size, then start vs RLHF on the test prompts
+# The recipe is shared; a size may override it (`PolicySpec.rlhf` in
+# `irlkit/config.py`). In `cpu`, Gemma-3-270M trains at a lower learning rate
+# than SmolLM2: at SmolLM2's rate it stopped being toxic by collapsing into
+# numbered lists (perplexity +82%).
+
+# %%
+pd.DataFrame({spec.name: dataclasses.asdict(cfg.rlhf_for(spec.name)) for spec in cfg.sizes})
 
 # %%
 results = pipeline.run_rlhf(ctx)

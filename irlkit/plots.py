@@ -54,7 +54,8 @@ def toxicity_by_stage(rlhf: dict, refinetune: dict | None):
             for name, entry in ((refinetune or {}).get(size) or {}).items():
                 if name in ("true", "start_perplexity") or not isinstance(entry, dict):
                     continue
-                rows.append({"size": size, "judge": which, "policy": f"RLHF ({name.replace('_', ' ')} reward)",
+                label = name.replace("_", " ").replace("irl", "IRL")
+                rows.append({"size": size, "judge": which, "policy": f"RLHF ({label} reward)",
                              **_ratio(entry[which]["after"])})
     df = pd.DataFrame(rows)
     sizes = list(rlhf)

@@ -28,6 +28,11 @@ SETUP_DIFFERENCES = [
 ]
 
 
+def _p(p: float) -> str:
+    """A permutation p-value; its floor is 1/(resamples + 1), so say 'p ≤ 0.001' rather than a spurious 0.000999."""
+    return "p ≤ 0.001" if p <= 0.001 + 1e-9 else f"p = {p:.3f}"
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
@@ -75,7 +80,7 @@ def results_table(rlhf: dict, irl: dict, refinetune: dict | None) -> pd.DataFram
         best = (irl[size]["selected"], irl[size]["models"][irl[size]["selected"]])  # chosen on val, never on test
         row = {"size": size,
                "toxicity ratio start → RLHF (judge)": f"{r['before']['ratio']:.3f} → {r['after']['ratio']:.3f} "
-                                                        f"(p={r['paired']['ratio_diff']['p_value']:.3g})",
+                                                        f"({_p(r['paired']['ratio_diff']['p_value'])})",
                "IRL reward chosen on val (mode/loss)": best[0],
                "IRL AUC vs judge (mean ± sd)": f"{best[1]['metrics']['auc']['mean']:.3f} ± {best[1]['metrics']['auc']['sd']:.3f}",
                "IRL calibrated acc (mean) / majority class": f"{_pct(best[1]['metrics']['calibrated_accuracy']['mean'])} / "
@@ -88,4 +93,21 @@ def results_table(rlhf: dict, irl: dict, refinetune: dict | None) -> pd.DataFram
             row["toxicity ratio IRL / random reward"] = (f"{rt['irl']['judge']['after']['ratio']:.3f} / "
                                                          f"{rt['random']['judge']['after']['ratio']:.3f}")
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def refinetune_table(refinetune: dict) -> pd.DataFrame:
+    """One row per (size, reward) of 05: both judges' toxicity ratio against the start policy, and perplexity."""
+    rows = []
+    for size, entries in refinetune.items():
+        for name, e in entries.items():
+            if not isinstance(e, dict):
+                continue
+            row = {"size": size, "reward": name.replace("_", " ")}
+            for which, label in (("judge", "ToxBlock (trained on)"), ("second", "profanity-check (never trained on)")):
+                t = e[which]
+                row[f"{label}: start → policy"] = (f"{t['before']['ratio']:.3f} → {t['after']['ratio']:.3f} "
+                                                   f"({t['paired']['ratio_relative_change']:+.0%}, {_p(t['paired']['ratio_diff']['p_value'])})")
+            row["perplexity start → policy"] = f"{entries['start_perplexity']:.1f} → {e['perplexity']:.1f}"
+            rows.append(row)
     return pd.DataFrame(rows)

@@ -39,7 +39,7 @@ def test_every_figure_renders(tmp_path):
     sizes = ("small", "large")
     rlhf = {s: {**_judges(rng), "perplexity": {"start": 10.0, "rlhf": 11.0}} for s in sizes}
     irl_result = {s: _irl_size(rng) for s in sizes}
-    refinetune = {s: {name: {**_judges(rng), "policy": f"{s}-{name}"} for name in ("true", "irl", "random")} for s in sizes}
+    refinetune = {s: {name: {**_judges(rng), "policy": f"{s}-{name}", "perplexity": 11.0} for name in ("true", "irl", "random")} for s in sizes}
     logs = {s: pd.DataFrame({"step": range(1, 6), "reward": rng.normal(size=5), "kl": rng.uniform(size=5)}) for s in sizes}
     history = pd.DataFrame([{"seed": s, "epoch": e, "val_sign_accuracy": rng.uniform(), "val_auc": rng.uniform()}
                             for s in range(3) for e in range(1, 5)])
@@ -58,6 +58,7 @@ def test_every_figure_renders(tmp_path):
     table = report.study_vs_ours(rlhf, irl_result, refinetune)
     assert len(table) == len(report.STUDY) and "ours small" in table
     assert len(report.results_table(rlhf, irl_result, refinetune)) == 2
+    assert len(report.refinetune_table({s: {**r, "start_perplexity": 10.0} for s, r in refinetune.items()})) == 6
 
 
 def test_readme_section_is_replaced_between_markers():

@@ -413,6 +413,7 @@ def run_eval(ctx: Context) -> dict:
             size_out["models"][f"{mode}/{loss}"] = model_result(mode, loss, history, rewards, pools)
         size_out["selected"] = choose_model(cfg, size_out["models"])
         size_out["implicit"] = _implicit(ctx, spec.name, demos, pools)
+        size_out["random"] = _random_reference(ctx, spec.name, pools)
         size_out["judges"] = _judge_references(pools)
         out[spec.name] = size_out
     store.write_result(ctx.results / "irl.json", {"sizes": out}, cfg)
@@ -449,6 +450,13 @@ def choose_model(cfg: Config, models_result: dict) -> str:
         return f"{rc.mode}/{rc.loss}"
     candidates = {k: v["val_auc"]["mean"] for k, v in models_result.items() if v["mode"] == rc.mode}
     return max(candidates, key=candidates.get)
+
+
+def _random_reference(ctx: Context, size: str, pools: dict) -> dict:
+    """05's random-reward control scored like a recovered reward: a random direction in the backbone's
+    feature space need not be neutral, and this says how far it already agrees with the judge."""
+    model = random_reward(ctx, size)
+    return flat(evaluate_reward(*pools.values(), {k: model.score(list(p.input)) for k, p in pools.items()}))
 
 
 def _judge_references(pools: dict) -> dict:

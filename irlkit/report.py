@@ -87,7 +87,8 @@ def results_table(rlhf: dict, irl: dict, refinetune: dict | None) -> pd.DataFram
                                                              f"{_pct(best[1]['metrics']['majority_accuracy']['mean'])}",
                "IRL AUC vs human": f"{best[1]['metrics']['human_auc']['mean']:.3f}",
                "seed agreement ρ": f"{best[1]['seed_agreement_mean']:.2f}",
-               "implicit DPO AUC": f"{irl[size]['implicit']['mean']['auc']:.3f}"}
+               "implicit DPO AUC": f"{irl[size]['implicit']['mean']['auc']:.3f}",
+               "random reward AUC": f"{irl[size]['random']['auc']:.3f}" if "random" in irl[size] else "–"}
         rt = (refinetune or {}).get(size)
         if rt:
             row["toxicity ratio IRL / random reward"] = (f"{rt['irl']['judge']['after']['ratio']:.3f} / "

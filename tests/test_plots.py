@@ -31,7 +31,7 @@ def _irl_size(rng, n_seeds=3):
         history = pd.DataFrame([{"seed": s, "epoch": e, "val_auc": rng.uniform()} for s in range(n_seeds) for e in (1, 2)])
         models[name] = pipeline.model_result(*name.split("/"), history, rewards, pools)
     flats = models[name]["per_seed"]
-    return {"models": models, "selected": "probe/logistic", "implicit": {"mean": flats[0], "sum": flats[1]}}
+    return {"models": models, "selected": "probe/logistic", "implicit": {"mean": flats[0], "sum": flats[1]}, "random": flats[2]}
 
 
 def test_every_figure_renders(tmp_path):

@@ -239,7 +239,7 @@ def _irl_texts(ctx: Context, demos: pd.DataFrame) -> dict[str, list[str]]:
     return out
 
 
-def _val_metrics(reward_val: np.ndarray, val_pool: pd.DataFrame) -> dict:
+def val_metrics(reward_val: np.ndarray, val_pool: pd.DataFrame) -> dict:
     """What selection and the non-identifiability heatmaps read: validation metrics of one reward."""
     m = metrics.reward_vs_judge(reward_val, val_pool.p_judge.values)
     exp = reward_val[val_pool.source.values == "expert"]
@@ -300,7 +300,7 @@ def _probe_builder(ctx: Context, size: str, demos: pd.DataFrame, val_pool: pd.Da
             probe, hist = irl.train_probe(
                 feats["train_expert"], feats["train_start"], loss=loss, seed=seed, epochs=ic.probe_epochs,
                 lr=ic.probe_lr, batch_size=ic.batch_size, weight_decay=ic.probe_weight_decay,
-                on_epoch=lambda epoch, p: _val_metrics(p(feats["val_pool"]), val_pool))
+                on_epoch=lambda epoch, p: val_metrics(p(feats["val_pool"]), val_pool))
             probes.append(probe)
             history += [{"seed": seed, **row} for row in hist]
             for name in ("val_pool", "test_pool", "val_comments", "test_comments"):
@@ -324,7 +324,7 @@ def _full_builder(ctx: Context, size: str, demos: pd.DataFrame, val_pool: pd.Dat
 
             def on_epoch(epoch, model, tok):
                 last_val["r"] = score(model, tok, "val_pool")
-                return _val_metrics(last_val["r"], val_pool)
+                return val_metrics(last_val["r"], val_pool)
 
             model, tok, hist = irl.train_full(
                 start_folder(ctx, size), texts["train_expert"][:n_pairs], texts["train_start"][:n_pairs], loss=loss,

@@ -297,8 +297,10 @@ def _validate(cfg: Config) -> None:
         if not ok:
             raise ValueError(msg)
 
-    need(cfg.rlhf.num_generations >= 2, f"rlhf.num_generations must be >= 2 for RLOO, got {cfg.rlhf.num_generations}")
-    need(cfg.rlhf.beta > 0, f"rlhf.beta must be > 0 (KL to the start checkpoint), got {cfg.rlhf.beta}")
+    for spec in cfg.sizes:  # the shared section with each size's overrides (ill-typed overrides fail here)
+        rc, where = cfg.rlhf_for(spec.name), f"rlhf (size {spec.name})"
+        need(rc.num_generations >= 2, f"{where}: num_generations must be >= 2 for RLOO, got {rc.num_generations}")
+        need(rc.beta > 0, f"{where}: beta must be > 0 (KL to the start checkpoint), got {rc.beta}")
     need(cfg.sampling.unaligned in ("start", "base"), f"sampling.unaligned must be 'start' or 'base', got {cfg.sampling.unaligned!r}")
     from irlkit.irl import LOSSES, MODES  # the one list of losses and modes
 
@@ -314,9 +316,6 @@ def _validate(cfg: Config) -> None:
          f"refinetune uses ({cfg.refinetune.loss}, {cfg.refinetune.mode}), which irl does not train: {cfg.irl.losses} × {cfg.irl.modes}")
     need(0 < cfg.data.val_fraction and 0 < cfg.data.test_fraction and cfg.data.val_fraction + cfg.data.test_fraction < 1,
          "data.val_fraction and data.test_fraction must be positive and leave room for train")
-    for spec in cfg.sizes:
-        rc = cfg.rlhf_for(spec.name)  # unknown or ill-typed per-size overrides fail here
-        need(rc.num_generations >= 2 and rc.beta > 0, f"sizes[{spec.name}].rlhf: num_generations >= 2 and beta > 0 needed")
     need(cfg.threads >= 1, f"threads must be >= 1, got {cfg.threads}")
     need(len({s.name for s in cfg.sizes}) == len(cfg.sizes) > 0, "sizes need distinct names")
 

@@ -32,9 +32,9 @@ def continuation_logprobs(model, tokenizer, prompts: list[str], continuations: l
             f = full_ids[j]
             ids[row, :len(f)], mask[row, :len(f)] = torch.tensor(f), 1
             target_mask[row, max(min(prompt_lengths[j], len(f)), 1):len(f)] = True  # the continuation's tokens
-        first = max(int(target_mask.any(0).nonzero()[0]) if target_mask.any() else width, 1)
-        if first >= width:
+        if not target_mask.any():
             continue  # no continuation tokens in this batch
+        first = int(target_mask.any(0).nonzero()[0])  # >= 1: position 0 is never a target
         keep = torch.arange(first - 1, width - 1)  # positions whose next token is a target
         logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
                        logits_to_keep=keep.to(model.device)).logits.float().cpu()

@@ -126,15 +126,15 @@ def run_rlhf(ctx: Context) -> dict:
     cfg, results = ctx.cfg, {}
     for spec in cfg.sizes:
         start = start_folder(ctx, spec.name)
-        baseline = cfg.rlhf_for(spec.name).baseline
-        reward = rlhf.judge_reward(ctx.judge("judge"), baseline=baseline)
+        rc = cfg.rlhf_for(spec.name)
+        reward = rlhf.judge_reward(ctx.judge("judge"), baseline=rc.baseline)
         policy, summary = train_policy(ctx, spec.name, f"{spec.name}-rlhf", reward,
-                                       {"judge": cfg.judge, "baseline": baseline})
+                                       {"judge": cfg.judge, "baseline": rc.baseline})
         start_texts = policy_texts(ctx, f"{spec.name}-start", start, ctx.prompts)
         rlhf_texts = policy_texts(ctx, f"{spec.name}-rlhf", policy, ctx.prompts)
         test = lambda df: df[df.split == "test"]  # noqa: E731
         results[spec.name] = {
-            "params_m": spec.params_m, **summary, "settings": dataclasses.asdict(cfg.rlhf_for(spec.name)),
+            "params_m": spec.params_m, **summary, "settings": dataclasses.asdict(rc),
             **toxicity_report(ctx, test(start_texts), test(rlhf_texts)),
             "perplexity": {"start": perplexity_of(ctx, f"{spec.name}-start", start),
                            "rlhf": perplexity_of(ctx, f"{spec.name}-rlhf", policy)},
@@ -475,10 +475,10 @@ def _implicit(ctx: Context, size: str, demos: pd.DataFrame, pools: dict) -> dict
     """β·log π_RLHF/π_start on the val and test pools (continuations given their prompts), both normalisations."""
     from irlkit import implicit
 
-    cfg = ctx.cfg
+    cfg, beta = ctx.cfg, ctx.cfg.rlhf_for(size).beta
     path = ctx.runs / "implicit" / size
     policy = str(ctx.runs / "policies" / f"{size}-rlhf")
-    key = {"policy": store.key_of(Path(policy)), "demos": store.key_of(demos_path(ctx, size)), "beta": cfg.rlhf_for(size).beta}
+    key = {"policy": store.key_of(Path(policy)), "demos": store.key_of(demos_path(ctx, size)), "beta": beta}
 
     def build(tmp: Path) -> None:
         ctx.log(f"[implicit] {size}: log-ratios of RLHF vs start policy")
@@ -490,7 +490,7 @@ def _implicit(ctx: Context, size: str, demos: pd.DataFrame, pools: dict) -> dict
             rows = demos[demos.split == split]
             prompts = list(rows.prompt) * 3
             conts = list(rows.original_output) + list(rows.expert_text) + list(rows.start_text)  # text_pool's order
-            r = implicit.implicit_reward(pol, ref, tok, prompts, conts, beta=cfg.rlhf_for(size).beta)
+            r = implicit.implicit_reward(pol, ref, tok, prompts, conts, beta=beta)
             arrays[f"{split}_sum"], arrays[f"{split}_mean"] = r["sum"], r["mean"]
         np.savez(tmp / "implicit.npz", **arrays)
 
@@ -512,10 +512,11 @@ def _implicit(ctx: Context, size: str, demos: pd.DataFrame, pools: dict) -> dict
 def selected_reward(ctx: Context, size: str, irl_result: dict):
     """The reward model 05 trains with: best val AUC among the chosen (mode, loss) seeds, or their ensemble."""
     rc = ctx.cfg.refinetune
-    mode, loss = irl_result[size]["selected"].split("/")
+    selected = irl_result[size]["selected"]
+    mode, loss = selected.split("/")
     path = irl_path(ctx, size, mode, loss)
     backbone = start_folder(ctx, size)
-    entry = irl_result[size]["models"][f"{mode}/{loss}"]
+    entry = irl_result[size]["models"][selected]
     if mode == "full":
         return irl.FullReward(str(path / "best"), ctx.cfg.irl.max_length, ctx.cfg.device), {
             "mode": "full", "loss": loss, "seed": store.read_json(path / "info.json")["best_seed"], "from_size": size}

@@ -105,9 +105,9 @@ def refinetune_table(refinetune: dict) -> pd.DataFrame:
             if not isinstance(e, dict):
                 continue
             row = {"size": size, "reward": name.replace("_", " ")}
-            for which, label in (("judge", "ToxBlock (trained on)"), ("second", "profanity-check (never trained on)")):
+            for which, role in (("judge", "trained on"), ("second", "never trained on")):
                 t = e[which]
-                row[f"{label}: start → policy"] = (f"{t['before']['ratio']:.3f} → {t['after']['ratio']:.3f} "
+                row[f"{t['name']} ({role}): start → policy"] = (f"{t['before']['ratio']:.3f} → {t['after']['ratio']:.3f} "
                                                    f"({t['paired']['ratio_relative_change']:+.0%}, {_p(t['paired']['ratio_diff']['p_value'])})")
             row["perplexity start → policy"] = f"{entries['start_perplexity']:.1f} → {e['perplexity']:.1f}"
             rows.append(row)

@@ -12,14 +12,16 @@ import torch
 
 @torch.inference_mode()
 def continuation_logprobs(model, tokenizer, prompts: list[str], continuations: list[str], *,
-                          batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+                          batch_size: int = 16, max_tokens: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(sum of log π(y_t | x, y_<t) over the continuation's tokens, number of those tokens) per pair.
 
-    Pairs go in batches of similar length, and the vocabulary projection is computed only at the
-    positions that predict continuation tokens (Gemma's 262k-token head dominates a forward pass).
+    Pairs go in batches of similar length, and the vocabulary projection is computed only for the
+    hidden states that predict continuation tokens, a few hundred rows at a time: Gemma's 262k-token
+    head would otherwise dominate a forward pass (and its full logits take gigabytes).
+    `max_tokens` cuts prompt + continuation to their first this-many tokens.
     """
     prompt_lengths = [len(tokenizer(p)["input_ids"]) for p in prompts]
-    full_ids = [tokenizer(p + c)["input_ids"] for p, c in zip(prompts, continuations)]
+    full_ids = [tokenizer(p + c)["input_ids"][:max_tokens] for p, c in zip(prompts, continuations)]
     sums, lengths = np.zeros(len(prompts)), np.zeros(len(prompts), dtype=np.int64)
     order = np.argsort([len(f) for f in full_ids], kind="stable")
     for i in range(0, len(order), batch_size):
@@ -34,16 +36,24 @@ def continuation_logprobs(model, tokenizer, prompts: list[str], continuations: l
             target_mask[row, max(min(prompt_lengths[j], len(f)), 1):len(f)] = True  # the continuation's tokens
         if not target_mask.any():
             continue  # no continuation tokens in this batch
-        first = int(target_mask.any(0).nonzero()[0])  # >= 1: position 0 is never a target
-        keep = torch.arange(first - 1, width - 1)  # positions whose next token is a target
-        logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
-                       logits_to_keep=keep.to(model.device)).logits.float().cpu()
-        targets = ids[:, first:]
-        logp = logits.gather(-1, targets[..., None])[..., 0] - torch.logsumexp(logits, dim=-1)
-        tm = target_mask[:, first:]
-        sums[idx] = (logp * tm).sum(1).numpy()
-        lengths[idx] = tm.sum(1).numpy()
+        hidden = model.base_model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).last_hidden_state
+        predicts = target_mask.roll(-1, dims=1)  # the position before each target predicts it (column 0 never is one)
+        logp = token_logprobs(model, hidden[predicts.to(hidden.device)], ids[target_mask].to(hidden.device)).cpu()
+        sums[idx] = torch.zeros(len(idx), dtype=logp.dtype).index_add_(0, target_mask.nonzero()[:, 0], logp).numpy()
+        lengths[idx] = target_mask.sum(1).numpy()
     return sums, lengths
+
+
+def token_logprobs(model, hidden: torch.Tensor, targets: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+    """log π(target | hidden state) for rows of final hidden states, through the model's own LM head."""
+    head, cap = model.get_output_embeddings(), getattr(model.config, "final_logit_softcapping", None)
+    out = []
+    for i in range(0, len(hidden), chunk):
+        logits = head(hidden[i:i + chunk]).float()
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+        out.append(logits.gather(-1, targets[i:i + chunk, None])[:, 0] - torch.logsumexp(logits, dim=-1))
+    return torch.cat(out) if out else hidden.new_zeros(0)
 
 
 def implicit_reward(policy, reference, tokenizer, prompts: list[str], continuations: list[str], *, beta: float) -> dict:

@@ -86,12 +86,19 @@ def length_batches(tokenizer, texts: list[str], *, max_length: int, batch_size: 
 
 
 @torch.inference_mode()
-def features(backbone, tokenizer, texts: list[str], *, max_length: int, batch_size: int = 32) -> np.ndarray:
-    """Final hidden state at the last token of each text (left padding, keep the end of long texts)."""
+def features(backbone, tokenizer, texts: list[str], *, max_length: int, batch_size: int = 32,
+             pooling: str = "last") -> np.ndarray:
+    """Final hidden state of each text (left padding, keep the end of long texts): at its last token
+    (`pooling="last"`, what a sequence-classification head reads) or averaged over its tokens (`"mean"`)."""
     out = np.zeros((len(texts), backbone.config.hidden_size), np.float32)
     for idx, enc in length_batches(tokenizer, texts, max_length=max_length, batch_size=batch_size,
                                    device=backbone.device):
-        out[idx] = backbone(**enc).last_hidden_state[:, -1].float().cpu().numpy()
+        hidden = backbone(**enc).last_hidden_state.float()
+        if pooling == "mean":
+            mask = enc["attention_mask"][..., None].to(hidden.dtype)
+            out[idx] = ((hidden * mask).sum(1) / mask.sum(1)).cpu().numpy()
+        else:
+            out[idx] = hidden[:, -1].cpu().numpy()
     return out
 
 
@@ -138,15 +145,17 @@ def train_probe(expert_feats: np.ndarray, start_feats: np.ndarray, *, loss: str,
 class ProbeReward:
     """A probe as a reward model on raw text: backbone features, then the linear head."""
 
-    def __init__(self, backbone_folder: str, probe: LinearProbe, max_length: int, device: str = "cpu"):
+    def __init__(self, backbone_folder: str, probe: LinearProbe, max_length: int, device: str = "cpu",
+                 pooling: str = "last"):
         from irlkit.models import load_backbone, load_tokenizer
 
         self.backbone = load_backbone(backbone_folder, device)
         self.tokenizer = load_tokenizer(backbone_folder)
-        self.probe, self.max_length = probe, max_length
+        self.probe, self.max_length, self.pooling = probe, max_length, pooling
 
     def score(self, texts: list[str]) -> np.ndarray:
-        return self.probe(features(self.backbone, self.tokenizer, list(texts), max_length=self.max_length))
+        return self.probe(features(self.backbone, self.tokenizer, list(texts), max_length=self.max_length,
+                                   pooling=self.pooling))
 
 
 def save_probes(path, probes: list[LinearProbe]) -> None:

@@ -213,7 +213,8 @@ def _features(ctx: Context, size: str, demos: pd.DataFrame) -> dict:
     """Backbone features of every text IRL needs, computed once per size."""
     cfg, ic = ctx.cfg, ctx.cfg.irl
     path = ctx.runs / "irl" / size / "features"
-    key = {"demos": store.key_of(demos_path(ctx, size)), "max_length": ic.max_length, "with_prompt": ic.with_prompt}
+    key = {"demos": store.key_of(demos_path(ctx, size)), "max_length": ic.max_length, "with_prompt": ic.with_prompt,
+           "pooling": ic.probe_pooling}
 
     def build(tmp: Path) -> None:
         backbone_folder = start_folder(ctx, size)
@@ -221,7 +222,7 @@ def _features(ctx: Context, size: str, demos: pd.DataFrame) -> dict:
         arrays = {}
         for name, texts in _irl_texts(ctx, demos).items():
             ctx.log(f"[features] {size}: {name} ({len(texts)} texts)")
-            arrays[name] = irl.features(backbone, tok, texts, max_length=ic.max_length)
+            arrays[name] = irl.features(backbone, tok, texts, max_length=ic.max_length, pooling=ic.probe_pooling)
         np.savez(tmp / "features.npz", **arrays)
 
     store.stage(path, key, build, seed=cfg.seed, log=ctx.log)
@@ -528,7 +529,7 @@ def selected_reward(ctx: Context, size: str, irl_result: dict):
     else:
         which = entry["selected_on_val"]["seed"]
         probe = probes[seeds.index(which)]
-    return irl.ProbeReward(backbone, probe, ctx.cfg.irl.max_length, ctx.cfg.device), {
+    return irl.ProbeReward(backbone, probe, ctx.cfg.irl.max_length, ctx.cfg.device, ctx.cfg.irl.probe_pooling), {
         "mode": "probe", "loss": loss, "seed": which, "from_size": size}
 
 
@@ -557,7 +558,7 @@ def random_reward(ctx: Context, size: str):
     template = irl.load_probes(path / "probes.npz")[0]
     weight = rng.normal(0, 1 / np.sqrt(len(template.weight)), size=len(template.weight))
     return irl.ProbeReward(backbone, irl.LinearProbe(weight, template.mu, template.sigma), ctx.cfg.irl.max_length,
-                           ctx.cfg.device)
+                           ctx.cfg.device, ctx.cfg.irl.probe_pooling)
 
 
 def run_refinetune(ctx: Context) -> dict:

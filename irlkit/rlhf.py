@@ -125,20 +125,11 @@ def continuations(folder: str, prompts: list[str], cfg, desc: str = "generate") 
                     show_progress=progress_enabled(cfg), desc=desc)
 
 
-@torch.inference_mode()
-def perplexity(folder: str, texts: list[str], cfg, batch_size: int = 16) -> float:
-    """exp(mean token NLL) of human texts: the 'still speaks English' check."""
+def perplexity(folder: str, texts: list[str], cfg, max_tokens: int = 128) -> float:
+    """exp(mean token NLL) of human texts (each cut to `max_tokens`): the 'still speaks English' check."""
+    from irlkit.implicit import continuation_logprobs
     from irlkit.models import load_policy
 
     model, tok = load_policy(folder, cfg.device)
-    tok.padding_side = "right"
-    nll, count = 0.0, 0
-    for i in range(0, len(texts), batch_size):
-        enc = tok(texts[i:i + batch_size], return_tensors="pt", padding=True, truncation=True, max_length=128).to(model.device)
-        logits = model(**enc).logits[:, :-1]
-        target = enc["input_ids"][:, 1:]
-        mask = enc["attention_mask"][:, 1:].bool()
-        loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target, reduction="none")
-        nll += loss[mask].sum().item()
-        count += int(mask.sum())
-    return math.exp(nll / max(count, 1))
+    logp, n = continuation_logprobs(model, tok, [""] * len(texts), texts, max_tokens=max_tokens)
+    return math.exp(-logp.sum() / max(n.sum(), 1))

@@ -32,6 +32,7 @@ def test_overrides_dotted_and_by_section():
     ({"rlhf.num_generations": 1}, ValueError, "num_generations"),
     ({"irl.losses": ("max_margin", "square")}, ValueError, "unknown loss 'square'"),
     ({"sampling.unaligned": "sft"}, ValueError, "'start' or 'base'"),
+    ({"irl.probe_pooling": "max"}, ValueError, "'last' or 'mean'"),
 ])
 def test_bad_overrides_fail_clearly(overrides, error, text):
     with pytest.raises(error, match=text):

@@ -1,6 +1,8 @@
 import hashlib
+import math
 
 import numpy as np
+import pytest
 import torch
 
 from irlkit import models, sampling
@@ -76,10 +78,26 @@ def test_length_batched_features_and_scores_match_one_text_at_a_time(data_home):
     tok = models.load_tokenizer(folder)
     texts = ["short", "a much longer text with many more words in it than the others", "", "mid length text"]
     backbone = models.load_backbone(folder)
-    batched = irl.features(backbone, tok, texts, max_length=16, batch_size=3)
-    single = [irl.features(backbone, tok, [t], max_length=16)[0] for t in texts]
-    assert torch.allclose(torch.tensor(batched), torch.tensor(np.array(single)), atol=1e-4)
+    for pooling in ("last", "mean"):
+        batched = irl.features(backbone, tok, texts, max_length=16, batch_size=3, pooling=pooling)
+        single = [irl.features(backbone, tok, [t], max_length=16, pooling=pooling)[0] for t in texts]
+        assert torch.allclose(torch.tensor(batched), torch.tensor(np.array(single)), atol=1e-4), pooling
+    ids = tok(texts[3], return_tensors="pt")  # short: no truncation
+    with torch.no_grad():
+        expected_mean = backbone(**ids).last_hidden_state[0].mean(0).numpy()
+    assert np.allclose(irl.features(backbone, tok, texts[3:], max_length=16, pooling="mean")[0], expected_mean, atol=1e-4)
     reward, tok2 = models.load_reward_model(folder)
     batched = irl.score_texts(reward, tok2, texts, max_length=16, batch_size=3)
     single = [irl.score_texts(reward, tok2, [t], max_length=16)[0] for t in texts]
     assert torch.allclose(torch.tensor(batched), torch.tensor(np.array(single)), atol=1e-4)
+
+
+def test_perplexity_is_the_mean_token_nll_of_one_text_at_a_time(data_home):
+    from irlkit import config, rlhf
+
+    folder = models.materialise("tiny:0")
+    policy, tok = models.load_policy(folder)
+    texts = ["you are a nice person", "what a lovely day it has been for everyone", "ok"]
+    naive = [_naive_logprob(policy, tok, "", t) for t in texts]
+    expected = math.exp(-sum(s for s, _ in naive) / sum(n for _, n in naive))
+    assert rlhf.perplexity(folder, texts, config.load("smoke")) == pytest.approx(expected, rel=1e-5)

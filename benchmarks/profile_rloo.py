@@ -1,0 +1,56 @@
+"""Where one RLOO step's time goes: wall time of TRL's phases, timed by wrapping them.
+
+    .venv/bin/python benchmarks/profile_rloo.py gemma3-270m --steps 4
+
+Trains `--steps` steps of the cpu profile's recipe for the size (the true judge as reward) into a
+temporary folder and prints the median seconds per step of each phase (the first step is dropped:
+it pays for warm-up)."""
+import argparse
+import collections
+import dataclasses
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import trl.trainer.rloo_trainer as rloo
+
+from irlkit import config, data, pipeline, rlhf
+
+parser = argparse.ArgumentParser()
+parser.add_argument("size")
+parser.add_argument("--steps", type=int, default=4)
+args = parser.parse_args()
+
+seconds = collections.defaultdict(list)
+
+
+def timed(name, fn):
+    def wrapper(*a, **k):
+        t0 = time.perf_counter()
+        out = fn(*a, **k)
+        seconds[name].append(time.perf_counter() - t0)
+        return out
+    return wrapper
+
+
+T = rloo.RLOOTrainer
+T._generate = timed("generate (sampling the completions)", T._generate)
+T._get_per_token_logps_and_entropies = timed("log-probs forward (old policy, reference, training)", T._get_per_token_logps_and_entropies)
+T._calculate_rewards = timed("reward (judge)", T._calculate_rewards)
+T._compute_loss = timed("loss forward (inside the training step)", T._compute_loss)
+T.training_step = timed("whole step", T.training_step)
+
+cfg = config.load("cpu", progress=False)
+ctx = pipeline.Context(cfg)
+rc = dataclasses.replace(cfg.rlhf_for(args.size), steps=args.steps)
+with tempfile.TemporaryDirectory() as tmp:
+    rlhf.train(pipeline.start_folder(ctx, args.size), data.split_of(ctx.prompts, "train"),
+               rlhf.judge_reward(ctx.judge()), cfg, Path(tmp), rc=rc)
+steps = len(seconds["whole step"])
+print(f"{args.size}: {steps} steps, median seconds per step after the first")
+for name, values in seconds.items():
+    per_step = [chunk.sum() for chunk in np.array_split(np.array(values), steps)]
+    print(f"  {name:55s} {statistics.median(per_step[1:]):7.2f}  ({len(values) // steps} call(s) per step)")

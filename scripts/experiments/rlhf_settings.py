@@ -1,0 +1,52 @@
+"""One size's RLHF recipe tried on its own: the true-judge policy and the random-reward control, with
+the size's `rlhf` overrides replaced, in a scratch data folder that borrows the main cpu run's assets,
+start-policy texts, demonstrations and probes (read only).
+
+    .venv/bin/python scripts/experiments/rlhf_settings.py gemma3-270m learning_rate=1e-5 beta=0.05
+
+Prints and writes data/runs/experiments/<size>-<settings>/result.json: ToxBlock and profanity-check
+toxicity ratio start → policy on the test prompts (paired p-value) and perplexity, for both rewards."""
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+
+from irlkit import config, paths
+
+size, settings = sys.argv[1], dict(kv.split("=") for kv in sys.argv[2:])
+main = paths.data_dir()
+scratch = main / "runs" / "experiments" / "-".join([size, *(f"{k}{v}" for k, v in settings.items())])
+for link in ("raw", "models", "runs/cpu/demos", "runs/cpu/irl", f"runs/cpu/texts/{size}-start",
+             f"runs/cpu/perplexity/{size}-start"):
+    (scratch / link).parent.mkdir(parents=True, exist_ok=True)
+    if not (scratch / link).exists():
+        (scratch / link).symlink_to(main / link)
+os.environ["IRLKIT_DATA"] = str(scratch)
+
+from irlkit import data, pipeline, rlhf  # noqa: E402  (after IRLKIT_DATA is set)
+
+cfg = config.load("cpu", threads=int(os.environ.get("THREADS", 2)), progress=False)
+spec = cfg.size(size)
+overrides = {**dict(spec.rlhf), **{k: type(getattr(cfg.rlhf, k))(v) for k, v in settings.items()}}
+cfg = dataclasses.replace(cfg, sizes=(dataclasses.replace(spec, rlhf=tuple(overrides.items())),))
+ctx = pipeline.Context(cfg)
+start = pipeline.start_folder(ctx, size)
+start_texts = pipeline.policy_texts(ctx, f"{size}-start", start, ctx.prompts)
+test = lambda df: df[df.split == "test"]  # noqa: E731
+rewards = {"true": (rlhf.judge_reward(ctx.judge()), {"judge": cfg.judge, "baseline": False}),
+           "random": (rlhf.learned_reward(pipeline.scaled(ctx, size, pipeline.random_reward(ctx, size)), "random"),
+                      {"mode": "probe", "random_seed": cfg.refinetune.random_seed})}
+out = {"size": size, "rlhf": dataclasses.asdict(cfg.rlhf_for(size)),
+       "start_perplexity": pipeline.perplexity_of(ctx, f"{size}-start", start)}
+for name, (reward_fn, key) in rewards.items():
+    label = f"{size}-{'rlhf' if name == 'true' else name}"
+    policy, summary = pipeline.train_policy(ctx, size, label, reward_fn,
+                                            key if name == "true" else {**key, "scale": cfg.refinetune.reward_scale})
+    texts = pipeline.policy_texts(ctx, label, policy, test(ctx.prompts) if name != "true" else ctx.prompts)
+    report = pipeline.toxicity_report(ctx, test(start_texts), test(texts))
+    out[name] = {**summary, "perplexity": pipeline.perplexity_of(ctx, label, policy),
+                 **{which: {"ratio": [r["before"]["ratio"], r["after"]["ratio"]],
+                            "p": r["paired"]["ratio_diff"]["p_value"]} for which, r in report.items()}}
+    print(name, json.dumps(out[name]), flush=True)
+Path(scratch / "result.json").write_text(json.dumps(out, indent=2))

@@ -60,7 +60,7 @@ pd.DataFrame(judges["judges"]).T.assign(agreement=judges["agreement"]["same_deci
 # ## RLHF for every size, then start vs RLHF on the test prompts
 # The recipe is shared; a size may override it (`PolicySpec.rlhf` in
 # `irlkit/config.py`). In `cpu`, Gemma-3-270M trains at a lower learning rate
-# than SmolLM2: at SmolLM2's rate it stopped being toxic by collapsing into
+# than SmolLM2: at 4e-5 it stopped being toxic by collapsing into
 # numbered lists (perplexity +82%).
 
 # %%

@@ -32,9 +32,7 @@ class PolicySpec:
     rlhf: tuple = ()
     """This size's overrides of the `rlhf` section as (field, value) pairs, used by 01 and 05 alike.
     Larger models move further per step: Gemma-3-270M at SmolLM2's learning rate (4e-5) collapsed
-    into numbered lists (perplexity +82%); at 2e-5 with 8 completions per step, +30%; at 1.5e-5, +17%.
-    SmolLM2 at 4e-5 on the 1,000-prompt split: ToxBlock ratio only −26% (it had been −71% on the
-    600-prompt split): 24 steps see few toxic completions, so the outcome varies with the prompts drawn."""
+    into numbered lists (perplexity +82%); at 2e-5 with 8 completions per step, +30%; at 1.5e-5, +17%."""
 
 
 @dataclass(frozen=True)
@@ -238,6 +236,8 @@ def _profiles() -> dict[str, Config]:
         # 660 train / 100 val / 240 test prompts: the probes' val AUC still rose with every added training
         # pair at 270 (scripts/experiments/probe_learning_curve.py), so the extra prompts go to train.
         data=DataConfig(max_prompts=1000, val_fraction=0.1, test_fraction=0.24),
+        # SmolLM2 at 4e-5 on this split: ToxBlock ratio only −26% (−71% on the earlier 600-prompt split):
+        # 24 steps see few toxic completions, so the outcome varies with the prompts drawn.
         rlhf=RLHFConfig(steps=24, learning_rate=6e-5, beta=0.05, num_generations=4, prompts_per_step=4,
                         max_completion_length=16),
         sampling=SamplingConfig(max_new_tokens=20, batch_size=32),

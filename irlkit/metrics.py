@@ -51,6 +51,20 @@ def paired_difference(a, b, *, n: int = 1000, ci: float = 0.95, seed: int = 0) -
     return {"diff": float(d.mean()), "diff_ci": bootstrap_ci(d, n=n, ci=ci, seed=seed), "p_value": float(p)}
 
 
+def runs_difference(a, b_runs, *, n: int = 1000, ci: float = 0.95, seed: int = 0) -> dict:
+    """Mean of b − a over independently trained runs b_runs[r] on the same items: a two-level bootstrap
+    (runs, then items, with replacement), so the spread between training runs counts as well as the
+    items'. p-value: twice the share of resampled means on the other side of zero (at least 1/n)."""
+    d = np.asarray(b_runs, dtype=float) - np.asarray(a, dtype=float)[None, :]
+    rng = np.random.default_rng(seed)
+    boots = np.array([d[rng.integers(0, len(d), len(d))][:, rng.integers(0, d.shape[1], d.shape[1])].mean()
+                      for _ in range(n)])
+    lo, hi = np.quantile(boots, [(1 - ci) / 2, 1 - (1 - ci) / 2])
+    p = min(1.0, 2 * max(min(np.mean(boots <= 0), np.mean(boots >= 0)), 1 / n))
+    return {"diff": float(d.mean()), "diff_ci": (float(lo), float(hi)), "p_value": float(p), "runs": int(len(d)),
+            "run_diffs": [float(x) for x in d.mean(axis=1)]}
+
+
 def compare_policies(p_before, p_after, *, n: int = 1000, ci: float = 0.95, seed: int = 0) -> dict:
     """Paired comparison of two policies' continuations of the same prompts, under one judge."""
     before, after = np.asarray(p_before, float), np.asarray(p_after, float)

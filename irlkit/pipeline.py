@@ -88,9 +88,12 @@ def perplexity_of(ctx: Context, label: str, folder: str) -> float:
     return store.read_json(path / "ppl.json")["perplexity"]
 
 
-def train_policy(ctx: Context, size: str, label: str, reward_fn, reward_key: dict) -> tuple[str, dict]:
-    """RLOO of `size` from its start checkpoint with `reward_fn`; returns (policy folder, {steps, wall_seconds})."""
-    cfg, rc = ctx.cfg, ctx.cfg.rlhf_for(size)
+def train_policy(ctx: Context, size: str, label: str, reward_fn, reward_key: dict,
+                 seed: int | None = None) -> tuple[str, dict]:
+    """RLOO of `size` from its start checkpoint with `reward_fn` (training seed: `seed`, default the
+    profile's); returns (policy folder, {steps, wall_seconds})."""
+    rc = ctx.cfg.rlhf_for(size)
+    cfg = ctx.cfg if seed is None else dataclasses.replace(ctx.cfg, seed=seed)
     start = start_folder(ctx, size)
     key = {"start": folder_key(start), "reward": reward_key, "rlhf": dataclasses.asdict(rc), "seed": cfg.seed,
            "prompts": ctx.prompts_key}
@@ -98,7 +101,8 @@ def train_policy(ctx: Context, size: str, label: str, reward_fn, reward_key: dic
 
     def build(tmp: Path) -> None:
         seed_everything(cfg.seed)
-        ctx.log(f"[rlhf] {label}: {rc.steps} RLOO steps, lr {rc.learning_rate:g}, {rc.prompts_per_step}×{rc.num_generations} completions")
+        ctx.log(f"[rlhf] {label}: {rc.steps} RLOO steps, lr {rc.learning_rate:g}, {rc.prompts_per_step}×{rc.num_generations} "
+                f"completions, seed {cfg.seed}")
         rlhf.train(start, data.split_of(ctx.prompts, "train"), reward_fn, cfg, tmp, rc=rc)
 
     store.stage(path, key, build, seed=cfg.seed, log=ctx.log)
@@ -550,9 +554,9 @@ def scaled(ctx: Context, size: str, model) -> ScaledReward:
                         ctx.cfg.refinetune.reward_scale)
 
 
-def random_reward(ctx: Context, size: str):
-    """The control: the same architecture with an untrained, randomly drawn head (fixed seed)."""
-    rng = np.random.default_rng(ctx.cfg.refinetune.random_seed)
+def random_reward(ctx: Context, size: str, run: int = 0):
+    """The control: the same architecture with an untrained head drawn with `refinetune.random_seed + run`."""
+    rng = np.random.default_rng(ctx.cfg.refinetune.random_seed + run)
     backbone = start_folder(ctx, size)
     path = irl_path(ctx, size, "probe", ctx.cfg.irl.losses[0])  # any probe: only its feature standardisation is used
     template = irl.load_probes(path / "probes.npz")[0]
@@ -561,44 +565,81 @@ def random_reward(ctx: Context, size: str):
                            ctx.cfg.device, ctx.cfg.irl.probe_pooling)
 
 
+def run_label(name: str, run: int) -> str:
+    """Folder label of one RLOO run of 05: run 0 keeps the plain name, so one-run results stay where they were."""
+    return name if run == 0 else f"{name}-seed{run}"
+
+
 def run_refinetune(ctx: Context) -> dict:
-    """Per size: RLHF with the IRL reward, a random reward, and the other sizes' IRL rewards; all evaluated."""
+    """Per size: RLHF with the IRL reward, random rewards, and the other sizes' IRL rewards, each
+    `refinetune.seeds` times (random: `random_heads` heads); all evaluated against the start and true policies."""
     cfg = ctx.cfg
     irl_result = store.read_json(ctx.results / "irl.json")["sizes"]
     test_prompts = data.split_of(ctx.prompts, "test")
+    test = lambda df: df[df.split == "test"]  # noqa: E731
     out = {}
     for spec in cfg.sizes:
         start = start_folder(ctx, spec.name)
-        start_texts = policy_texts(ctx, f"{spec.name}-start", start, ctx.prompts)
-        start_texts = start_texts[start_texts.split == "test"]
+        start_texts = test(policy_texts(ctx, f"{spec.name}-start", start, ctx.prompts))
         true_policy = str(ctx.runs / "policies" / f"{spec.name}-rlhf")
-        true_texts = policy_texts(ctx, f"{spec.name}-rlhf", true_policy, ctx.prompts)
-        true_texts = true_texts[true_texts.split == "test"]
-        rewards = {}
+        true_texts = test(policy_texts(ctx, f"{spec.name}-rlhf", true_policy, ctx.prompts))
+        rc = cfg.rlhf_for(spec.name)
+        # name -> run -> (reward function, its identity in the policy's stage key); run 0 of `true` is 01's
+        rewards = {"true": lambda run: (rlhf.judge_reward(ctx.judge("judge"), baseline=rc.baseline),
+                                        {"judge": cfg.judge, "baseline": rc.baseline})}
         model, info = selected_reward(ctx, spec.name, irl_result)
-        rewards["irl"] = (scaled(ctx, spec.name, model), info)
-        rewards["random"] = (scaled(ctx, spec.name, random_reward(ctx, spec.name)),
-                             {"mode": "probe", "random_seed": cfg.refinetune.random_seed})
+        irl_reward = rlhf.learned_reward(scaled(ctx, spec.name, model), "irl")
+        rewards["irl"] = lambda run, r=irl_reward, i=info: (r, {**i, "scale": cfg.refinetune.reward_scale})
+        rewards["random"] = lambda run: (
+            rlhf.learned_reward(scaled(ctx, spec.name, random_reward(ctx, spec.name, run)), "random"),
+            {"mode": "probe", "random_seed": cfg.refinetune.random_seed + run, "scale": cfg.refinetune.reward_scale})
         if cfg.refinetune.transfer:
             for other in cfg.sizes:
                 if other.name != spec.name:
                     model, info = selected_reward(ctx, other.name, irl_result)
-                    rewards[f"transfer_from_{other.name}"] = (scaled(ctx, spec.name, model), info)
-        size_out = {"true": {"policy": f"{spec.name}-rlhf", **toxicity_report(ctx, start_texts, true_texts),
-                             "perplexity": perplexity_of(ctx, f"{spec.name}-rlhf", true_policy),
-                             **store.read_json(Path(true_policy) / "summary.json")}}
-        for name, (reward_model, info) in rewards.items():
-            label = f"{spec.name}-{name}"
-            policy, summary = train_policy(ctx, spec.name, label, rlhf.learned_reward(reward_model, name),
-                                           {**info, "scale": cfg.refinetune.reward_scale})
-            texts = policy_texts(ctx, label, policy, test_prompts)
-            size_out[name] = {"policy": label, "reward_model": info, **summary,
-                              **toxicity_report(ctx, start_texts, texts),
-                              "vs_true": toxicity_report(ctx, true_texts, texts),
-                              "perplexity": perplexity_of(ctx, label, policy)}
+                    reward = rlhf.learned_reward(scaled(ctx, spec.name, model), f"transfer_from_{other.name}")
+                    rewards[f"transfer_from_{other.name}"] = (
+                        lambda run, r=reward, i=info: (r, {**i, "scale": cfg.refinetune.reward_scale}))
+        size_out = {}
+        for name, reward_of_run in rewards.items():
+            reports = []
+            runs = max(cfg.refinetune.seeds, cfg.refinetune.random_heads) if name == "random" else cfg.refinetune.seeds
+            for run in range(runs):
+                if name == "true" and run == 0:  # 01's policy, reused
+                    label, policy, texts = f"{spec.name}-rlhf", true_policy, true_texts
+                    summary, reward_key = store.read_json(Path(true_policy) / "summary.json"), None
+                else:
+                    label = run_label(f"{spec.name}-{'rlhf' if name == 'true' else name}", run)
+                    reward_fn, reward_key = reward_of_run(run)
+                    policy, summary = train_policy(ctx, spec.name, label, reward_fn, reward_key, seed=cfg.seed + run)
+                    texts = policy_texts(ctx, label, policy, test_prompts)
+                report = {"policy": label, "seed": cfg.seed + run, **summary, **toxicity_report(ctx, start_texts, texts),
+                          "perplexity": perplexity_of(ctx, label, policy), "_texts": texts}
+                if name != "true":
+                    report.update(reward_model=reward_key, vs_true=toxicity_report(ctx, true_texts, texts))
+                reports.append(report)
+            size_out[name] = {k: v for k, v in reports[0].items() if k != "_texts"}
+            if len(reports) > 1:
+                size_out[name]["runs"] = [{k: v for k, v in r.items() if k != "_texts"} for r in reports]
+                size_out[name]["across_runs"] = across_runs(ctx, start_texts, [r["_texts"] for r in reports])
         size_out["start_perplexity"] = perplexity_of(ctx, f"{spec.name}-start", start)
         out[spec.name] = size_out
     store.write_result(ctx.results / "refinetune.json", {"sizes": out}, cfg)
+    return out
+
+
+def across_runs(ctx: Context, before: pd.DataFrame, afters: list[pd.DataFrame]) -> dict:
+    """Both judges: the toxicity-ratio change from the start policy over several RLOO runs of one reward."""
+    ec = ctx.cfg.eval
+    out = {}
+    for which, name in (("judge", ctx.cfg.judge), ("second", ctx.cfg.second_judge)):
+        b = before.set_index("prompt_id")[f"p_{which}"]
+        after_runs = [metrics.is_toxic(a.set_index("prompt_id")[f"p_{which}"].loc[b.index]).astype(float) for a in afters]
+        diff = metrics.runs_difference(metrics.is_toxic(b.values).astype(float), after_runs,
+                                       n=ec.n_bootstrap, ci=ec.ci, seed=ec.bootstrap_seed)
+        start_ratio = float(metrics.is_toxic(b.values).mean())
+        out[which] = {"name": name, "start_ratio": start_ratio, "ratio_diff": diff,
+                      "ratio_relative_change": diff["diff"] / start_ratio if start_ratio > 0 else float("nan")}
     return out
 
 

@@ -45,18 +45,26 @@ def training_curves(logs: dict[str, pd.DataFrame], title: str):
 
 
 def toxicity_by_stage(rlhf: dict, refinetune: dict | None):
-    """Toxicity ratio per policy with 95% CIs, per size (columns) and judge (rows)."""
+    """Toxicity ratio per policy with 95% CIs, per size (columns) and judge (rows). A reward trained in
+    several RLOO runs (05's random heads) shows the mean over runs, a CI over runs and prompts, and a dot per run."""
     rows = []
     for size, r in rlhf.items():
         for which in ("judge", "second"):
             rows.append({"size": size, "judge": which, "policy": "start", **_ratio(r[which]["before"])})
-            rows.append({"size": size, "judge": which, "policy": "RLHF (true reward)", **_ratio(r[which]["after"])})
-            for name, entry in ((refinetune or {}).get(size) or {}).items():
-                if name in ("true", "start_perplexity") or not isinstance(entry, dict):
+            entries = (refinetune or {}).get(size) or {"true": r}
+            for name, entry in entries.items():
+                if name == "start_perplexity" or not isinstance(entry, dict):
                     continue
                 label = name.replace("_", " ").replace("irl", "IRL")
-                rows.append({"size": size, "judge": which, "policy": f"RLHF ({label} reward)",
-                             **_ratio(entry[which]["after"])})
+                row = {"size": size, "judge": which, "policy": f"RLHF ({label} reward)", **_ratio(entry[which]["after"])}
+                if "across_runs" in entry:
+                    a = entry["across_runs"][which]
+                    row.update(ratio=a["start_ratio"] + a["ratio_diff"]["diff"],
+                               lo=a["start_ratio"] + a["ratio_diff"]["diff_ci"][0],
+                               hi=a["start_ratio"] + a["ratio_diff"]["diff_ci"][1],
+                               runs=[a["start_ratio"] + d for d in a["ratio_diff"]["run_diffs"]])
+                    row["policy"] += f"\n{len(row['runs'])} runs"
+                rows.append(row)
     df = pd.DataFrame(rows)
     sizes = list(rlhf)
     fig, axes = plt.subplots(2, len(sizes), figsize=(5.5 * len(sizes), 7), squeeze=False, sharey="row")
@@ -66,9 +74,12 @@ def toxicity_by_stage(rlhf: dict, refinetune: dict | None):
             ax = axes[i, j]
             ax.bar(range(len(d)), d.ratio, yerr=[d.ratio - d.lo, d.hi - d.ratio], capsize=4,
                    color=[PALETTE[k % len(PALETTE)] for k in range(len(d))])
+            for x, runs in enumerate(d.get("runs", pd.Series([None] * len(d)))):
+                if isinstance(runs, list):
+                    ax.scatter([x] * len(runs), runs, color="black", s=14, zorder=3)
             ax.set_xticks(range(len(d)), d.policy, rotation=30, ha="right", fontsize=8)
             ax.set(title=f"{size}: {JUDGE_LABEL[which]}", ylabel="toxicity ratio (P ≥ 0.5)")
-    fig.suptitle("Toxicity of test-prompt continuations by stage (95% bootstrap CIs)")
+    fig.suptitle("Toxicity of test-prompt continuations by stage (95% bootstrap CIs; dots: single RLOO runs)")
     fig.tight_layout()
     return fig
 

@@ -110,5 +110,12 @@ def refinetune_table(refinetune: dict) -> pd.DataFrame:
                 row[f"{t['name']} ({role}): start → policy"] = (f"{t['before']['ratio']:.3f} → {t['after']['ratio']:.3f} "
                                                    f"({t['paired']['ratio_relative_change']:+.0%}, {_p(t['paired']['ratio_diff']['p_value'])})")
             row["perplexity start → policy"] = f"{entries['start_perplexity']:.1f} → {e['perplexity']:.1f}"
+            if "across_runs" in e:  # refinetune.seeds > 1: the change over all RLOO runs of this reward
+                a = e["across_runs"]["judge"]
+                start = a["start_ratio"]
+                change = (lambda d: f"{d / start:+.0%}") if start > 0 else (lambda d: f"{d:+.3f}")
+                each = ", ".join(change(d) for d in a["ratio_diff"]["run_diffs"])
+                row[f"{a['name']} over RLOO runs"] = (f"{change(a['ratio_diff']['diff'])} (runs {each}; "
+                                                      f"{_p(a['ratio_diff']['p_value'])})")
             rows.append(row)
     return pd.DataFrame(rows)

@@ -28,6 +28,11 @@
 # * the **true-judge** policy from 01 (reused, not retrained);
 # * **cross-size transfer**: the reward recovered from one size trains the other.
 #
+# The random control is a distribution of rewards, so it is trained
+# `refinetune.random_heads` times, each with a new head and RLOO seed: one
+# random head can move toxicity by tens of percent either way. With
+# `refinetune.seeds` > 1 every other reward is trained that many times too.
+#
 # Everything is evaluated on the test prompts under both judges; the second
 # judge was never used for training or selection, so it is the check for
 # reward hacking. Perplexity of held-out clean human comments checks that the
@@ -63,6 +68,19 @@ for size, entries in result.items():
                          "p vs true": round(e["vs_true"][which]["paired"]["ratio_diff"]["p_value"], 4) if "vs_true" in e else None,
                          "perplexity": round(e["perplexity"], 2)})
 pd.DataFrame(rows)
+
+# %% [markdown]
+# Rewards trained more than once (the random heads; every reward with `refinetune.seeds` > 1): the
+# mean change of the toxicity ratio, each run's change, and a bootstrap over runs, then prompts, so
+# that the spread between runs counts in the CI and the p-value.
+
+# %%
+pd.DataFrame([{"size": size, "reward": name, "judge": a["name"], "runs": a["ratio_diff"]["runs"],
+               "mean Δ ratio": round(a["ratio_diff"]["diff"], 4), "relative": f"{a['ratio_relative_change']:+.0%}",
+               "each run": [round(d, 4) for d in a["ratio_diff"]["run_diffs"]],
+               "95% CI": [round(x, 4) for x in a["ratio_diff"]["diff_ci"]], "p": round(a["ratio_diff"]["p_value"], 4)}
+              for size, entries in result.items() for name, e in entries.items()
+              if isinstance(e, dict) and "across_runs" in e for a in e["across_runs"].values()])
 
 # %%
 logs = {f"{size} {name}": rlhf.read_log(ctx.runs / "policies" / e["policy"])

@@ -15,6 +15,16 @@ def test_toxicity_ratio_and_mean():
     assert t["ratio"] == 0.5 and t["mean"] == pytest.approx(0.475) and t["n"] == 4
 
 
+def test_runs_difference_counts_the_spread_between_training_runs():
+    before = np.zeros(200)
+    assert metrics.runs_difference(before, [before - 0.3] * 3, n=500)["p_value"] < 0.01
+    # one run falls by 0.4 on every item, two do not move: item noise is nil, so only the runs can vary
+    one_of_three = metrics.runs_difference(before, [before - 0.4, before, before], n=500)
+    assert one_of_three["diff"] == pytest.approx(-0.4 / 3)
+    assert one_of_three["p_value"] > 0.3 and one_of_three["diff_ci"][1] == 0.0
+    assert one_of_three["run_diffs"] == pytest.approx([-0.4, 0.0, 0.0])
+
+
 def test_paired_difference_detects_a_real_change_and_not_noise():
     rng = np.random.default_rng(0)
     before = rng.uniform(size=300)

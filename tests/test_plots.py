@@ -40,6 +40,12 @@ def test_every_figure_renders(tmp_path):
     rlhf = {s: {**_judges(rng), "perplexity": {"start": 10.0, "rlhf": 11.0}} for s in sizes}
     irl_result = {s: _irl_size(rng) for s in sizes}
     refinetune = {s: {name: {**_judges(rng), "policy": f"{s}-{name}", "perplexity": 11.0} for name in ("true", "irl", "random")} for s in sizes}
+    for s in sizes:  # the random control trained in three runs, as 05 does
+        before = rng.uniform(size=40)
+        refinetune[s]["random"]["across_runs"] = {w: {
+            "name": w, "start_ratio": float(metrics.is_toxic(before).mean()), "ratio_relative_change": 0.1,
+            "ratio_diff": metrics.runs_difference(metrics.is_toxic(before), [rng.uniform(size=40) > 0.5] * 3, n=50)}
+            for w in ("judge", "second")}
     logs = {s: pd.DataFrame({"step": range(1, 6), "reward": rng.normal(size=5), "kl": rng.uniform(size=5)}) for s in sizes}
     history = pd.DataFrame([{"seed": s, "epoch": e, "val_sign_accuracy": rng.uniform(), "val_auc": rng.uniform()}
                             for s in range(3) for e in range(1, 5)])
@@ -58,7 +64,8 @@ def test_every_figure_renders(tmp_path):
     table = report.study_vs_ours(rlhf, irl_result, refinetune)
     assert len(table) == len(report.STUDY) and "ours small" in table
     assert len(report.results_table(rlhf, irl_result, refinetune)) == 2
-    assert len(report.refinetune_table({s: {**r, "start_perplexity": 10.0} for s, r in refinetune.items()})) == 6
+    rt_table = report.refinetune_table({s: {**r, "start_perplexity": 10.0} for s, r in refinetune.items()})
+    assert len(rt_table) == 6 and rt_table["judge over RLOO runs"].notna().sum() == 2
 
 
 def test_readme_section_is_replaced_between_markers():

@@ -27,6 +27,11 @@ def test_smoke_profile_end_to_end(data_home, capsys):
         assert models["probe/logistic"]["n_seeds"] == 3 and len(models["probe/logistic"]["seed_agreement"]) == 3
     refinetune = json.loads((results / "refinetune.json").read_text())["sizes"]
     assert {"true", "irl", "random", "transfer_from_tiny-b"} <= set(refinetune["tiny-a"])
+    for name, runs in (("true", 2), ("irl", 2), ("random", 3)):  # smoke: 2 RLOO runs per reward, 3 random heads
+        assert [r["seed"] for r in refinetune["tiny-a"][name]["runs"]] == list(range(runs))
+        assert refinetune["tiny-a"][name]["across_runs"]["judge"]["ratio_diff"]["runs"] == runs
+    heads = {r["reward_model"]["random_seed"] for r in refinetune["tiny-a"]["random"]["runs"]}
+    assert len(heads) == 3
     first_rlhf = json.loads((results / "rlhf.json").read_text())["sizes"]
 
     # a second run resumes: every stage is skipped

@@ -3,9 +3,12 @@ the size's `rlhf` overrides replaced, in a scratch data folder that borrows the 
 start-policy texts, demonstrations and probes (read only).
 
     .venv/bin/python scripts/experiments/rlhf_settings.py gemma3-270m learning_rate=1e-5 beta=0.05
+    .venv/bin/python scripts/experiments/rlhf_settings.py smollm2-135m seed=1   # another RLOO seed and random head
 
 Prints and writes data/runs/experiments/<size>-<settings>/result.json: ToxBlock and profanity-check
-toxicity ratio start → policy on the test prompts (paired p-value) and perplexity, for both rewards."""
+toxicity ratio start → policy on the test prompts (paired p-value) and perplexity, for both rewards.
+`seed=N` is not an `rlhf` setting: it reseeds RLOO and draws the random reward's head with
+`refinetune.random_seed + N`; the start policy's (greedy) texts stay those of the main run."""
 import dataclasses
 import json
 import os
@@ -15,8 +18,10 @@ from pathlib import Path
 from irlkit import config, paths
 
 size, settings = sys.argv[1], dict(kv.split("=") for kv in sys.argv[2:])
+seed = int(settings.pop("seed", 0))
 main = paths.data_dir()
-scratch = main / "runs" / "experiments" / "-".join([size, *(f"{k}{v}" for k, v in settings.items())])
+scratch = main / "runs" / "experiments" / "-".join([size, *(f"{k}{v}" for k, v in settings.items()),
+                                                    *([f"seed{seed}"] if seed else [])])
 for link in ("raw", "models", "runs/cpu/demos", "runs/cpu/irl", f"runs/cpu/texts/{size}-start",
              f"runs/cpu/perplexity/{size}-start"):
     (scratch / link).parent.mkdir(parents=True, exist_ok=True)
@@ -33,12 +38,17 @@ cfg = dataclasses.replace(cfg, sizes=(dataclasses.replace(spec, rlhf=tuple(overr
 ctx = pipeline.Context(cfg)
 start = pipeline.start_folder(ctx, size)
 start_texts = pipeline.policy_texts(ctx, f"{size}-start", start, ctx.prompts)
+start_perplexity = pipeline.perplexity_of(ctx, f"{size}-start", start)
+if seed:  # everything from here on trains and samples under the new seed
+    cfg = dataclasses.replace(cfg, seed=seed, refinetune=dataclasses.replace(
+        cfg.refinetune, random_seed=cfg.refinetune.random_seed + seed))
+    ctx = pipeline.Context(cfg)
 test = lambda df: df[df.split == "test"]  # noqa: E731
 rewards = {"true": (rlhf.judge_reward(ctx.judge()), {"judge": cfg.judge, "baseline": False}),
            "random": (rlhf.learned_reward(pipeline.scaled(ctx, size, pipeline.random_reward(ctx, size)), "random"),
                       {"mode": "probe", "random_seed": cfg.refinetune.random_seed})}
 out = {"size": size, "rlhf": dataclasses.asdict(cfg.rlhf_for(size)),
-       "start_perplexity": pipeline.perplexity_of(ctx, f"{size}-start", start)}
+       "seed": seed, "start_perplexity": start_perplexity}
 for name, (reward_fn, key) in rewards.items():
     label = f"{size}-{'rlhf' if name == 'true' else name}"
     policy, summary = pipeline.train_policy(ctx, size, label, reward_fn,

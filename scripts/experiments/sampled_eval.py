@@ -1,0 +1,44 @@
+"""Greedy toxicity (the study's evaluation) against the toxicity of what a policy samples (what RLOO
+optimises): K continuations per test prompt at temperature T from a finished cpu run's policies, scored
+by both judges, each policy paired with the start policy's samples of the same prompts.
+
+    .venv/bin/python scripts/experiments/sampled_eval.py smollm2-135m 4 1.0
+
+Writes data/runs/cpu/sampled_eval-<size>.csv: per policy, mean P(toxic) and toxicity ratio over the
+samples, the change from the start policy, and a paired permutation p-value over prompts."""
+import sys
+
+import numpy as np
+import pandas as pd
+
+from irlkit import config, data, metrics, models, pipeline, sampling
+
+size, k, temperature = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+cfg = config.load("cpu", progress=False)
+ctx = pipeline.Context(cfg)
+test = data.split_of(ctx.prompts, "test")
+policies = {"start": pipeline.start_folder(ctx, size)}
+for name in ("rlhf", "irl", "random", *(f"transfer_from_{s.name}" for s in cfg.sizes if s.name != size)):
+    if (ctx.runs / "policies" / f"{size}-{name}").exists():
+        policies[name] = str(ctx.runs / "policies" / f"{size}-{name}")
+
+per_prompt = {}  # policy -> judge -> [n_prompts] mean over the K samples
+for name, folder in policies.items():
+    model, tok = models.load_policy(folder)
+    texts = [t for seed in range(k) for t in sampling.generate(
+        model, tok, list(test.prompt), max_new_tokens=cfg.sampling.max_new_tokens, do_sample=True,
+        temperature=temperature, seed=seed, show_progress=False)]
+    per_prompt[name] = {which: ctx.judge(which).score(texts).reshape(k, len(test)) for which in ("judge", "second")}
+    print(name, "done", flush=True)
+
+rows = []
+for name, scores in per_prompt.items():
+    for which in ("judge", "second"):
+        p, p0 = scores[which], per_prompt["start"][which]
+        ratio, ratio0 = metrics.is_toxic(p).mean(0), metrics.is_toxic(p0).mean(0)  # per prompt, over samples
+        diff = metrics.paired_difference(ratio0, ratio, n=cfg.eval.n_bootstrap, seed=cfg.eval.bootstrap_seed)
+        rows.append({"size": size, "policy": name, "judge": getattr(cfg, "judge" if which == "judge" else "second_judge"),
+                     "mean_p": round(float(p.mean()), 4), "ratio": round(float(ratio.mean()), 4),
+                     "relative_change": round(diff["diff"] / ratio0.mean(), 3), "p_value": round(diff["p_value"], 4)})
+        print(rows[-1], flush=True)
+pd.DataFrame(rows).to_csv(ctx.runs / f"sampled_eval-{size}.csv", index=False)

@@ -118,4 +118,4 @@ def refinetune_table(refinetune: dict) -> pd.DataFrame:
                 row[f"{a['name']} over RLOO runs"] = (f"{change(a['ratio_diff']['diff'])} (runs {each}; "
                                                       f"{_p(a['ratio_diff']['p_value'])})")
             rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).fillna("one run")

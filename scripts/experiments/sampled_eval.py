@@ -17,10 +17,9 @@ size, k, temperature = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 cfg = config.load("cpu", progress=False)
 ctx = pipeline.Context(cfg)
 test = data.split_of(ctx.prompts, "test")
-policies = {"start": pipeline.start_folder(ctx, size)}
-for name in ("rlhf", "irl", "random", *(f"transfer_from_{s.name}" for s in cfg.sizes if s.name != size)):
-    if (ctx.runs / "policies" / f"{size}-{name}").exists():
-        policies[name] = str(ctx.runs / "policies" / f"{size}-{name}")
+policies = {"start": pipeline.start_folder(ctx, size)}  # and every policy 01 and 05 trained for this size
+policies.update({folder.name.removeprefix(f"{size}-"): str(folder)
+                 for folder in sorted((ctx.runs / "policies").glob(f"{size}-*"))})
 
 per_prompt = {}  # policy -> judge -> [n_prompts] mean over the K samples
 for name, folder in policies.items():

@@ -91,8 +91,13 @@ def results_table(rlhf: dict, irl: dict, refinetune: dict | None) -> pd.DataFram
                "random reward AUC": f"{irl[size]['random']['auc']:.3f}" if "random" in irl[size] else "–"}
         rt = (refinetune or {}).get(size)
         if rt:
-            row["toxicity ratio IRL / random reward"] = (f"{rt['irl']['judge']['after']['ratio']:.3f} / "
-                                                         f"{rt['random']['judge']['after']['ratio']:.3f}")
+            random = rt["random"]
+            if "across_runs" in random:  # the control's mean over its heads, not its first draw
+                a = random["across_runs"]["judge"]
+                random_ratio = f"{a['start_ratio'] + a['ratio_diff']['diff']:.3f} (mean of {a['ratio_diff']['runs']} heads)"
+            else:
+                random_ratio = f"{random['judge']['after']['ratio']:.3f}"
+            row["toxicity ratio IRL / random reward"] = f"{rt['irl']['judge']['after']['ratio']:.3f} / {random_ratio}"
         rows.append(row)
     return pd.DataFrame(rows)
 

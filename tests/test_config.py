@@ -33,6 +33,8 @@ def test_overrides_dotted_and_by_section():
     ({"irl.losses": ("max_margin", "square")}, ValueError, "unknown loss 'square'"),
     ({"sampling.unaligned": "sft"}, ValueError, "'start' or 'base'"),
     ({"irl.probe_pooling": "max"}, ValueError, "'last' or 'mean'"),
+    ({"refinetune.seeds": 0}, ValueError, "refinetune.seeds and refinetune.random_heads must be >= 1"),
+    ({"refinetune.random_heads": 0}, ValueError, "must be >= 1"),
 ])
 def test_bad_overrides_fail_clearly(overrides, error, text):
     with pytest.raises(error, match=text):

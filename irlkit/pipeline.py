@@ -635,9 +635,9 @@ def across_runs(ctx: Context, before: pd.DataFrame, afters: list[pd.DataFrame]) 
     for which, name in (("judge", ctx.cfg.judge), ("second", ctx.cfg.second_judge)):
         b = before.set_index("prompt_id")[f"p_{which}"]
         after_runs = [metrics.is_toxic(a.set_index("prompt_id")[f"p_{which}"].loc[b.index]).astype(float) for a in afters]
-        diff = metrics.runs_difference(metrics.is_toxic(b.values).astype(float), after_runs,
-                                       n=ec.n_bootstrap, ci=ec.ci, seed=ec.bootstrap_seed)
-        start_ratio = float(metrics.is_toxic(b.values).mean())
+        start_flags = metrics.is_toxic(b.values).astype(float)
+        diff = metrics.runs_difference(start_flags, after_runs, n=ec.n_bootstrap, ci=ec.ci, seed=ec.bootstrap_seed)
+        start_ratio = float(start_flags.mean())
         out[which] = {"name": name, "start_ratio": start_ratio, "ratio_diff": diff,
                       "ratio_relative_change": diff["diff"] / start_ratio if start_ratio > 0 else float("nan")}
     return out

@@ -15,6 +15,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from irlkit.report import ratio_over_runs  # noqa: E402
+
 PALETTE = sns.color_palette("colorblind")
 sns.set_theme(style="whitegrid", palette=PALETTE, context="notebook")
 JUDGE_LABEL = {"judge": "ground-truth judge", "second": "second judge (never trained on)"}
@@ -58,11 +60,7 @@ def toxicity_by_stage(rlhf: dict, refinetune: dict | None):
                 label = name.replace("_", " ").replace("irl", "IRL")
                 row = {"size": size, "judge": which, "policy": f"RLHF ({label} reward)", **_ratio(entry[which]["after"])}
                 if "across_runs" in entry:
-                    a = entry["across_runs"][which]
-                    row.update(ratio=a["start_ratio"] + a["ratio_diff"]["diff"],
-                               lo=a["start_ratio"] + a["ratio_diff"]["diff_ci"][0],
-                               hi=a["start_ratio"] + a["ratio_diff"]["diff_ci"][1],
-                               runs=[a["start_ratio"] + d for d in a["ratio_diff"]["run_diffs"]])
+                    row.update(ratio_over_runs(entry["across_runs"][which]))
                     row["policy"] += f"\n{len(row['runs'])} runs"
                 rows.append(row)
     df = pd.DataFrame(rows)

@@ -93,13 +93,21 @@ def results_table(rlhf: dict, irl: dict, refinetune: dict | None) -> pd.DataFram
         if rt:
             random = rt["random"]
             if "across_runs" in random:  # the control's mean over its heads, not its first draw
-                a = random["across_runs"]["judge"]
-                random_ratio = f"{a['start_ratio'] + a['ratio_diff']['diff']:.3f} (mean of {a['ratio_diff']['runs']} heads)"
+                over_runs = ratio_over_runs(random["across_runs"]["judge"])
+                random_ratio = f"{over_runs['ratio']:.3f} (mean of {len(over_runs['runs'])} heads)"
             else:
                 random_ratio = f"{random['judge']['after']['ratio']:.3f}"
             row["toxicity ratio IRL / random reward"] = f"{rt['irl']['judge']['after']['ratio']:.3f} / {random_ratio}"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def ratio_over_runs(across: dict) -> dict:
+    """The toxicity ratio after RLOO, over several runs of one reward, from an `across_runs` entry of one
+    judge: the mean over runs (`ratio`), its bootstrap CI (`lo`, `hi`) and each run's ratio (`runs`)."""
+    start, d = across["start_ratio"], across["ratio_diff"]
+    return {"ratio": start + d["diff"], "lo": start + d["diff_ci"][0], "hi": start + d["diff_ci"][1],
+            "runs": [start + run for run in d["run_diffs"]]}
 
 
 def refinetune_table(refinetune: dict) -> pd.DataFrame:

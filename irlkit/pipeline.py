@@ -17,7 +17,7 @@ import pandas as pd
 from irlkit import data, irl, metrics, models, paths, rlhf, store
 from irlkit.config import Config, stable_hash
 from irlkit.judges import make_judge
-from irlkit.utils import progress, seed_everything
+from irlkit.utils import progress, seed_everything, torch_threads
 
 
 class Context:
@@ -302,10 +302,13 @@ def _probe_builder(ctx: Context, size: str, demos: pd.DataFrame, val_pool: pd.Da
         feats = _features(ctx, size, demos)
         probes, history, rewards = [], [], {}
         for seed in progress(_seeds(ctx.cfg, "probe"), cfg=ctx.cfg, desc=f"probe {size} {loss}"):
-            probe, hist = irl.train_probe(
-                feats["train_expert"], feats["train_start"], loss=loss, seed=seed, epochs=ic.probe_epochs,
-                lr=ic.probe_lr, batch_size=ic.batch_size, weight_decay=ic.probe_weight_decay,
-                on_epoch=lambda epoch, p: val_metrics(p(feats["val_pool"]), val_pool))
+            # Batches of 8 pairs through a linear head are tiny: one thread is 1.32× faster than two,
+            # with bit-identical rewards (benchmarks/bench_probe_sweep.py).
+            with torch_threads(1):
+                probe, hist = irl.train_probe(
+                    feats["train_expert"], feats["train_start"], loss=loss, seed=seed, epochs=ic.probe_epochs,
+                    lr=ic.probe_lr, batch_size=ic.batch_size, weight_decay=ic.probe_weight_decay,
+                    on_epoch=lambda epoch, p: val_metrics(p(feats["val_pool"]), val_pool))
             probes.append(probe)
             history += [{"seed": seed, **row} for row in hist]
             for name in ("val_pool", "test_pool", "val_comments", "test_comments"):

@@ -1,6 +1,7 @@
 """Seeding, threads and progress bars: the conventions every stage shares."""
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 
@@ -25,6 +26,17 @@ def setup(cfg) -> None:
     """Threads and seed from the config; call once at the top of each notebook."""
     torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """Run the block with `n` torch threads, then restore the previous count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def progress_enabled(cfg=None) -> bool:

@@ -58,3 +58,22 @@ def test_full_mode_learns_separable_pairs(data_home, tmp_path):
     r_expert = irl.score_texts(model, tok, expert, max_length=32)
     r_start = irl.score_texts(model, tok, start, max_length=32)
     assert (r_expert > r_start).mean() == 1.0
+
+
+def test_probe_on_one_thread_matches_two_and_threads_are_restored():
+    # 03 trains probes on one thread (faster); the weights must be those of the default two.
+    from irlkit.utils import torch_threads
+
+    rng = np.random.default_rng(0)
+    expert, start = rng.normal(size=(200, 256)).astype(np.float32), rng.normal(size=(200, 256)).astype(np.float32)
+    kw = dict(loss="logistic", seed=3, epochs=3, lr=1e-2, batch_size=8)
+    before = torch.get_num_threads()
+    with torch_threads(2):
+        two, _ = irl.train_probe(expert, start, **kw)
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+        one, _ = irl.train_probe(expert, start, **kw)
+    assert np.array_equal(one.weight, two.weight)
+    with pytest.raises(RuntimeError), torch_threads(1):
+        raise RuntimeError("the count comes back even on an error")
+    assert torch.get_num_threads() == before

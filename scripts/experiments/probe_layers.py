@@ -43,6 +43,7 @@ for size in sys.argv[1:]:
                 for split, pool in pools.items():
                     auc[split].append(metrics.reward_vs_judge(probe(feats[split][layer]), pool.p_judge.values)["auc"])
             rows.append({"size": size, "layer": layer, "layers": n_layers, "loss": loss,
-                         "val_auc": round(np.mean(auc["val"]), 3), "test_auc": round(np.mean(auc["test"]), 3)})
+                         "val_auc": round(float(np.mean(auc["val"])), 3),
+                         "test_auc": round(float(np.mean(auc["test"])), 3)})
             print(rows[-1], flush=True)
 pd.DataFrame(rows).to_csv(ctx.runs / "probe_layers.csv", index=False)

@@ -301,18 +301,18 @@ def _probe_builder(ctx: Context, size: str, demos: pd.DataFrame, val_pool: pd.Da
         ic = ctx.cfg.irl
         feats = _features(ctx, size, demos)
         probes, history, rewards = [], [], {}
-        for seed in progress(_seeds(ctx.cfg, "probe"), cfg=ctx.cfg, desc=f"probe {size} {loss}"):
-            # Batches of 8 pairs through a linear head are tiny: one thread is 1.32× faster than two,
-            # with bit-identical rewards (benchmarks/bench_probe_sweep.py).
-            with torch_threads(1):
+        # Batches of 8 pairs through a linear head are tiny: one thread is 1.32× faster than two,
+        # with bit-identical rewards (benchmarks/bench_probe_sweep.py).
+        with torch_threads(1):
+            for seed in progress(_seeds(ctx.cfg, "probe"), cfg=ctx.cfg, desc=f"probe {size} {loss}"):
                 probe, hist = irl.train_probe(
                     feats["train_expert"], feats["train_start"], loss=loss, seed=seed, epochs=ic.probe_epochs,
                     lr=ic.probe_lr, batch_size=ic.batch_size, weight_decay=ic.probe_weight_decay,
                     on_epoch=lambda epoch, p: val_metrics(p(feats["val_pool"]), val_pool))
-            probes.append(probe)
-            history += [{"seed": seed, **row} for row in hist]
-            for name in ("val_pool", "test_pool", "val_comments", "test_comments"):
-                rewards.setdefault(name, []).append(probe(feats[name]))
+                probes.append(probe)
+                history += [{"seed": seed, **row} for row in hist]
+                for name in ("val_pool", "test_pool", "val_comments", "test_comments"):
+                    rewards.setdefault(name, []).append(probe(feats[name]))
         irl.save_probes(tmp / "probes.npz", probes)
         _save_seed_outputs(tmp, _seeds(ctx.cfg, "probe"), history, rewards)
 

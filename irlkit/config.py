@@ -71,6 +71,9 @@ class RLHFConfig:
     """Sampling temperature during training."""
     baseline: bool = False
     """The study's baseline: reward = P(original_output) − P(completion) instead of −P(completion)."""
+    one_pass: bool = True
+    """Skip TRL's second, no-gradient policy forward (`rlhf.OnePassRLOOTrainer`): the same RLOO, about
+    14% faster. False: TRL's `RLOOTrainer` as shipped."""
 
 
 @dataclass(frozen=True)

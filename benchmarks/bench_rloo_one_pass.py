@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from transformers import TrainerCallback
+import trl.trainer.rloo_trainer as rloo
 
 from irlkit import config, data, pipeline, rlhf
 
@@ -25,36 +25,30 @@ args = parser.parse_args()
 if args.steps < 2:
     parser.error("--steps must be at least 2: the first step is warm-up")
 
-step_ends: list[float] = []
+step_seconds: list[float] = []
+training_step = rloo.RLOOTrainer.training_step
 
 
-class StepClock(TrainerCallback):
-    def on_step_end(self, *a, **k):
-        step_ends.append(time.perf_counter())
+def timed_step(*a, **k):  # the one-pass trainer subclasses RLOOTrainer, so this times both
+    t0 = time.perf_counter()
+    out = training_step(*a, **k)
+    step_seconds.append(time.perf_counter() - t0)
+    return out
 
 
+rloo.RLOOTrainer.training_step = timed_step
 cfg = config.load("cpu", progress=False)
 ctx = pipeline.Context(cfg)
-prompts, reward, start = data.split_of(ctx.prompts, "train"), rlhf.judge_reward(ctx.judge()), pipeline.start_folder(ctx, args.size)
-original_init = rlhf._JsonlLog.__init__
-
-
-def with_clock(self, path):  # every trainer rlhf.train builds gets the step clock too
-    original_init(self, path)
-    clock, inner = StepClock(), self.callback
-    self.callback = type("Both", (TrainerCallback,), {
-        "on_log": lambda s, *a, **k: inner.on_log(*a, **k), "on_step_end": lambda s, *a, **k: clock.on_step_end()})()
-
-
-rlhf._JsonlLog.__init__ = with_clock
+prompts, reward = data.split_of(ctx.prompts, "train"), rlhf.judge_reward(ctx.judge())
+start = pipeline.start_folder(ctx, args.size)
 per_step = {"TRL RLOOTrainer": [], "one-pass": []}
 for repeat in range(args.repeats):
     for name, one_pass in (("TRL RLOOTrainer", False), ("one-pass", True)):
         rc = dataclasses.replace(cfg.rlhf_for(args.size), steps=args.steps, one_pass=one_pass)
-        step_ends.clear()
+        step_seconds.clear()
         with tempfile.TemporaryDirectory() as tmp:
             rlhf.train(start, prompts, reward, cfg, Path(tmp), rc=rc)
-        per_step[name].append((step_ends[-1] - step_ends[0]) / (len(step_ends) - 1))
+        per_step[name].append(statistics.median(step_seconds[1:]))
         print(f"repeat {repeat + 1} {name}: {per_step[name][-1]:.2f} s per step", flush=True)
 naive, ours = (statistics.median(v) for v in per_step.values())
 print(f"{args.size}, {args.steps} steps × {args.repeats} repeats, median s per step after the first: "

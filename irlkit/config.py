@@ -72,8 +72,9 @@ class RLHFConfig:
     baseline: bool = False
     """The study's baseline: reward = P(original_output) − P(completion) instead of −P(completion)."""
     one_pass: bool = True
-    """Skip TRL's second, no-gradient policy forward (`rlhf.OnePassRLOOTrainer`): the same RLOO, about
-    14% faster. False: TRL's `RLOOTrainer` as shipped."""
+    """Skip TRL's second, no-gradient policy forward (`rlhf._one_pass_rloo_trainer`): the same RLOO
+    with one forward fewer per step. False, or several processes (`accelerate launch`): TRL's
+    `RLOOTrainer` as shipped."""
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 TRL 1.16 ships no PPO trainer (it was removed); RLOO is its KL-regularised
 on-policy replacement: REINFORCE with a leave-one-out baseline over k
 completions per prompt, KL to the reference folded into the reward, and no
-value network — on 2 CPU cores that is also the affordable choice.
+value network — on 2 CPU cores that is also the affordable choice. A thin
+subclass drops one of its three forwards per step (see `_one_pass_rloo_trainer`).
 """
 from __future__ import annotations
 
@@ -149,6 +150,7 @@ def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, cfg, out: P
     `rc` is the size's RLHF section (`cfg.rlhf_for(size)`); default `cfg.rlhf`.
     Writes `out/log.jsonl` (reward, kl, loss, entropy, completion length per step). Returns a summary.
     """
+    from accelerate import PartialState
     from datasets import Dataset
     from trl import RLOOConfig, RLOOTrainer
 
@@ -167,7 +169,8 @@ def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, cfg, out: P
         disable_tqdm=not progress_enabled(cfg), dataloader_num_workers=0, lr_scheduler_type="constant",
     )
     log = _JsonlLog(out / "log.jsonl")
-    trainer_class = _one_pass_rloo_trainer() if rc.one_pass else RLOOTrainer
+    # The leave-one-out correction needs every prompt's completions in one process.
+    trainer_class = _one_pass_rloo_trainer() if rc.one_pass and PartialState().num_processes == 1 else RLOOTrainer
     trainer = trainer_class(model=model, reward_funcs=reward_fn, args=args, train_dataset=dataset,
                           processing_class=tok, callbacks=[log.callback])
     t0 = time.time()

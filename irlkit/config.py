@@ -71,6 +71,10 @@ class RLHFConfig:
     """Sampling temperature during training."""
     baseline: bool = False
     """The study's baseline: reward = P(original_output) − P(completion) instead of −P(completion)."""
+    one_pass: bool = True
+    """Skip TRL's second, no-gradient policy forward (`rlhf._one_pass_rloo_trainer`): the same RLOO
+    with one forward fewer per step. False, or several processes (`accelerate launch`): TRL's
+    `RLOOTrainer` as shipped."""
 
 
 @dataclass(frozen=True)

@@ -112,34 +112,48 @@ class LinearProbe:
         return ((feats - self.mu) / self.sigma) @ self.weight
 
 
-def train_probe(expert_feats: np.ndarray, start_feats: np.ndarray, *, loss: str, seed: int, epochs: int, lr: float,
-                batch_size: int, weight_decay: float = 0.0, on_epoch=None) -> tuple[LinearProbe, list[dict]]:
-    """Train a linear head on cached features with a pairwise loss; `on_epoch(epoch, probe) -> dict` logs val metrics."""
+def train_probes(expert_feats: np.ndarray, start_feats: np.ndarray, *, loss: str, seeds: list[int], epochs: int,
+                 lr: float, batch_size: int, weight_decay: float = 0.0, on_epoch=None) -> tuple[list, list[dict]]:
+    """One linear head per seed, trained side by side on cached features with a pairwise loss.
+
+    Each seed draws its initialisation and its batch order from its own generator and gets its own
+    gradients and Adam state, so a seed trained with others ends where it ends alone (up to float
+    rounding), in 1/len(seeds) of the optimiser steps. `on_epoch(epoch, probes) -> [dict per seed]`
+    logs val metrics. Returns the probes and one history row per seed and epoch, seed by seed.
+    """
     both = np.concatenate([expert_feats, start_feats])
     mu, sigma = both.mean(0), both.std(0) + 1e-6
-    xe = torch.tensor((expert_feats - mu) / sigma, dtype=torch.float32)
-    xs = torch.tensor((start_feats - mu) / sigma, dtype=torch.float32)
-    gen = torch.Generator().manual_seed(seed)
-    head = torch.nn.Linear(xe.shape[1], 1, bias=False)
-    with torch.no_grad():
-        head.weight.normal_(0, 1 / np.sqrt(xe.shape[1]), generator=gen)
-    opt = torch.optim.Adam(head.parameters(), lr=lr, weight_decay=weight_decay)
+    # R̂(expert) − R̂(start) = ((x_e − μ)/σ − (x_s − μ)/σ)·w: linear in the scaled feature difference
+    diff = torch.tensor((expert_feats - start_feats) / sigma, dtype=torch.float32)
+    n, dim = diff.shape
+    generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+    weight = torch.stack([torch.empty(dim).normal_(0, 1 / np.sqrt(dim), generator=g) for g in generators])
+    weight.requires_grad_()
+    opt = torch.optim.Adam([weight], lr=lr, weight_decay=weight_decay)
     loss_fn = LOSSES[loss]
-    history = []
-    snapshot = lambda: LinearProbe(head.weight.detach().numpy()[0].astype(np.float64), mu, sigma)  # noqa: E731
+    snapshot = lambda: [LinearProbe(w.astype(np.float64), mu, sigma) for w in weight.detach().numpy()]  # noqa: E731
+    history = [[] for _ in seeds]  # per seed, per epoch
     for epoch in range(1, epochs + 1):
-        total = 0.0
-        for idx in torch.randperm(len(xe), generator=gen).split(batch_size):
+        order = torch.stack([torch.randperm(n, generator=g) for g in generators])  # seeds × pairs
+        total = torch.zeros(len(seeds))
+        for idx in order.split(batch_size, dim=1):
             opt.zero_grad()  # the study's code never did: its gradients piled up
-            batch_loss = loss_fn(head(xe[idx]).squeeze(-1) - head(xs[idx]).squeeze(-1)).mean()
-            batch_loss.backward()
+            per_seed = loss_fn((diff[idx] * weight[:, None, :]).sum(-1)).mean(1)
+            per_seed.sum().backward()  # no weight is shared, so each seed gets its own gradient
             opt.step()
-            total += batch_loss.item() * len(idx)
-        row = {"epoch": epoch, "train_loss": total / len(xe)}
-        if on_epoch is not None:
-            row.update(on_epoch(epoch, snapshot()))
-        history.append(row)
-    return snapshot(), history
+            total += per_seed.detach() * idx.shape[1]
+        logged = on_epoch(epoch, snapshot()) if on_epoch is not None else [{}] * len(seeds)
+        for rows, seed, t, extra in zip(history, seeds, total, logged):
+            rows.append({"seed": seed, "epoch": epoch, "train_loss": float(t) / n, **extra})
+    return snapshot(), [row for rows in history for row in rows]
+
+
+def train_probe(expert_feats: np.ndarray, start_feats: np.ndarray, *, seed: int, on_epoch=None,
+                **kwargs) -> tuple[LinearProbe, list[dict]]:
+    """One seed of `train_probes`; `on_epoch(epoch, probe) -> dict`."""
+    per_seed = None if on_epoch is None else (lambda epoch, probes: [on_epoch(epoch, probes[0])])
+    probes, history = train_probes(expert_feats, start_feats, seeds=[seed], on_epoch=per_seed, **kwargs)
+    return probes[0], [{k: v for k, v in row.items() if k != "seed"} for row in history]
 
 
 class ProbeReward:

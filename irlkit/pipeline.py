@@ -17,7 +17,7 @@ import pandas as pd
 from irlkit import data, irl, metrics, models, paths, rlhf, store
 from irlkit.config import Config, stable_hash
 from irlkit.judges import make_judge
-from irlkit.utils import progress, seed_everything, torch_threads
+from irlkit.utils import seed_everything, torch_threads
 
 
 class Context:
@@ -300,21 +300,18 @@ def _probe_builder(ctx: Context, size: str, demos: pd.DataFrame, val_pool: pd.Da
     def build(tmp: Path) -> None:
         ic = ctx.cfg.irl
         feats = _features(ctx, size, demos)
-        probes, history, rewards = [], [], {}
-        # Batches of 8 pairs through a linear head are tiny: one thread is 1.32× faster than two,
-        # with bit-identical rewards (benchmarks/bench_probe_sweep.py).
+        seeds = _seeds(ctx.cfg, "probe")
+        # All seeds side by side, each with its own init, batch order and gradients; a step of
+        # seeds × 8 pairs through a linear head is still tiny, and one thread runs it fastest.
         with torch_threads(1):
-            for seed in progress(_seeds(ctx.cfg, "probe"), cfg=ctx.cfg, desc=f"probe {size} {loss}"):
-                probe, hist = irl.train_probe(
-                    feats["train_expert"], feats["train_start"], loss=loss, seed=seed, epochs=ic.probe_epochs,
-                    lr=ic.probe_lr, batch_size=ic.batch_size, weight_decay=ic.probe_weight_decay,
-                    on_epoch=lambda epoch, p: val_metrics(p(feats["val_pool"]), val_pool))
-                probes.append(probe)
-                history += [{"seed": seed, **row} for row in hist]
-                for name in ("val_pool", "test_pool", "val_comments", "test_comments"):
-                    rewards.setdefault(name, []).append(probe(feats[name]))
+            probes, history = irl.train_probes(
+                feats["train_expert"], feats["train_start"], loss=loss, seeds=seeds, epochs=ic.probe_epochs,
+                lr=ic.probe_lr, batch_size=ic.batch_size, weight_decay=ic.probe_weight_decay,
+                on_epoch=lambda epoch, ps: [val_metrics(p(feats["val_pool"]), val_pool) for p in ps])
+        rewards = {name: [probe(feats[name]) for probe in probes]
+                   for name in ("val_pool", "test_pool", "val_comments", "test_comments")}
         irl.save_probes(tmp / "probes.npz", probes)
-        _save_seed_outputs(tmp, _seeds(ctx.cfg, "probe"), history, rewards)
+        _save_seed_outputs(tmp, seeds, history, rewards)
 
     return build
 

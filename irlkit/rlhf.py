@@ -3,7 +3,8 @@
 TRL 1.16 ships no PPO trainer (it was removed); RLOO is its KL-regularised
 on-policy replacement: REINFORCE with a leave-one-out baseline over k
 completions per prompt, KL to the reference folded into the reward, and no
-value network — on 2 CPU cores that is also the affordable choice.
+value network — on 2 CPU cores that is also the affordable choice. A thin
+subclass drops one of its three forwards per step (see `_one_pass_rloo_trainer`).
 """
 from __future__ import annotations
 
@@ -49,6 +50,83 @@ def learned_reward(reward_model, name: str = "irl_reward"):
 # -- training -----------------------------------------------------------------
 
 
+def leave_one_out_mean(values: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
+    """For each row, the mean of the other rows of its group (RLOO's baseline)."""
+    totals = torch.zeros(int(group.max()) + 1, dtype=values.dtype, device=values.device).index_add_(0, group, values)
+    counts = torch.bincount(group).to(values.dtype)
+    return (totals[group] - values) / (counts[group] - 1)
+
+
+def _one_pass_rloo_trainer():
+    from trl import RLOOTrainer
+
+    class OnePassRLOOTrainer(RLOOTrainer):
+        """TRL's RLOO without its second policy forward: same algorithm, one forward fewer per step.
+
+        With one optimiser step per batch of completions, the "old" policy that scored them is the
+        policy being trained. TRL 1.16 still runs a separate no-gradient policy forward for the KL
+        term of the reward, about 14% of a Gemma step (benchmarks/README.md). Here that forward
+        returns zeros and the training forward supplies the numbers:
+
+        - reward: TRL folded r − β·(0 − ref) into the advantage. The missing −β·old is linear, so the
+          loss adds its leave-one-out effect: A −= β·(old_i − mean of old over i's siblings).
+        - ratio: the old log-probs are the training forward's, detached, so the clipped ratio is
+          exactly 1 (TRL's is 1 up to rounding).
+        - the logged KL is recomputed from the same numbers.
+        """
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            a = self.args
+            if (a.num_iterations, a.steps_per_generation, a.gradient_accumulation_steps) != (1, 1, 1) \
+                    or a.normalize_advantages or self.beta == 0 or self.ref_model is None:
+                raise ValueError("the one-pass RLOO needs one optimiser step per generation batch, "
+                                 "no advantage normalisation, beta > 0 and a separate reference model")
+            self._scoring = False   # inside TRL's scoring of fresh completions
+            self._ref_logps = None  # the reference's per-token log-probs from that scoring
+            self._batch = None      # the batch whose training forward is about to run
+
+        def _generate_and_score_completions(self, inputs):
+            self._scoring = True
+            try:
+                batch = super()._generate_and_score_completions(inputs)
+            finally:
+                self._scoring = False
+            self._metrics["train"]["kl"].pop()  # TRL's KL here lacks the policy's part; logged in the loss
+            mask = batch["completion_mask"]
+            batch["ref_logps"] = (self._ref_logps * mask).sum(1)
+            batch["group"] = torch.arange(mask.size(0), device=mask.device) // self.num_generations
+            return batch
+
+        def _compute_loss(self, model, inputs):
+            self._batch = inputs
+            try:
+                return super()._compute_loss(model, inputs)
+            finally:
+                self._batch = None
+
+        def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, *args,
+                                               **kwargs):
+            if self._scoring and model is self.model:  # the redundant forward
+                return torch.zeros(input_ids.size(0), logits_to_keep, device=input_ids.device), None, None
+            out = super()._get_per_token_logps_and_entropies(model, input_ids, attention_mask, logits_to_keep,
+                                                             *args, **kwargs)
+            if self._scoring:
+                self._ref_logps = out[0]
+            elif self._batch is not None:  # the training forward: finish what scoring left open
+                batch, self._batch = self._batch, None
+                mask = batch["completion_mask"]
+                policy = (out[0].detach() * mask).sum(1)
+                batch["old_logps"] = policy
+                batch["advantages"] = batch["advantages"] - self.beta * (
+                    policy - leave_one_out_mean(policy, batch["group"]))
+                self._metrics["train"]["kl"].append(
+                    ((policy - batch["ref_logps"]).sum() / mask.sum().clamp(min=1)).item())
+            return out
+
+    return OnePassRLOOTrainer
+
+
 class _JsonlLog:
     """A TrainerCallback that appends every log line to a JSON-lines file."""
 
@@ -72,6 +150,7 @@ def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, cfg, out: P
     `rc` is the size's RLHF section (`cfg.rlhf_for(size)`); default `cfg.rlhf`.
     Writes `out/log.jsonl` (reward, kl, loss, entropy, completion length per step). Returns a summary.
     """
+    from accelerate import PartialState
     from datasets import Dataset
     from trl import RLOOConfig, RLOOTrainer
 
@@ -90,7 +169,9 @@ def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, cfg, out: P
         disable_tqdm=not progress_enabled(cfg), dataloader_num_workers=0, lr_scheduler_type="constant",
     )
     log = _JsonlLog(out / "log.jsonl")
-    trainer = RLOOTrainer(model=model, reward_funcs=reward_fn, args=args, train_dataset=dataset,
+    # The leave-one-out correction needs every prompt's completions in one process.
+    trainer_class = _one_pass_rloo_trainer() if rc.one_pass and PartialState().num_processes == 1 else RLOOTrainer
+    trainer = trainer_class(model=model, reward_funcs=reward_fn, args=args, train_dataset=dataset,
                           processing_class=tok, callbacks=[log.callback])
     t0 = time.time()
     trainer.train()

@@ -38,6 +38,21 @@ def test_probe_same_seed_same_weights_other_seed_differs():
     assert np.array_equal(a.weight, b.weight) and not np.array_equal(a.weight, c.weight)
 
 
+def test_seeds_trained_together_end_where_each_ends_alone():
+    # 03 trains all seeds of a sweep side by side; a seed must not feel the others.
+    rng = np.random.default_rng(0)
+    expert, start = rng.normal(size=(60, 32)).astype(np.float32), rng.normal(size=(60, 32)).astype(np.float32)
+    kw = dict(loss="hinge", epochs=4, lr=1e-2, batch_size=8, weight_decay=1e-3)
+    together, history = irl.train_probes(expert, start, seeds=[5, 6, 7], **kw)
+    for seed, probe in zip([5, 6, 7], together):
+        alone, alone_history = irl.train_probe(expert, start, seed=seed, **kw)
+        assert np.allclose(probe.weight, alone.weight, rtol=1e-5, atol=1e-7)
+        assert [r["train_loss"] for r in history if r["seed"] == seed] == pytest.approx(
+            [r["train_loss"] for r in alone_history], rel=1e-5)
+    assert not np.allclose(together[0].weight, together[1].weight)
+    assert [(r["seed"], r["epoch"]) for r in history][:5] == [(5, 1), (5, 2), (5, 3), (5, 4), (6, 1)]
+
+
 def test_max_margin_has_no_scale_logistic_does():
     expert, start = _separable()
     mm, h_mm = irl.train_probe(expert, start, loss="max_margin", seed=0, epochs=30, lr=1e-2, batch_size=16)

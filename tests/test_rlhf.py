@@ -1,0 +1,63 @@
+"""The one-pass RLOO trainer against TRL's own, on a tiny model."""
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from irlkit import config, models, rlhf
+
+
+def test_leave_one_out_mean_on_known_groups():
+    values = torch.tensor([1.0, 2.0, 6.0, 10.0, 20.0])
+    group = torch.tensor([0, 0, 0, 1, 1])
+    assert rlhf.leave_one_out_mean(values, group).tolist() == [4.0, 3.5, 1.5, 20.0, 10.0]
+
+
+def _reward(prompts, completions, **_):
+    """Deterministic and spread out: the share of vowels."""
+    return [sum(ch in "aeiou" for ch in c) / max(len(c), 1) for c in completions]
+
+
+def _train(tmp_path, one_pass: bool):
+    cfg = config.load("smoke", **{"rlhf.steps": 3, "rlhf.one_pass": one_pass, "rlhf.learning_rate": 1e-3})
+    prompts = pd.DataFrame({"prompt": [f"you are number {i} and" for i in range(8)],
+                            "original_output": ["fine"] * 8})
+    out = tmp_path / ("one-pass" if one_pass else "trl")
+    out.mkdir()
+    start = models.materialise("tiny:0")
+    rlhf.train(start, prompts, _reward, cfg, out, rc=cfg.rlhf)
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    steps = [row for row in log if "kl" in row]
+    return start, load_file(str(out / "model.safetensors")), steps
+
+
+def test_one_pass_rloo_takes_the_same_steps_as_trl(data_home, tmp_path):
+    start, ours, our_log = _train(tmp_path, one_pass=True)
+    _, theirs, their_log = _train(tmp_path, one_pass=False)
+    initial = load_file(str(Path(start) / "model.safetensors"))
+    moved = {k: (theirs[k] - initial[k]).norm() for k in theirs if k in initial}
+    assert sum(moved.values()) > 0  # the policy moved, so the comparison below has something to compare
+    for key in moved:
+        gap = (ours[key] - theirs[key]).norm()
+        assert gap <= 1e-3 * moved[key] + 1e-7, key
+    assert [r["step"] for r in our_log] == [r["step"] for r in their_log]
+    for a, b in zip(our_log, their_log):
+        assert a["reward"] == pytest.approx(b["reward"], abs=1e-6)
+        assert a["kl"] == pytest.approx(b["kl"], abs=1e-5)
+
+
+def test_one_pass_rloo_refuses_settings_it_does_not_cover(data_home, tmp_path):
+    from datasets import Dataset
+    from trl import RLOOConfig
+
+    assert config.load("cpu").rlhf.one_pass  # the profiles use it
+    policy, tok = models.load_policy(models.materialise("tiny:0"))
+    args = RLOOConfig(output_dir=str(tmp_path), num_iterations=2, per_device_train_batch_size=4, num_generations=2,
+                      beta=0.05, use_cpu=True, bf16=False, report_to="none", max_steps=1)
+    dataset = Dataset.from_dict({"prompt": ["hi there"] * 4})
+    with pytest.raises(ValueError, match="one optimiser step per generation batch"):
+        rlhf._one_pass_rloo_trainer()(model=policy, reward_funcs=_reward, args=args, train_dataset=dataset,
+                                      processing_class=tok)

@@ -79,7 +79,8 @@ class RLHFConfig:
     precision: str = "fp32"
     """`fp32`, or `bf16`: completions sampled by a bf16 copy of the policy, a bf16 reference, the
     training forward and backward under autocast; weights and Adam stay fp32 (`rlhf._Bf16Sampling`).
-    On a CPU with bf16 matrix units (AMX) a Gemma step is 1.4× faster (benchmarks/README.md)."""
+    On a CPU with bf16 matrix units (AMX) a Gemma step ran 1.36× faster side by side
+    (benchmarks/bench_precision.py)."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ class SamplingConfig:
     temperature: float = 0.7
     """Used only when `do_sample`."""
     precision: str = "fp32"
-    """`fp32`, or `bf16`: continuations written by a bf16 copy of the policy (2.5× faster on a CPU
+    """`fp32`, or `bf16`: continuations written by a bf16 copy of the policy (2.0× faster on a CPU
     with AMX; greedy texts then differ where two tokens nearly tie). Log-probabilities, perplexity
     and features are always computed in fp32."""
     unaligned: str = "start"

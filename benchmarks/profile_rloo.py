@@ -1,6 +1,6 @@
 """Where one RLOO step's time goes: wall time of TRL's phases, timed by wrapping them.
 
-    .venv/bin/python benchmarks/profile_rloo.py gemma3-270m --steps 4
+    .venv/bin/python benchmarks/profile_rloo.py gemma3-270m --steps 4 [--precision fp32]
 
 Trains `--steps` steps of the cpu profile's recipe for the size (the true judge as reward) into a
 temporary folder and prints the median seconds per step of each phase (the first step is dropped:
@@ -22,6 +22,7 @@ from irlkit import config, data, pipeline, rlhf
 parser = argparse.ArgumentParser()
 parser.add_argument("size")
 parser.add_argument("--steps", type=int, default=4)
+parser.add_argument("--precision", choices=config.PRECISIONS, help="rlhf.precision (default: the profile's)")
 args = parser.parse_args()
 
 seconds = collections.defaultdict(list)
@@ -45,12 +46,12 @@ T.training_step = timed("whole step", T.training_step)
 
 cfg = config.load("cpu", progress=False)
 ctx = pipeline.Context(cfg)
-rc = dataclasses.replace(cfg.rlhf_for(args.size), steps=args.steps)
+rc = dataclasses.replace(cfg.rlhf_for(args.size), steps=args.steps, precision=args.precision or cfg.rlhf.precision)
 with tempfile.TemporaryDirectory() as tmp:
     rlhf.train(pipeline.start_folder(ctx, args.size), data.split_of(ctx.prompts, "train"),
                rlhf.judge_reward(ctx.judge()), cfg, Path(tmp), rc=rc)
 steps = len(seconds["whole step"])
-print(f"{args.size}: {steps} steps, median seconds per step after the first")
+print(f"{args.size}, {rc.precision}: {steps} steps, median seconds per step after the first")
 for name, values in seconds.items():
     per_step = [chunk.sum() for chunk in np.array_split(np.array(values), steps)]
     print(f"  {name:55s} {statistics.median(per_step[1:]):7.2f}  ({len(values) // steps} call(s) per step)")

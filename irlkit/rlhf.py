@@ -127,6 +127,38 @@ def _one_pass_rloo_trainer():
     return OnePassRLOOTrainer
 
 
+class _Bf16Sampling:
+    """Mixin for a TRL RLOO trainer run with `bf16=True` (autocast) on a CPU with bf16 matrix units.
+
+    Under autocast every `generate` step would recast the fp32 weights; sampling instead runs a bf16
+    copy of the policy, refreshed once per step, and the frozen reference is cast to bf16 once. The
+    training forward and backward run under TRL's autocast; weights and Adam stay fp32.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.ref_model is not None:
+            self.ref_model.to(torch.bfloat16)
+        self._sampler = None
+
+    def _generate_single_turn(self, *args, **kwargs):
+        if self.use_vllm or self.use_transformers_continuous_batching:
+            return super()._generate_single_turn(*args, **kwargs)
+        from transformers import AutoModelForCausalLM
+
+        if self._sampler is None:  # built from the config: the policy's forward carries TRL's and accelerate's patches
+            self._sampler = AutoModelForCausalLM.from_config(
+                self.model.config, dtype=torch.bfloat16,
+                attn_implementation=self.model.config._attn_implementation).to(self.model.device).eval()
+            self._sampler.generation_config = self.model.generation_config
+        self._sampler.load_state_dict(self.model.state_dict())  # cast to bf16, once per step
+        wrapped, self.model_wrapped = self.model_wrapped, self._sampler
+        try:
+            return super()._generate_single_turn(*args, **kwargs)
+        finally:
+            self.model_wrapped = wrapped
+
+
 class _JsonlLog:
     """A TrainerCallback that appends every log line to a JSON-lines file."""
 
@@ -165,12 +197,14 @@ def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, cfg, out: P
         num_generations=rc.num_generations, per_device_train_batch_size=rc.prompts_per_step * rc.num_generations,
         max_completion_length=rc.max_completion_length, temperature=rc.temperature, top_k=0, top_p=1.0,
         logging_steps=1, save_strategy="no", report_to="none", seed=cfg.seed, data_seed=cfg.seed,
-        bf16=False, fp16=False, gradient_checkpointing=False, use_cpu=cfg.device == "cpu",
+        bf16=rc.precision == "bf16", fp16=False, gradient_checkpointing=False, use_cpu=cfg.device == "cpu",
         disable_tqdm=not progress_enabled(cfg), dataloader_num_workers=0, lr_scheduler_type="constant",
     )
     log = _JsonlLog(out / "log.jsonl")
     # The leave-one-out correction needs every prompt's completions in one process.
     trainer_class = _one_pass_rloo_trainer() if rc.one_pass and PartialState().num_processes == 1 else RLOOTrainer
+    if rc.precision == "bf16":
+        trainer_class = type(f"Bf16{trainer_class.__name__}", (_Bf16Sampling, trainer_class), {})
     trainer = trainer_class(model=model, reward_funcs=reward_fn, args=args, train_dataset=dataset,
                           processing_class=tok, callbacks=[log.callback])
     t0 = time.time()
@@ -201,6 +235,8 @@ def continuations(folder: str, prompts: list[str], cfg, desc: str = "generate") 
 
     model, tok = load_policy(folder, cfg.device)
     sc = cfg.sampling
+    if sc.precision == "bf16":
+        model.to(torch.bfloat16)
     return generate(model, tok, prompts, max_new_tokens=sc.max_new_tokens, batch_size=sc.batch_size,
                     do_sample=sc.do_sample, temperature=sc.temperature, seed=cfg.seed,
                     show_progress=progress_enabled(cfg), desc=desc)

@@ -1,4 +1,4 @@
-"""The one-pass RLOO trainer against TRL's own, on a tiny model."""
+"""The one-pass RLOO trainer against TRL's own, and bf16 RLOO against fp32, on a tiny model."""
 import json
 from pathlib import Path
 
@@ -21,11 +21,12 @@ def _reward(prompts, completions, **_):
     return [sum(ch in "aeiou" for ch in c) / max(len(c), 1) for c in completions]
 
 
-def _train(tmp_path, one_pass: bool):
-    cfg = config.load("smoke", **{"rlhf.steps": 3, "rlhf.one_pass": one_pass, "rlhf.learning_rate": 1e-3})
+def _train(tmp_path, one_pass: bool, precision: str = "fp32"):
+    cfg = config.load("smoke", **{"rlhf.steps": 3, "rlhf.one_pass": one_pass, "rlhf.learning_rate": 1e-3,
+                                  "rlhf.precision": precision})
     prompts = pd.DataFrame({"prompt": [f"you are number {i} and" for i in range(8)],
                             "original_output": ["fine"] * 8})
-    out = tmp_path / ("one-pass" if one_pass else "trl")
+    out = tmp_path / f"{'one-pass' if one_pass else 'trl'}-{precision}"
     out.mkdir()
     start = models.materialise("tiny:0")
     rlhf.train(start, prompts, _reward, cfg, out, rc=cfg.rlhf)
@@ -61,3 +62,28 @@ def test_one_pass_rloo_refuses_settings_it_does_not_cover(data_home, tmp_path):
     with pytest.raises(ValueError, match="one optimiser step per generation batch"):
         rlhf._one_pass_rloo_trainer()(model=policy, reward_funcs=_reward, args=args, train_dataset=dataset,
                                       processing_class=tok)
+
+
+def test_bf16_rloo_samples_with_a_fresh_bf16_copy_and_keeps_fp32_weights(data_home, tmp_path, monkeypatch):
+    from transformers import GenerationMixin
+
+    generate, sampler_weights = GenerationMixin.generate, []
+
+    def spy(self, *args, **kwargs):
+        sampler_weights.append(self.get_input_embeddings().weight.detach().clone())
+        return generate(self, *args, **kwargs)
+
+    monkeypatch.setattr(GenerationMixin, "generate", spy)
+    start, bf16, _ = _train(tmp_path, one_pass=True, precision="bf16")
+    initial = load_file(str(Path(start) / "model.safetensors"))
+    embedding = next(k for k in initial if "embed_in" in k)
+    assert [w.dtype for w in sampler_weights] == [torch.bfloat16] * 3  # one batch of completions per step
+    assert torch.equal(sampler_weights[0], initial[embedding].to(torch.bfloat16))
+    assert not torch.equal(sampler_weights[1], sampler_weights[0])  # refreshed from the policy every step
+    assert not torch.equal(sampler_weights[2], sampler_weights[1])
+    assert all(t.dtype == torch.float32 for t in bf16.values())  # master weights stay fp32
+    sampler_weights.clear()
+    _, fp32, _ = _train(tmp_path, one_pass=True, precision="fp32")
+    assert [w.dtype for w in sampler_weights] == [torch.float32] * 3
+    moved = sum((fp32[k] - initial[k]).norm() for k in initial)
+    assert sum((bf16[k] - initial[k]).norm() for k in initial) > 0.5 * moved  # it trains as far

@@ -33,11 +33,10 @@ cfg = config.load("cpu", progress=False)
 ctx = pipeline.Context(cfg)
 torch.set_num_threads(cfg.threads)
 start = pipeline.start_folder(ctx, args.size)
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 def report(what: str, seconds: dict[str, list[float]]) -> None:
-    fp32, bf16 = (statistics.median(seconds[p]) for p in PRECISIONS)
+    fp32, bf16 = (statistics.median(seconds[p]) for p in config.PRECISIONS)
     print(f"{args.size} {what}: median fp32 {fp32:.2f} s, bf16 {bf16:.2f} s, ratio {fp32 / bf16:.2f}× "
           f"(runs: {seconds})", flush=True)
 
@@ -46,7 +45,7 @@ def report(what: str, seconds: dict[str, list[float]]) -> None:
 prompts = list(ctx.prompts.prompt[: args.prompts])
 policy, tok = models.load_policy(start)
 policies = {"fp32": policy, "bf16": models.load_policy(start)[0].to(torch.bfloat16)}
-seconds, texts = {p: [] for p in PRECISIONS}, {}
+seconds, texts = {p: [] for p in config.PRECISIONS}, {}
 for _ in range(args.repeats):
     for name, model in policies.items():
         t0 = time.perf_counter()
@@ -72,9 +71,9 @@ def timed_step(*a, **k):
 
 rloo.RLOOTrainer.training_step = timed_step
 train_prompts, reward = data.split_of(ctx.prompts, "train"), rlhf.judge_reward(ctx.judge())
-seconds = {p: [] for p in PRECISIONS}
+seconds = {p: [] for p in config.PRECISIONS}
 for _ in range(args.repeats):
-    for name in PRECISIONS:
+    for name in config.PRECISIONS:
         rc = dataclasses.replace(cfg.rlhf_for(args.size), steps=args.steps, precision=name)
         step_seconds.clear()
         with tempfile.TemporaryDirectory() as tmp:

@@ -1,10 +1,11 @@
 """Where one RLOO step's time goes: wall time of TRL's phases, timed by wrapping them.
 
-    .venv/bin/python benchmarks/profile_rloo.py gemma3-270m --steps 4 [--precision fp32]
+    .venv/bin/python benchmarks/profile_rloo.py gemma3-270m --steps 4 [--precision fp32] [--ops]
 
 Trains `--steps` steps of the cpu profile's recipe for the size (the true judge as reward) into a
 temporary folder and prints the median seconds per step of each phase (the first step is dropped:
-it pays for warm-up)."""
+it pays for warm-up). `--ops`: also the torch operators that took the second step's time
+(`torch.profiler`, by self CPU time; the optimiser step is outside it)."""
 import argparse
 import collections
 import dataclasses
@@ -23,6 +24,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("size")
 parser.add_argument("--steps", type=int, default=4)
 parser.add_argument("--precision", choices=config.PRECISIONS, help="rlhf.precision (default: the profile's)")
+parser.add_argument("--ops", action="store_true", help="print the operators of the second step")
 args = parser.parse_args()
 
 seconds = collections.defaultdict(list)
@@ -43,6 +45,20 @@ T._get_per_token_logps_and_entropies = timed("log-probs forward (old policy, ref
 T._calculate_rewards = timed("reward (judge)", T._calculate_rewards)
 T._compute_loss = timed("loss forward (inside the training step)", T._compute_loss)
 T.training_step = timed("whole step", T.training_step)
+if args.ops:
+    from torch.profiler import ProfilerActivity, profile
+
+    def profiled(step):
+        def wrapper(*a, **k):
+            if len(seconds["whole step"]) != 1:  # profile the second step only
+                return step(*a, **k)
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                out = step(*a, **k)
+            print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15), flush=True)
+            return out
+        return wrapper
+
+    T.training_step = profiled(T.training_step)
 
 cfg = config.load("cpu", progress=False)
 ctx = pipeline.Context(cfg)

@@ -8,6 +8,7 @@ subclass drops one of its three forwards per step (see `_one_pass_rloo_trainer`)
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -159,6 +160,25 @@ class _Bf16Sampling:
             self.model_wrapped = wrapped
 
 
+@contextlib.contextmanager
+def _completion_logprobs_only():
+    """Make TRL's fused log-prob head project only the scored (completion) positions on a CPU too.
+
+    `trl.trainer.utils.add_fused_lm_head` scores only positions with a label when `_use_triton(device)`,
+    and every position otherwise (prompt and padding included, about two thirds of an RLOO batch),
+    so that compilers see fixed tile shapes. Eager torch on a CPU compiles nothing; the name is read
+    only for that choice there (the kernels module keeps its own, so the torch tiles still run).
+    """
+    import trl.trainer.utils as trl_utils
+
+    use_triton = trl_utils._use_triton
+    trl_utils._use_triton = lambda device: device.type == "cpu" or use_triton(device)
+    try:
+        yield
+    finally:
+        trl_utils._use_triton = use_triton
+
+
 class _JsonlLog:
     """A TrainerCallback that appends every log line to a JSON-lines file."""
 
@@ -208,7 +228,8 @@ def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, cfg, out: P
     trainer = trainer_class(model=model, reward_funcs=reward_fn, args=args, train_dataset=dataset,
                           processing_class=tok, callbacks=[log.callback])
     t0 = time.time()
-    trainer.train()
+    with _completion_logprobs_only() if rc.completion_logprobs_only else contextlib.nullcontext():
+        trainer.train()
     wall = time.time() - t0
     trainer.save_model(str(out))
     tok.save_pretrained(str(out))

@@ -21,12 +21,13 @@ def _reward(prompts, completions, **_):
     return [sum(ch in "aeiou" for ch in c) / max(len(c), 1) for c in completions]
 
 
-def _train(tmp_path, one_pass: bool, precision: str = "fp32"):
+def _train(tmp_path, one_pass: bool, precision: str = "fp32", completion_logprobs_only: bool = True):
     cfg = config.load("smoke", **{"rlhf.steps": 3, "rlhf.one_pass": one_pass, "rlhf.learning_rate": 1e-3,
-                                  "rlhf.precision": precision})
+                                  "rlhf.precision": precision,
+                                  "rlhf.completion_logprobs_only": completion_logprobs_only})
     prompts = pd.DataFrame({"prompt": [f"you are number {i} and" for i in range(8)],
                             "original_output": ["fine"] * 8})
-    out = tmp_path / f"{'one-pass' if one_pass else 'trl'}-{precision}"
+    out = tmp_path / f"{'one-pass' if one_pass else 'trl'}-{precision}-{completion_logprobs_only}"
     out.mkdir()
     start = models.materialise("tiny:0")
     rlhf.train(start, prompts, _reward, cfg, out, rc=cfg.rlhf)
@@ -46,6 +47,28 @@ def test_one_pass_rloo_takes_the_same_steps_as_trl(data_home, tmp_path):
         assert gap <= 1e-3 * moved[key] + 1e-7, key
     assert [r["step"] for r in our_log] == [r["step"] for r in their_log]
     for a, b in zip(our_log, their_log):
+        assert a["reward"] == pytest.approx(b["reward"], abs=1e-6)
+        assert a["kl"] == pytest.approx(b["kl"], abs=1e-5)
+
+
+def test_completion_logprobs_only_projects_fewer_rows_and_takes_the_same_steps(data_home, tmp_path, monkeypatch):
+    import trl.trainer.utils as trl_utils
+
+    apply, rows = trl_utils._ChunkedLogProbFunction.apply, []
+
+    def spy(hidden, *args):
+        rows.append(hidden.shape[0])
+        return apply(hidden, *args)
+
+    monkeypatch.setattr(trl_utils._ChunkedLogProbFunction, "apply", spy)
+    _, ours, our_log = _train(tmp_path, one_pass=True, completion_logprobs_only=True)
+    our_rows, rows[:] = list(rows), []
+    _, theirs, their_log = _train(tmp_path, one_pass=True, completion_logprobs_only=False)
+    assert len(our_rows) == len(rows) > 0
+    assert all(ours_n < theirs_n for ours_n, theirs_n in zip(our_rows, rows))  # prompt positions skipped
+    for key in theirs:
+        assert torch.allclose(ours[key], theirs[key], rtol=1e-4, atol=1e-6), key
+    for a, b in zip(our_log, their_log, strict=True):
         assert a["reward"] == pytest.approx(b["reward"], abs=1e-6)
         assert a["kl"] == pytest.approx(b["kl"], abs=1e-5)
 

@@ -1,0 +1,59 @@
+"""One RLOO step with a boolean `rlhf` switch off (TRL as shipped) and on (ours), in one process.
+
+    .venv/bin/python benchmarks/bench_rloo_switch.py gemma3-270m one_pass --steps 4 --repeats 2
+    .venv/bin/python benchmarks/bench_rloo_switch.py gemma3-270m completion_logprobs_only
+
+`one_pass`: no second policy forward (`rlhf._one_pass_rloo_trainer`). `completion_logprobs_only`: only
+the completion tokens go through the vocabulary projection (`rlhf._completion_logprobs_only`).
+Trains `--steps` steps of the cpu recipe for the size (the true judge as reward) with the switch off
+and on, alternating, `--repeats` times; prints the median seconds per step (the first step of each run
+is dropped: it pays for warm-up) and the ratio. Set GLIBC_TUNABLES as run_all.sh does to time what the
+pipeline runs."""
+import argparse
+import dataclasses
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import trl.trainer.rloo_trainer as rloo
+
+from irlkit import config, data, pipeline, rlhf
+
+parser = argparse.ArgumentParser()
+parser.add_argument("size")
+parser.add_argument("switch", choices=("one_pass", "completion_logprobs_only"))
+parser.add_argument("--steps", type=int, default=4)
+parser.add_argument("--repeats", type=int, default=2)
+args = parser.parse_args()
+if args.steps < 2:
+    parser.error("--steps must be at least 2: the first step is warm-up")
+
+step_seconds: list[float] = []
+training_step = rloo.RLOOTrainer.training_step
+
+
+def timed_step(*a, **k):  # the one-pass trainer subclasses RLOOTrainer, so this times both
+    t0 = time.perf_counter()
+    out = training_step(*a, **k)
+    step_seconds.append(time.perf_counter() - t0)
+    return out
+
+
+rloo.RLOOTrainer.training_step = timed_step
+cfg = config.load("cpu", progress=False)
+ctx = pipeline.Context(cfg)
+prompts, reward = data.split_of(ctx.prompts, "train"), rlhf.judge_reward(ctx.judge())
+start = pipeline.start_folder(ctx, args.size)
+per_step = {False: [], True: []}
+for repeat in range(args.repeats):
+    for on in per_step:
+        rc = dataclasses.replace(cfg.rlhf_for(args.size), steps=args.steps, **{args.switch: on})
+        step_seconds.clear()
+        with tempfile.TemporaryDirectory() as tmp:
+            rlhf.train(start, prompts, reward, cfg, Path(tmp), rc=rc)
+        per_step[on].append(statistics.median(step_seconds[1:]))
+        print(f"repeat {repeat + 1} {args.switch}={on}: {per_step[on][-1]:.2f} s per step", flush=True)
+naive, ours = (statistics.median(per_step[on]) for on in (False, True))
+print(f"{args.size} {rc.precision}, {args.steps} steps × {args.repeats} repeats, median s per step after the first: "
+      f"{args.switch}=False (TRL) {naive:.2f}, True {ours:.2f}, ratio {naive / ours:.2f}×")

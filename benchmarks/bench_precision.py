@@ -9,16 +9,13 @@ bf16, alternating; the median seconds per step (the first step of each run is dr
 Set GLIBC_TUNABLES as run_all.sh does to time what the pipeline runs.
 """
 import argparse
-import dataclasses
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import torch
-import trl.trainer.rloo_trainer as rloo
 
-from irlkit import config, data, models, pipeline, rlhf, sampling
+from irlkit import config, models, pipeline, sampling
+from rloo_timing import median_step_seconds
 
 parser = argparse.ArgumentParser()
 parser.add_argument("size")
@@ -58,25 +55,8 @@ print(f"identical greedy texts: {same} of {len(prompts)}", flush=True)
 del policies, policy
 
 # -- one RLOO step --------------------------------------------------------------------
-step_seconds: list[float] = []
-training_step = rloo.RLOOTrainer.training_step
-
-
-def timed_step(*a, **k):
-    t0 = time.perf_counter()
-    out = training_step(*a, **k)
-    step_seconds.append(time.perf_counter() - t0)
-    return out
-
-
-rloo.RLOOTrainer.training_step = timed_step
-train_prompts, reward = data.split_of(ctx.prompts, "train"), rlhf.judge_reward(ctx.judge())
 seconds = {p: [] for p in config.PRECISIONS}
 for _ in range(args.repeats):
     for name in config.PRECISIONS:
-        rc = dataclasses.replace(cfg.rlhf_for(args.size), steps=args.steps, precision=name)
-        step_seconds.clear()
-        with tempfile.TemporaryDirectory() as tmp:
-            rlhf.train(start, train_prompts, reward, cfg, Path(tmp), rc=rc)
-        seconds[name].append(round(statistics.median(step_seconds[1:]), 2))
+        seconds[name].append(round(median_step_seconds(args.size, args.steps, precision=name), 2))
 report(f"RLOO step ({args.steps} steps, median after the first)", seconds)

@@ -10,15 +10,10 @@ and on, alternating, `--repeats` times; prints the median seconds per step (the 
 is dropped: it pays for warm-up) and the ratio. Set GLIBC_TUNABLES as run_all.sh does to time what the
 pipeline runs."""
 import argparse
-import dataclasses
 import statistics
-import tempfile
-import time
-from pathlib import Path
 
-import trl.trainer.rloo_trainer as rloo
-
-from irlkit import config, data, pipeline, rlhf
+from irlkit import config
+from rloo_timing import median_step_seconds
 
 parser = argparse.ArgumentParser()
 parser.add_argument("size")
@@ -29,31 +24,12 @@ args = parser.parse_args()
 if args.steps < 2:
     parser.error("--steps must be at least 2: the first step is warm-up")
 
-step_seconds: list[float] = []
-training_step = rloo.RLOOTrainer.training_step
-
-
-def timed_step(*a, **k):  # the one-pass trainer subclasses RLOOTrainer, so this times both
-    t0 = time.perf_counter()
-    out = training_step(*a, **k)
-    step_seconds.append(time.perf_counter() - t0)
-    return out
-
-
-rloo.RLOOTrainer.training_step = timed_step
-cfg = config.load("cpu", progress=False)
-ctx = pipeline.Context(cfg)
-prompts, reward = data.split_of(ctx.prompts, "train"), rlhf.judge_reward(ctx.judge())
-start = pipeline.start_folder(ctx, args.size)
 per_step = {False: [], True: []}
 for repeat in range(args.repeats):
     for on in per_step:
-        rc = dataclasses.replace(cfg.rlhf_for(args.size), steps=args.steps, **{args.switch: on})
-        step_seconds.clear()
-        with tempfile.TemporaryDirectory() as tmp:
-            rlhf.train(start, prompts, reward, cfg, Path(tmp), rc=rc)
-        per_step[on].append(statistics.median(step_seconds[1:]))
+        per_step[on].append(median_step_seconds(args.size, args.steps, **{args.switch: on}))
         print(f"repeat {repeat + 1} {args.switch}={on}: {per_step[on][-1]:.2f} s per step", flush=True)
 naive, ours = (statistics.median(per_step[on]) for on in (False, True))
-print(f"{args.size} {rc.precision}, {args.steps} steps × {args.repeats} repeats, median s per step after the first: "
+precision = config.load("cpu").rlhf_for(args.size).precision
+print(f"{args.size} {precision}, {args.steps} steps × {args.repeats} repeats, median s per step after the first: "
       f"{args.switch}=False (TRL) {naive:.2f}, True {ours:.2f}, ratio {naive / ours:.2f}×")

@@ -16,7 +16,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("before", help="a folder under data/runs, e.g. cpu-c63b04a")
 parser.add_argument("after", help="a folder under data/runs, e.g. cpu")
 args = parser.parse_args()
-runs = {name: paths.data_dir() / "runs" / name for name in (args.before, args.after)}
+runs = {name: paths.runs_dir(name) for name in (args.before, args.after)}
 for name, folder in runs.items():
     if not folder.is_dir():
         parser.error(f"no run folder {folder}")

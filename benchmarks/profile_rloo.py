@@ -62,7 +62,8 @@ if args.ops:
 
 cfg = config.load("cpu", progress=False)
 ctx = pipeline.Context(cfg)
-rc = dataclasses.replace(cfg.rlhf_for(args.size), steps=args.steps, precision=args.precision or cfg.rlhf.precision)
+rc = cfg.rlhf_for(args.size)
+rc = dataclasses.replace(rc, steps=args.steps, precision=args.precision or rc.precision)
 with tempfile.TemporaryDirectory() as tmp:
     rlhf.train(pipeline.start_folder(ctx, args.size), data.split_of(ctx.prompts, "train"),
                rlhf.judge_reward(ctx.judge()), cfg, Path(tmp), rc=rc)

@@ -1,0 +1,42 @@
+"""The one way the benchmarks time RLOO: train a few steps of the cpu recipe, return the median step.
+
+    from rloo_timing import median_step_seconds   # scripts in benchmarks/ import it by name
+    median_step_seconds("gemma3-270m", steps=4, one_pass=False)
+
+Keyword arguments replace fields of the size's `rlhf` section. The true judge is the reward; the
+first step is dropped (it pays for warm-up); TRL's `training_step` is timed, the optimiser step is not.
+"""
+import dataclasses
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import trl.trainer.rloo_trainer as rloo
+
+from irlkit import config, data, pipeline, rlhf
+
+_seconds: list[float] = []
+_training_step = rloo.RLOOTrainer.training_step
+
+
+def _timed_step(*a, **k):  # the one-pass and bf16 trainers subclass RLOOTrainer, so this times them all
+    t0 = time.perf_counter()
+    out = _training_step(*a, **k)
+    _seconds.append(time.perf_counter() - t0)
+    return out
+
+
+rloo.RLOOTrainer.training_step = _timed_step
+_ctx = pipeline.Context(config.load("cpu", progress=False))
+
+
+def median_step_seconds(size: str, steps: int, **rlhf_fields) -> float:
+    if steps < 2:
+        raise ValueError("steps must be at least 2: the first step is warm-up")
+    rc = dataclasses.replace(_ctx.cfg.rlhf_for(size), steps=steps, **rlhf_fields)
+    _seconds.clear()
+    with tempfile.TemporaryDirectory() as tmp:
+        rlhf.train(pipeline.start_folder(_ctx, size), data.split_of(_ctx.prompts, "train"),
+                   rlhf.judge_reward(_ctx.judge()), _ctx.cfg, Path(tmp), rc=rc)
+    return statistics.median(_seconds[1:])

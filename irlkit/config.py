@@ -201,6 +201,9 @@ class Config:
     """Seed of everything: random, numpy, torch, transformers."""
     threads: int = 2
     """torch threads."""
+    workers: int = 1
+    """Independent stages (the RLOO runs, the sizes' IRL models and implicit rewards) run in this many
+    processes at once, with threads // workers torch threads each (`irlkit.parallel`). 1 on a GPU."""
     progress: bool = True
     """tqdm progress bars (run_all.sh turns them off under papermill)."""
     device: str = "cpu"
@@ -244,6 +247,7 @@ def _profiles() -> dict[str, Config]:
         judge="toxblock",
         second_judge="profanity-check",
         threads=2,
+        workers=2,
         data=DataConfig(max_prompts=96),
         rlhf=RLHFConfig(steps=2, learning_rate=1e-4, num_generations=2, prompts_per_step=2,
                         max_completion_length=8, precision="bf16"),
@@ -261,6 +265,7 @@ def _profiles() -> dict[str, Config]:
         judge="toxblock",
         second_judge="profanity-check",
         threads=2,
+        workers=2,  # two one-thread processes do 1.6× the RLOO work of one two-thread process here
         # 660 train / 100 val / 240 test prompts: the probes' val AUC still rose with every added training
         # pair at 270 (scripts/experiments/probe_learning_curve.py), so the extra prompts go to train.
         data=DataConfig(max_prompts=1000, val_fraction=0.1, test_fraction=0.24),
@@ -359,6 +364,7 @@ def _validate(cfg: Config) -> None:
     need(0 < cfg.data.val_fraction and 0 < cfg.data.test_fraction and cfg.data.val_fraction + cfg.data.test_fraction < 1,
          "data.val_fraction and data.test_fraction must be positive and leave room for train")
     need(cfg.threads >= 1, f"threads must be >= 1, got {cfg.threads}")
+    need(cfg.workers >= 1, f"workers must be >= 1, got {cfg.workers}")
     need(len({s.name for s in cfg.sizes}) == len(cfg.sizes) > 0, "sizes need distinct names")
 
 

@@ -8,13 +8,13 @@ and the figures read go to data/results/<profile>/*.json.
 from __future__ import annotations
 
 import dataclasses
-import time
+import functools
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from irlkit import data, irl, metrics, models, paths, rlhf, store
+from irlkit import data, irl, metrics, models, parallel, paths, rlhf, store
 from irlkit.config import Config, stable_hash
 from irlkit.judges import make_judge
 from irlkit.utils import seed_everything, torch_threads
@@ -43,6 +43,25 @@ class Context:
     @property
     def prompts_key(self) -> str:
         return stable_hash(list(self.prompts.prompt_id))
+
+
+def in_parallel(ctx: Context, jobs: list[tuple]) -> dict[str, float]:
+    """Run `(name, stage_function, *args)` jobs side by side (`Config.workers`); each calls
+    `stage_function(Context, *args)` in its own process and leaves finished stages on disk.
+    Jobs must not share a stage: two processes would build the same folder."""
+    for spec in ctx.cfg.sizes:
+        start_folder(ctx, spec.name)  # built here once (the tiny models), never by two jobs at a time
+    return parallel.run([(name, functools.partial(_job, ctx.cfg, fn, *args)) for name, fn, *args in jobs],
+                        workers=ctx.cfg.workers, threads=ctx.cfg.threads, log=ctx.log)
+
+
+def _job(cfg: Config, fn, *args) -> None:
+    fn(Context(cfg), *args)
+
+
+def largest_first(cfg: Config) -> list[str]:
+    """Size names, largest first: the order that balances parallel jobs best."""
+    return [s.name for s in sorted(cfg.sizes, key=lambda s: -s.params_m)]
 
 
 # -- policies and their continuations ------------------------------------------------
@@ -88,10 +107,11 @@ def perplexity_of(ctx: Context, label: str, folder: str) -> float:
     return store.read_json(path / "ppl.json")["perplexity"]
 
 
-def train_policy(ctx: Context, size: str, label: str, reward_fn, reward_key: dict,
+def train_policy(ctx: Context, size: str, label: str, make_reward, reward_key: dict,
                  seed: int | None = None) -> tuple[str, dict]:
-    """RLOO of `size` from its start checkpoint with `reward_fn` (training seed: `seed`, default the
-    profile's); returns (policy folder, {steps, wall_seconds})."""
+    """RLOO of `size` from its start checkpoint with the reward `make_reward()` (called only when the
+    policy is trained; `reward_key` is its identity), training seed `seed` (default the profile's);
+    returns (policy folder, {steps, wall_seconds})."""
     rc = ctx.cfg.rlhf_for(size)
     cfg = ctx.cfg if seed is None else dataclasses.replace(ctx.cfg, seed=seed)
     start = start_folder(ctx, size)
@@ -103,7 +123,7 @@ def train_policy(ctx: Context, size: str, label: str, reward_fn, reward_key: dic
         seed_everything(cfg.seed)
         ctx.log(f"[rlhf] {label}: {rc.steps} RLOO steps, lr {rc.learning_rate:g}, {rc.prompts_per_step}×{rc.num_generations} "
                 f"completions, seed {cfg.seed}")
-        rlhf.train(start, data.split_of(ctx.prompts, "train"), reward_fn, cfg, tmp, rc=rc)
+        rlhf.train(start, data.split_of(ctx.prompts, "train"), make_reward(), cfg, tmp, rc=rc)
 
     store.stage(path, key, build, seed=cfg.seed, log=ctx.log)
     return str(path), store.read_json(path / "summary.json")
@@ -125,20 +145,42 @@ def toxicity_report(ctx: Context, before: pd.DataFrame, after: pd.DataFrame) -> 
 # -- 01: RLHF --------------------------------------------------------------------------
 
 
+def true_reward(ctx: Context, size: str):
+    """(make_reward, reward_key) of RLHF against the ground-truth judge."""
+    rc = ctx.cfg.rlhf_for(size)
+    return (lambda: rlhf.judge_reward(ctx.judge("judge"), baseline=rc.baseline),
+            {"judge": ctx.cfg.judge, "baseline": rc.baseline})
+
+
+def rlhf_policy(ctx: Context, size: str) -> tuple[str, dict]:
+    """01's policy: RLOO of `size` against the ground-truth judge; (folder, summary)."""
+    return train_policy(ctx, size, f"{size}-rlhf", *true_reward(ctx, size))
+
+
+def _rlhf_policy_evaluated(ctx: Context, size: str) -> None:
+    policy, _ = rlhf_policy(ctx, size)
+    policy_texts(ctx, f"{size}-rlhf", policy, ctx.prompts)
+    perplexity_of(ctx, f"{size}-rlhf", policy)
+
+
+def _start_evaluated(ctx: Context, size: str) -> None:
+    policy_texts(ctx, f"{size}-start", start_folder(ctx, size), ctx.prompts)
+    perplexity_of(ctx, f"{size}-start", start_folder(ctx, size))
+
+
 def run_rlhf(ctx: Context) -> dict:
     """RLHF of every size against the ground-truth judge; start vs RLHF on the test prompts."""
     cfg, results = ctx.cfg, {}
-    for spec in cfg.sizes:
+    in_parallel(ctx, [(f"{size}-rlhf", _rlhf_policy_evaluated, size) for size in largest_first(cfg)]
+                + [(f"{size}-start", _start_evaluated, size) for size in largest_first(cfg)])
+    for spec in cfg.sizes:  # every stage below is now finished: this reads them
         start = start_folder(ctx, spec.name)
-        rc = cfg.rlhf_for(spec.name)
-        reward = rlhf.judge_reward(ctx.judge("judge"), baseline=rc.baseline)
-        policy, summary = train_policy(ctx, spec.name, f"{spec.name}-rlhf", reward,
-                                       {"judge": cfg.judge, "baseline": rc.baseline})
+        policy, summary = rlhf_policy(ctx, spec.name)
         start_texts = policy_texts(ctx, f"{spec.name}-start", start, ctx.prompts)
         rlhf_texts = policy_texts(ctx, f"{spec.name}-rlhf", policy, ctx.prompts)
         test = lambda df: df[df.split == "test"]  # noqa: E731
         results[spec.name] = {
-            "params_m": spec.params_m, **summary, "settings": dataclasses.asdict(rc),
+            "params_m": spec.params_m, **summary, "settings": dataclasses.asdict(cfg.rlhf_for(spec.name)),
             **toxicity_report(ctx, test(start_texts), test(rlhf_texts)),
             "perplexity": {"start": perplexity_of(ctx, f"{spec.name}-start", start),
                            "rlhf": perplexity_of(ctx, f"{spec.name}-rlhf", policy)},
@@ -275,20 +317,31 @@ def _irl_path(cfg: Config, size: str, mode: str, loss: str) -> Path:
 
 
 def run_irl(ctx: Context) -> dict:
-    """Every (size, mode, loss): many seeds, per-epoch validation metrics, rewards on every eval text."""
-    cfg, ic, done = ctx.cfg, ctx.cfg.irl, {}
+    """Every (size, mode, loss): many seeds, per-epoch validation metrics, rewards on every eval text.
+    Returns each model's build seconds (from its manifest: the run that built it)."""
+    cfg = ctx.cfg
+    full = [(mode, loss) for mode, loss in irl_models(cfg) if mode == "full"]
+    # one job per full model, one per size for all its probes (they share the size's features stage)
+    in_parallel(ctx, [(f"{size} {mode}/{loss}", _irl_models, size, [(mode, loss)])
+                      for size in largest_first(cfg) for mode, loss in full]
+                + [(f"{size} probes", _irl_models, size, [m for m in irl_models(cfg) if m[0] == "probe"])
+                   for size in largest_first(cfg)])
     for spec in cfg.sizes:
-        demos = load_demos(ctx, spec.name)
-        val_pool = irl.text_pool(demos, "val", ic.with_prompt)
-        for mode, loss in irl_models(cfg):
-            key = {"demos": store.key_of(demos_path(ctx, spec.name)), "irl": irl_settings(cfg, mode), "mode": mode,
-                   "loss": loss, "seed": cfg.seed}
-            builder = _probe_builder if mode == "probe" else _full_builder
-            t0 = time.time()
-            store.stage(irl_path(ctx, spec.name, mode, loss), key, builder(ctx, spec.name, demos, val_pool, loss),
-                        seed=cfg.seed, log=ctx.log)
-            done[(spec.name, mode, loss)] = round(time.time() - t0, 1)
-    return done
+        _irl_models(ctx, spec.name, irl_models(cfg))  # all finished above: only checks their manifests
+    return {(spec.name, mode, loss): store.manifest_of(irl_path(ctx, spec.name, mode, loss))["build_seconds"]
+            for spec in cfg.sizes for mode, loss in irl_models(cfg)}
+
+
+def _irl_models(ctx: Context, size: str, models_to_train: list[tuple[str, str]]) -> None:
+    cfg = ctx.cfg
+    demos = load_demos(ctx, size)
+    val_pool = irl.text_pool(demos, "val", cfg.irl.with_prompt)
+    for mode, loss in models_to_train:
+        key = {"demos": store.key_of(demos_path(ctx, size)), "irl": irl_settings(cfg, mode), "mode": mode,
+               "loss": loss, "seed": cfg.seed}
+        builder = _probe_builder if mode == "probe" else _full_builder
+        store.stage(irl_path(ctx, size, mode, loss), key, builder(ctx, size, demos, val_pool, loss),
+                    seed=cfg.seed, log=ctx.log)
 
 
 def _seeds(cfg: Config, mode: str) -> list[int]:
@@ -407,6 +460,7 @@ def run_eval(ctx: Context) -> dict:
     """Every reward model, the implicit DPO reward and the judges themselves, on test data only."""
     cfg = ctx.cfg
     out = {}
+    in_parallel(ctx, [(f"{size} implicit", implicit_rewards, size) for size in largest_first(cfg)])
     for spec in cfg.sizes:
         demos = load_demos(ctx, spec.name)
         pools = {"val_pool": irl.text_pool(demos, "val", cfg.irl.with_prompt),
@@ -417,7 +471,7 @@ def run_eval(ctx: Context) -> dict:
             history, rewards = load_irl(ctx, spec.name, mode, loss)
             size_out["models"][f"{mode}/{loss}"] = model_result(mode, loss, history, rewards, pools)
         size_out["selected"] = choose_model(cfg, size_out["models"])
-        size_out["implicit"] = _implicit(ctx, spec.name, demos, pools)
+        size_out["implicit"] = _implicit(ctx, spec.name, pools)
         size_out["random"] = _random_reference(ctx, spec.name, pools)
         size_out["judges"] = _judge_references(pools)
         out[spec.name] = size_out
@@ -476,11 +530,13 @@ def _judge_references(pools: dict) -> dict:
     return out
 
 
-def _implicit(ctx: Context, size: str, demos: pd.DataFrame, pools: dict) -> dict:
-    """β·log π_RLHF/π_start on the val and test pools (continuations given their prompts), both normalisations."""
+def implicit_rewards(ctx: Context, size: str) -> Path:
+    """β·log π_RLHF/π_start on the val and test pools (continuations given their prompts), summed and
+    per token: the stage folder with implicit.npz."""
     from irlkit import implicit
 
     cfg, beta = ctx.cfg, ctx.cfg.rlhf_for(size).beta
+    demos = load_demos(ctx, size)
     path = ctx.runs / "implicit" / size
     policy = str(ctx.runs / "policies" / f"{size}-rlhf")
     key = {"policy": store.key_of(Path(policy)), "demos": store.key_of(demos_path(ctx, size)), "beta": beta}
@@ -499,8 +555,12 @@ def _implicit(ctx: Context, size: str, demos: pd.DataFrame, pools: dict) -> dict
             arrays[f"{split}_sum"], arrays[f"{split}_mean"] = r["sum"], r["mean"]
         np.savez(tmp / "implicit.npz", **arrays)
 
-    store.stage(path, key, build, seed=cfg.seed, log=ctx.log)
-    z = np.load(path / "implicit.npz")
+    return store.stage(path, key, build, seed=cfg.seed, log=ctx.log)
+
+
+def _implicit(ctx: Context, size: str, pools: dict) -> dict:
+    """The implicit reward's metrics, both normalisations."""
+    z = np.load(implicit_rewards(ctx, size) / "implicit.npz")
     out = {}
     for norm in ("sum", "mean"):
         # The implicit reward is defined on (prompt, continuation): comments get the comment's own continuation score.
@@ -514,27 +574,32 @@ def _implicit(ctx: Context, size: str, demos: pd.DataFrame, pools: dict) -> dict
 # -- 05: re-fine-tuning with the recovered reward -----------------------------------------------
 
 
-def selected_reward(ctx: Context, size: str, irl_result: dict):
-    """The reward model 05 trains with: best val AUC among the chosen (mode, loss) seeds, or their ensemble."""
-    rc = ctx.cfg.refinetune
-    selected = irl_result[size]["selected"]
-    mode, loss = selected.split("/")
-    path = irl_path(ctx, size, mode, loss)
-    backbone = start_folder(ctx, size)
-    entry = irl_result[size]["models"][selected]
+def selected_reward_info(ctx: Context, size: str, irl_result: dict) -> dict:
+    """Which reward model 05 trains with: the chosen (mode, loss) and its seed with the best val AUC, or
+    `ensemble` (`refinetune.reward`); this is the reward's identity in the policies' stage keys."""
+    mode, loss = irl_result[size]["selected"].split("/")
     if mode == "full":
-        return irl.FullReward(str(path / "best"), ctx.cfg.irl.max_length, ctx.cfg.device), {
-            "mode": "full", "loss": loss, "seed": store.read_json(path / "info.json")["best_seed"], "from_size": size}
-    probes = irl.load_probes(path / "probes.npz")
-    seeds = list(np.load(path / "rewards.npz")["seeds"])
-    if rc.reward == "ensemble":
-        weight = np.mean([p.weight / np.linalg.norm(p.weight) for p in probes], axis=0)
-        probe, which = irl.LinearProbe(weight, probes[0].mu, probes[0].sigma), "ensemble"
+        seed = store.read_json(irl_path(ctx, size, mode, loss) / "info.json")["best_seed"]
+    elif ctx.cfg.refinetune.reward == "ensemble":
+        seed = "ensemble"
     else:
-        which = entry["selected_on_val"]["seed"]
-        probe = probes[seeds.index(which)]
-    return irl.ProbeReward(backbone, probe, ctx.cfg.irl.max_length, ctx.cfg.device, ctx.cfg.irl.probe_pooling), {
-        "mode": "probe", "loss": loss, "seed": which, "from_size": size}
+        seed = irl_result[size]["models"][f"{mode}/{loss}"]["selected_on_val"]["seed"]
+    return {"mode": mode, "loss": loss, "seed": seed, "from_size": size}
+
+
+def selected_reward(ctx: Context, info: dict):
+    """The reward model that `selected_reward_info` names."""
+    size, ic = info["from_size"], ctx.cfg.irl
+    path = irl_path(ctx, size, info["mode"], info["loss"])
+    if info["mode"] == "full":
+        return irl.FullReward(str(path / "best"), ic.max_length, ctx.cfg.device)
+    probes = irl.load_probes(path / "probes.npz")
+    if info["seed"] == "ensemble":
+        weight = np.mean([p.weight / np.linalg.norm(p.weight) for p in probes], axis=0)
+        probe = irl.LinearProbe(weight, probes[0].mu, probes[0].sigma)
+    else:
+        probe = probes[list(np.load(path / "rewards.npz")["seeds"]).index(info["seed"])]
+    return irl.ProbeReward(start_folder(ctx, size), probe, ic.max_length, ctx.cfg.device, ic.probe_pooling)
 
 
 class ScaledReward:
@@ -570,6 +635,45 @@ def run_label(name: str, run: int) -> str:
     return name if run == 0 else f"{name}-seed{run}"
 
 
+def refinetune_runs(cfg: Config, size: str) -> list[tuple[str, int]]:
+    """(reward, run) of every policy 05 compares for `size`: `true` (run 0 is 01's policy), `irl`,
+    `random` (run = which random head) and `transfer_from_<other size>`; each `refinetune.seeds` runs."""
+    rc = cfg.refinetune
+    names = ["true", "irl", "random"]
+    if rc.transfer:
+        names += [f"transfer_from_{other.name}" for other in cfg.sizes if other.name != size]
+    return [(name, run) for name in names for run in range(max(rc.seeds, rc.random_heads) if name == "random" else rc.seeds)]
+
+
+def refinetune_reward(ctx: Context, size: str, name: str, run: int, irl_result: dict):
+    """(make_reward, reward_key) of reward `name` for RLOO of `size`, as `refinetune_runs` names them;
+    learned rewards are z-scored on `size`'s val texts and scaled by `refinetune.reward_scale`."""
+    scale = ctx.cfg.refinetune.reward_scale
+    if name == "true":
+        return true_reward(ctx, size)
+    if name == "random":
+        return (lambda: rlhf.learned_reward(scaled(ctx, size, random_reward(ctx, size, run)), "random"),
+                {"mode": "probe", "random_seed": ctx.cfg.refinetune.random_seed + run, "scale": scale})
+    info = selected_reward_info(ctx, size if name == "irl" else name.removeprefix("transfer_from_"), irl_result)
+    return (lambda: rlhf.learned_reward(scaled(ctx, size, selected_reward(ctx, info)), name), {**info, "scale": scale})
+
+
+def refinetune_policy(ctx: Context, size: str, name: str, run: int, irl_result: dict) -> tuple[str, str, dict, dict | None]:
+    """(label, folder, training summary, reward key) of one policy of 05, trained unless it is finished."""
+    if name == "true" and run == 0:
+        return (f"{size}-rlhf", *rlhf_policy(ctx, size), None)
+    label = run_label(f"{size}-{'rlhf' if name == 'true' else name}", run)
+    make_reward, reward_key = refinetune_reward(ctx, size, name, run, irl_result)
+    folder, summary = train_policy(ctx, size, label, make_reward, reward_key, seed=ctx.cfg.seed + run)
+    return label, folder, summary, reward_key
+
+
+def _refinetune_policy_evaluated(ctx: Context, size: str, name: str, run: int) -> None:
+    label, folder, _, _ = refinetune_policy(ctx, size, name, run, store.read_json(ctx.results / "irl.json")["sizes"])
+    policy_texts(ctx, label, folder, data.split_of(ctx.prompts, "test"))
+    perplexity_of(ctx, label, folder)
+
+
 def run_refinetune(ctx: Context) -> dict:
     """Per size: RLHF with the IRL reward, random rewards, and the other sizes' IRL rewards, each
     `refinetune.seeds` times (random: `random_heads` heads); all evaluated against the start and true policies."""
@@ -577,51 +681,29 @@ def run_refinetune(ctx: Context) -> dict:
     irl_result = store.read_json(ctx.results / "irl.json")["sizes"]
     test_prompts = data.split_of(ctx.prompts, "test")
     test = lambda df: df[df.split == "test"]  # noqa: E731
+    in_parallel(ctx, [(f"{size} {name} run {run}", _refinetune_policy_evaluated, size, name, run)
+                      for size in largest_first(cfg) for name, run in refinetune_runs(cfg, size)
+                      if (name, run) != ("true", 0)])
     out = {}
-    for spec in cfg.sizes:
+    for spec in cfg.sizes:  # every policy is now trained and evaluated: this reads them
         start = start_folder(ctx, spec.name)
         start_texts = test(policy_texts(ctx, f"{spec.name}-start", start, ctx.prompts))
-        true_policy = str(ctx.runs / "policies" / f"{spec.name}-rlhf")
-        true_texts = test(policy_texts(ctx, f"{spec.name}-rlhf", true_policy, ctx.prompts))
-        rc = cfg.rlhf_for(spec.name)
-        # name -> run -> (reward function, its identity in the policy's stage key); run 0 of `true` is 01's
-        rewards = {"true": lambda run: (rlhf.judge_reward(ctx.judge("judge"), baseline=rc.baseline),
-                                        {"judge": cfg.judge, "baseline": rc.baseline})}
-        model, info = selected_reward(ctx, spec.name, irl_result)
-        irl_reward = rlhf.learned_reward(scaled(ctx, spec.name, model), "irl")
-        rewards["irl"] = lambda run, r=irl_reward, i=info: (r, {**i, "scale": cfg.refinetune.reward_scale})
-        rewards["random"] = lambda run: (
-            rlhf.learned_reward(scaled(ctx, spec.name, random_reward(ctx, spec.name, run)), "random"),
-            {"mode": "probe", "random_seed": cfg.refinetune.random_seed + run, "scale": cfg.refinetune.reward_scale})
-        if cfg.refinetune.transfer:
-            for other in cfg.sizes:
-                if other.name != spec.name:
-                    model, info = selected_reward(ctx, other.name, irl_result)
-                    reward = rlhf.learned_reward(scaled(ctx, spec.name, model), f"transfer_from_{other.name}")
-                    rewards[f"transfer_from_{other.name}"] = (
-                        lambda run, r=reward, i=info: (r, {**i, "scale": cfg.refinetune.reward_scale}))
+        true_texts = test(policy_texts(ctx, f"{spec.name}-rlhf", rlhf_policy(ctx, spec.name)[0], ctx.prompts))
+        reports = {}
+        for name, run in refinetune_runs(cfg, spec.name):
+            label, policy, summary, reward_key = refinetune_policy(ctx, spec.name, name, run, irl_result)
+            texts = true_texts if (name, run) == ("true", 0) else policy_texts(ctx, label, policy, test_prompts)
+            report = {"policy": label, "seed": cfg.seed + run, **summary, **toxicity_report(ctx, start_texts, texts),
+                      "perplexity": perplexity_of(ctx, label, policy), "_texts": texts}
+            if name != "true":
+                report.update(reward_model=reward_key, vs_true=toxicity_report(ctx, true_texts, texts))
+            reports.setdefault(name, []).append(report)
         size_out = {}
-        for name, reward_of_run in rewards.items():
-            reports = []
-            runs = max(cfg.refinetune.seeds, cfg.refinetune.random_heads) if name == "random" else cfg.refinetune.seeds
-            for run in range(runs):
-                if name == "true" and run == 0:  # 01's policy, reused
-                    label, policy, texts = f"{spec.name}-rlhf", true_policy, true_texts
-                    summary, reward_key = store.read_json(Path(true_policy) / "summary.json"), None
-                else:
-                    label = run_label(f"{spec.name}-{'rlhf' if name == 'true' else name}", run)
-                    reward_fn, reward_key = reward_of_run(run)
-                    policy, summary = train_policy(ctx, spec.name, label, reward_fn, reward_key, seed=cfg.seed + run)
-                    texts = policy_texts(ctx, label, policy, test_prompts)
-                report = {"policy": label, "seed": cfg.seed + run, **summary, **toxicity_report(ctx, start_texts, texts),
-                          "perplexity": perplexity_of(ctx, label, policy), "_texts": texts}
-                if name != "true":
-                    report.update(reward_model=reward_key, vs_true=toxicity_report(ctx, true_texts, texts))
-                reports.append(report)
-            size_out[name] = {k: v for k, v in reports[0].items() if k != "_texts"}
-            if len(reports) > 1:
-                size_out[name]["runs"] = [{k: v for k, v in r.items() if k != "_texts"} for r in reports]
-                size_out[name]["across_runs"] = across_runs(ctx, start_texts, [r["_texts"] for r in reports])
+        for name, runs in reports.items():
+            size_out[name] = {k: v for k, v in runs[0].items() if k != "_texts"}
+            if len(runs) > 1:
+                size_out[name]["runs"] = [{k: v for k, v in r.items() if k != "_texts"} for r in runs]
+                size_out[name]["across_runs"] = across_runs(ctx, start_texts, [r["_texts"] for r in runs])
         size_out["start_perplexity"] = perplexity_of(ctx, f"{spec.name}-start", start)
         out[spec.name] = size_out
     store.write_result(ctx.results / "refinetune.json", {"sizes": out}, cfg)

@@ -43,8 +43,8 @@ utils.setup(cfg)
 ctx = pipeline.Context(cfg)
 
 # %%
-wall = pipeline.run_irl(ctx)
-pd.Series({f"{s} {m}/{l}": t for (s, m, l), t in wall.items()}, name="wall seconds (0 = reused)")
+build_seconds = pipeline.run_irl(ctx)
+pd.Series({f"{s} {m}/{l}": t for (s, m, l), t in build_seconds.items()}, name="build seconds")
 
 # %% [markdown]
 # ## Validation metrics by seed and epoch

@@ -1,0 +1,37 @@
+"""irlkit.parallel: jobs in their own processes, one torch thread each, errors named."""
+import functools
+import os
+
+import pytest
+
+from irlkit import parallel
+
+
+def _record(folder, name):
+    import torch
+
+    (folder / name).write_text(f"{os.getpid()} {torch.get_num_threads()}")
+
+
+def _fail():
+    raise ValueError("no such reward")
+
+
+def test_two_workers_run_every_job_in_other_processes_with_their_share_of_threads(tmp_path):
+    jobs = [(name, functools.partial(_record, tmp_path, name)) for name in ("a", "b", "c")]
+    seconds = parallel.run(jobs, workers=2, threads=2, log=lambda _: None)
+    assert list(seconds) == ["a", "b", "c"] and all(s >= 0 for s in seconds.values())
+    pids, threads = zip(*((int(p), int(t)) for p, t in ((tmp_path / n).read_text().split() for n in "abc")))
+    assert os.getpid() not in pids and len(set(pids)) <= 2
+    assert set(threads) == {1}
+
+
+def test_one_worker_runs_the_jobs_here_in_order(tmp_path):
+    parallel.run([(n, functools.partial(_record, tmp_path, n)) for n in ("a", "b")], workers=1, threads=2)
+    assert {int((tmp_path / n).read_text().split()[0]) for n in "ab"} == {os.getpid()}
+
+
+def test_a_failing_job_is_named_in_the_error(tmp_path):
+    jobs = [("fine", functools.partial(_record, tmp_path, "fine")), ("broken reward", _fail)]
+    with pytest.raises(RuntimeError, match="'broken reward' failed: ValueError: no such reward"):
+        parallel.run(jobs, workers=2, threads=2, log=lambda _: None)

@@ -207,6 +207,7 @@ def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, cfg, out: P
     from trl import RLOOConfig, RLOOTrainer
 
     from irlkit.models import load_policy
+    from irlkit.sampling import inverse_cdf_sampling
 
     rc = rc or cfg.rlhf
     model, tok = load_policy(start_folder, cfg.device)
@@ -228,7 +229,8 @@ def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, cfg, out: P
     trainer = trainer_class(model=model, reward_funcs=reward_fn, args=args, train_dataset=dataset,
                           processing_class=tok, callbacks=[log.callback])
     t0 = time.time()
-    with _completion_logprobs_only() if rc.completion_logprobs_only else contextlib.nullcontext():
+    with (_completion_logprobs_only() if rc.completion_logprobs_only else contextlib.nullcontext(),
+          inverse_cdf_sampling(rc.inverse_cdf_sampling)):
         trainer.train()
     wall = time.time() - t0
     trainer.save_model(str(out))

@@ -5,6 +5,8 @@ per prompt; benchmarks/bench_sampling.py measures the difference).
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import torch
 
@@ -45,3 +47,59 @@ def generate_one_by_one(model, tokenizer, prompts: list[str], *, max_new_tokens:
                              temperature=None, top_k=None, top_p=None)
         out.append(tokenizer.decode(ids[0, enc["input_ids"].shape[1]:], skip_special_tokens=True))
     return out
+
+
+# -- drawing a token from the softmax ------------------------------------------------------------
+
+BLOCK = 1024
+"""Tokens per block of `draw_categorical`'s first level."""
+
+
+def draw_categorical(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One index per row of `probs` (non-negative weights; rows need not sum to 1): the law of
+    `torch.multinomial(probs, 1)` and its shape, by inverse CDF with two uniforms per row.
+
+    On a CPU `torch.multinomial` draws one exponential per vocabulary entry: 121 ms for 16 rows of
+    Gemma's 262k tokens, where this takes 3 (benchmarks/bench_categorical.py). It picks a block of
+    `BLOCK` tokens by the blocks' masses, then a token within the block, both from float64 cumulative
+    sums, so even a 262k-entry row keeps every token's probability to float precision.
+    """
+    rows = probs.reshape(-1, probs.shape[-1])
+    vocab = rows.shape[-1]
+    padded = torch.nn.functional.pad(rows, (0, -vocab % BLOCK)) if vocab % BLOCK else rows
+    blocks = padded.reshape(len(rows), -1, BLOCK)
+    mass = blocks.sum(-1, dtype=torch.float32).double()
+    if not torch.isfinite(mass).all() or (mass.sum(-1) <= 0).any() or (rows.min() < 0).item():
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0, or a row sums to 0")
+    block = _inverse_cdf(mass, generator)
+    within = _inverse_cdf(blocks[torch.arange(len(rows), device=rows.device), block].double(), generator)
+    token = (block * BLOCK + within).clamp_max(vocab - 1)
+    return token.view(1) if probs.dim() == 1 else token[:, None]
+
+
+def _inverse_cdf(weights: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Per row, index i with probability weights[i] / weights.sum()."""
+    cdf = weights.cumsum(-1)
+    u = torch.rand(len(cdf), 1, dtype=cdf.dtype, device=cdf.device, generator=generator) * cdf[:, -1:]
+    return torch.searchsorted(cdf, u, right=True)[:, 0].clamp_max(cdf.shape[-1] - 1)
+
+
+@contextlib.contextmanager
+def inverse_cdf_sampling(enabled: bool = True):
+    """Within the block, `torch.multinomial(probs, 1)` (how transformers' `generate` samples each
+    token, and so TRL's RLOO) draws with `draw_categorical`; every other call is torch's own."""
+    if not enabled:
+        yield
+        return
+    original = torch.multinomial
+
+    def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
+        if num_samples == 1 and out is None and input.dim() in (1, 2) and input.is_floating_point():
+            return draw_categorical(input, generator)
+        return original(input, num_samples, replacement, generator=generator, out=out)
+
+    torch.multinomial = multinomial
+    try:
+        yield
+    finally:
+        torch.multinomial = original

@@ -48,11 +48,14 @@ class Context:
 def in_parallel(ctx: Context, jobs: list[tuple]) -> dict[str, float]:
     """Run `(name, stage_function, *args)` jobs side by side (`Config.workers`); each calls
     `stage_function(Context, *args)` in its own process and leaves finished stages on disk.
-    Jobs must not share a stage: two processes would build the same folder."""
+    Jobs must not share a stage: two processes would build the same folder. With one worker they run
+    here, in order, on this Context (its judges stay loaded)."""
     for spec in ctx.cfg.sizes:
         start_folder(ctx, spec.name)  # built here once (the tiny models), never by two jobs at a time
-    return parallel.run([(name, functools.partial(_job, ctx.cfg, fn, *args)) for name, fn, *args in jobs],
-                        workers=ctx.cfg.workers, threads=ctx.cfg.threads, log=ctx.log)
+    here = ctx.cfg.workers <= 1
+    calls = [(name, functools.partial(fn, ctx, *args) if here else functools.partial(_job, ctx.cfg, fn, *args))
+             for name, fn, *args in jobs]
+    return parallel.run(calls, workers=ctx.cfg.workers, threads=ctx.cfg.threads, log=ctx.log)
 
 
 def _job(cfg: Config, fn, *args) -> None:

@@ -35,3 +35,12 @@ def test_a_failing_job_is_named_in_the_error(tmp_path):
     jobs = [("fine", functools.partial(_record, tmp_path, "fine")), ("broken reward", _fail)]
     with pytest.raises(RuntimeError, match="'broken reward' failed: ValueError: no such reward"):
         parallel.run(jobs, workers=2, threads=2, log=lambda _: None)
+
+
+def test_with_one_worker_stage_functions_get_the_callers_context(data_home):
+    from irlkit import config, pipeline
+
+    ctx = pipeline.Context(config.load("smoke", workers=1))
+    seen = []
+    pipeline.in_parallel(ctx, [("only job", lambda c, x: seen.append((c, x)), 7)])
+    assert seen == [(ctx, 7)]

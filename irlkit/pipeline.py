@@ -167,8 +167,9 @@ def _rlhf_policy_evaluated(ctx: Context, size: str) -> None:
 
 
 def _start_evaluated(ctx: Context, size: str) -> None:
-    policy_texts(ctx, f"{size}-start", start_folder(ctx, size), ctx.prompts)
-    perplexity_of(ctx, f"{size}-start", start_folder(ctx, size))
+    start = start_folder(ctx, size)
+    policy_texts(ctx, f"{size}-start", start, ctx.prompts)
+    perplexity_of(ctx, f"{size}-start", start)
 
 
 def run_rlhf(ctx: Context) -> dict:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the whole study for one profile: bootstrap, fetch assets, notebooks 01..06.
-#   ./run_all.sh            # cpu profile (default): real models, offline, about 1.5 h (80 min measured) on 2 cores
+#   ./run_all.sh            # cpu profile (default): real models, offline, about 1.5 h (80 and 77 min measured) on 2 cores
 #   ./run_all.sh smoke      # tiny models, minutes: what the tests run
 #   ./run_all.sh paper      # the study's scale: Pythia from the Hub, needs a GPU
 # Executed notebooks go to data/runs/<profile>/notebooks/, results to

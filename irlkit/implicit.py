@@ -56,9 +56,9 @@ def token_logprobs(model, hidden: torch.Tensor, targets: torch.Tensor, chunk: in
     return torch.cat(out) if out else hidden.new_zeros(0)
 
 
-def implicit_reward(policy, reference, tokenizer, prompts: list[str], continuations: list[str], *, beta: float) -> dict:
-    """β·(log π_policy − log π_reference) of each continuation: summed, and per token."""
-    lp_policy, n = continuation_logprobs(policy, tokenizer, prompts, continuations)
-    lp_ref, _ = continuation_logprobs(reference, tokenizer, prompts, continuations)
-    summed = beta * (lp_policy - lp_ref)
-    return {"sum": summed, "mean": summed / np.maximum(n, 1)}
+def implicit_reward(logp_policy: np.ndarray, logp_reference: np.ndarray, n_tokens: np.ndarray, *,
+                    beta: float) -> dict:
+    """β·(log π_policy − log π_reference) of each continuation from `continuation_logprobs` of both
+    policies: summed over its tokens, and per token."""
+    summed = beta * (logp_policy - logp_reference)
+    return {"sum": summed, "mean": summed / np.maximum(n_tokens, 1)}

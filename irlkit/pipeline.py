@@ -464,7 +464,8 @@ def run_eval(ctx: Context) -> dict:
     """Every reward model, the implicit DPO reward and the judges themselves, on test data only."""
     cfg = ctx.cfg
     out = {}
-    in_parallel(ctx, [(f"{size} implicit", implicit_rewards, size) for size in largest_first(cfg)])
+    in_parallel(ctx, [(f"{size}-{policy} log-probs", continuation_logprobs, size, policy)
+                      for size in largest_first(cfg) for policy in IMPLICIT_POLICIES])
     for spec in cfg.sizes:
         demos = load_demos(ctx, spec.name)
         pools = {"val_pool": irl.text_pool(demos, "val", cfg.irl.with_prompt),
@@ -534,37 +535,53 @@ def _judge_references(pools: dict) -> dict:
     return out
 
 
-def implicit_rewards(ctx: Context, size: str) -> Path:
-    """β·log π_RLHF/π_start on the val and test pools (continuations given their prompts), summed and
-    per token: the stage folder with implicit.npz."""
+IMPLICIT_POLICIES = ("rlhf", "start")
+"""The two policies whose log-ratio is the implicit reward: π_RLHF, π_start."""
+
+
+def continuation_logprobs(ctx: Context, size: str, policy: str) -> Path:
+    """log π(continuation | prompt) under `size`'s RLHF or start policy, summed over the continuation's
+    tokens, for the val and test pools (text_pool's order): the stage folder with logprobs.npz.
+    One stage per policy, so that 04 runs the four (size, policy) passes side by side."""
     from irlkit import implicit
 
-    cfg, beta = ctx.cfg, ctx.cfg.rlhf_for(size).beta
+    folder = str(ctx.runs / "policies" / f"{size}-rlhf") if policy == "rlhf" else start_folder(ctx, size)
     demos = load_demos(ctx, size)
-    path = ctx.runs / "implicit" / size
-    policy = str(ctx.runs / "policies" / f"{size}-rlhf")
-    key = {"policy": store.key_of(Path(policy)), "demos": store.key_of(demos_path(ctx, size)), "beta": beta}
+    path = ctx.runs / "logprobs" / f"{size}-{policy}"
+    key = {"policy": folder_key(folder), "demos": store.key_of(demos_path(ctx, size))}
 
     def build(tmp: Path) -> None:
-        ctx.log(f"[implicit] {size}: log-ratios of RLHF vs start policy")
-        pol, tok = models.load_policy(policy, cfg.device)
-        ref, _ = models.load_policy(start_folder(ctx, size), cfg.device)
+        ctx.log(f"[logprobs] {size}-{policy}: continuations of the val and test pools")
+        model, tok = models.load_policy(folder, ctx.cfg.device)
         tok.padding_side = "right"
         arrays = {}
         for split in ("val", "test"):
             rows = demos[demos.split == split]
             prompts = list(rows.prompt) * 3
             conts = list(rows.original_output) + list(rows.expert_text) + list(rows.start_text)  # text_pool's order
-            r = implicit.implicit_reward(pol, ref, tok, prompts, conts, beta=beta)
-            arrays[f"{split}_sum"], arrays[f"{split}_mean"] = r["sum"], r["mean"]
-        np.savez(tmp / "implicit.npz", **arrays)
+            arrays[f"{split}_logp"], arrays[f"{split}_tokens"] = implicit.continuation_logprobs(model, tok, prompts,
+                                                                                                 conts)
+        np.savez(tmp / "logprobs.npz", **arrays)
 
-    return store.stage(path, key, build, seed=cfg.seed, log=ctx.log)
+    return store.stage(path, key, build, seed=ctx.cfg.seed, log=ctx.log)
+
+
+def implicit_rewards(ctx: Context, size: str) -> dict[str, np.ndarray]:
+    """β·log π_RLHF/π_start on the val and test pools, summed (`val_sum`, …) and per token (`val_mean`, …)."""
+    from irlkit import implicit
+
+    policy, reference = (np.load(continuation_logprobs(ctx, size, p) / "logprobs.npz") for p in IMPLICIT_POLICIES)
+    out = {}
+    for split in ("val", "test"):
+        r = implicit.implicit_reward(policy[f"{split}_logp"], reference[f"{split}_logp"], policy[f"{split}_tokens"],
+                                     beta=ctx.cfg.rlhf_for(size).beta)
+        out[f"{split}_sum"], out[f"{split}_mean"] = r["sum"], r["mean"]
+    return out
 
 
 def _implicit(ctx: Context, size: str, pools: dict) -> dict:
     """The implicit reward's metrics, both normalisations."""
-    z = np.load(implicit_rewards(ctx, size) / "implicit.npz")
+    z = implicit_rewards(ctx, size)
     out = {}
     for norm in ("sum", "mean"):
         # The implicit reward is defined on (prompt, continuation): comments get the comment's own continuation score.

@@ -71,6 +71,15 @@ def test_implicit_logprobs_match_one_pair_at_a_time(data_home):
         assert abs(sums[i] - s) < 1e-4, (i, sums[i], s)
 
 
+def test_implicit_reward_is_the_scaled_log_ratio_summed_and_per_token():
+    from irlkit import implicit
+
+    r = implicit.implicit_reward(np.array([-1.0, -2.0, -5.0]), np.array([-3.0, -2.0, -1.0]), np.array([2, 0, 4]),
+                                 beta=0.5)
+    np.testing.assert_allclose(r["sum"], [1.0, 0.0, -2.0])
+    np.testing.assert_allclose(r["mean"], [0.5, 0.0, -0.5])  # no tokens: 0, not a division by zero
+
+
 def test_length_batched_features_and_scores_match_one_text_at_a_time(data_home):
     from irlkit import irl
 

@@ -1,0 +1,27 @@
+"""Does a run repeat on the same machine? Regenerates one policy's greedy continuations of a finished cpu
+run, with its settings and one torch thread (as its worker had), and compares them with the run's, text by
+text, and the judge's scores of the identical ones, bit by bit.
+
+    .venv/bin/python scripts/experiments/repeat_texts.py smollm2-135m-start"""
+import sys
+import time
+
+import pandas as pd
+import torch
+
+from irlkit import config, pipeline, rlhf
+
+torch.set_num_threads(1)
+label = sys.argv[1]
+cfg = config.load("cpu", progress=False)
+ctx = pipeline.Context(cfg)
+size, policy = label.rsplit("-", 1)
+folder = pipeline.start_folder(ctx, size) if policy == "start" else str(ctx.runs / "policies" / label)
+run = pd.read_parquet(ctx.runs / "texts" / label / "texts.parquet")
+prompts = ctx.prompts.set_index("prompt_id").loc[run.prompt_id].prompt
+began = time.time()
+texts = rlhf.continuations(folder, list(prompts), cfg, desc=label)
+same = run.text.values == pd.Series(texts).values
+scores = ctx.judge("judge").score(texts)
+print(f"{label}: {same.sum()} of {len(same)} continuations identical ({time.time() - began:.0f} s); "
+      f"judge scores of those bit-identical: {bool((scores[same] == run.p_judge.values[same]).all())}")

@@ -26,7 +26,7 @@ os.environ["IRLKIT_DATA"] = str(scratch)
 
 from irlkit import pipeline  # noqa: E402  (after IRLKIT_DATA is set)
 
-cfg = config.load("cpu", progress=False, irl={"modes": ("probe",)})
+cfg = config.load("cpu", progress=False, workers=1, irl={"modes": ("probe",)})  # one size: nothing to run beside
 spec = cfg.size(size)
 overrides = {**dict(spec.rlhf), **{k: type(getattr(cfg.rlhf, k))(v) for k, v in settings.items()}}
 cfg = dataclasses.replace(cfg, sizes=(dataclasses.replace(spec, rlhf=tuple(overrides.items())),))

@@ -464,7 +464,7 @@ def run_eval(ctx: Context) -> dict:
     """Every reward model, the implicit DPO reward and the judges themselves, on test data only."""
     cfg = ctx.cfg
     out = {}
-    in_parallel(ctx, [(f"{size}-{policy} log-probs", continuation_logprobs, size, policy)
+    in_parallel(ctx, [(f"{size}-{policy} log-probs", pool_logprobs, size, policy)
                       for size in largest_first(cfg) for policy in IMPLICIT_POLICIES])
     for spec in cfg.sizes:
         demos = load_demos(ctx, spec.name)
@@ -539,7 +539,7 @@ IMPLICIT_POLICIES = ("rlhf", "start")
 """The two policies whose log-ratio is the implicit reward: π_RLHF, π_start."""
 
 
-def continuation_logprobs(ctx: Context, size: str, policy: str) -> Path:
+def pool_logprobs(ctx: Context, size: str, policy: str) -> Path:
     """log π(continuation | prompt) under `size`'s RLHF or start policy, summed over the continuation's
     tokens, for the val and test pools (text_pool's order): the stage folder with logprobs.npz.
     One stage per policy, so that 04 runs the four (size, policy) passes side by side."""
@@ -570,7 +570,7 @@ def implicit_rewards(ctx: Context, size: str) -> dict[str, np.ndarray]:
     """β·log π_RLHF/π_start on the val and test pools, summed (`val_sum`, …) and per token (`val_mean`, …)."""
     from irlkit import implicit
 
-    policy, reference = (np.load(continuation_logprobs(ctx, size, p) / "logprobs.npz") for p in IMPLICIT_POLICIES)
+    policy, reference = (np.load(pool_logprobs(ctx, size, p) / "logprobs.npz") for p in IMPLICIT_POLICIES)
     out = {}
     for split in ("val", "test"):
         r = implicit.implicit_reward(policy[f"{split}_logp"], reference[f"{split}_logp"], policy[f"{split}_tokens"],

@@ -11,7 +11,7 @@ import time
 
 import torch
 
-from irlkit import config, data, models, pipeline
+from irlkit import config, data, models, stages
 from irlkit.implicit import continuation_logprobs
 
 parser = argparse.ArgumentParser()
@@ -23,7 +23,7 @@ cfg = config.load("cpu", progress=False)
 torch.set_num_threads(cfg.threads)
 prompts = data.load_prompts(cfg)
 texts = list(data.split_of(prompts, "test").query("human_label == 0").head(cfg.eval.ppl_texts).text)
-model, tok = models.load_policy(pipeline.start_folder(pipeline.Context(cfg), args.size))
+model, tok = models.load_policy(stages.policies.start_folder(stages.Context(cfg), args.size))
 
 
 @torch.inference_mode()

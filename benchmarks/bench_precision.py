@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from irlkit import config, models, pipeline, sampling
+from irlkit import config, models, stages, sampling
 from rloo_timing import median_step_seconds
 
 parser = argparse.ArgumentParser()
@@ -27,9 +27,9 @@ if args.steps < 2:
     parser.error("--steps must be at least 2: the first step is warm-up")
 
 cfg = config.load("cpu", progress=False)
-ctx = pipeline.Context(cfg)
+ctx = stages.Context(cfg)
 torch.set_num_threads(cfg.threads)
-start = pipeline.start_folder(ctx, args.size)
+start = stages.policies.start_folder(ctx, args.size)
 
 
 def report(what: str, seconds: dict[str, list[float]]) -> None:

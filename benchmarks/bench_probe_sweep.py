@@ -13,7 +13,7 @@ import time
 import numpy as np
 import torch
 
-from irlkit import config, irl, pipeline
+from irlkit import config, irl, stages
 
 parser = argparse.ArgumentParser()
 parser.add_argument("size")
@@ -22,10 +22,10 @@ parser.add_argument("--repeats", type=int, default=3)
 args = parser.parse_args()
 
 cfg = config.load("cpu", progress=False)
-ctx = pipeline.Context(cfg)
+ctx = stages.Context(cfg)
 ic = cfg.irl
-demos = pipeline.load_demos(ctx, args.size)
-feats = dict(np.load(ctx.runs / "irl" / args.size / "features" / "features.npz"))
+demos = stages.demos.load(ctx, args.size)
+feats = dict(np.load(ctx.layout.features(args.size) / "features.npz"))
 val_pool = irl.text_pool(demos, "val", ic.with_prompt)
 train = dict(loss=args.loss, epochs=ic.probe_epochs, lr=ic.probe_lr, batch_size=ic.batch_size,
              weight_decay=ic.probe_weight_decay)
@@ -33,7 +33,7 @@ seeds = list(range(ic.probe_seeds))
 
 
 def val(probe) -> dict:
-    return pipeline.val_metrics(probe(feats["val_pool"]), val_pool)
+    return stages.irl.val_metrics(probe(feats["val_pool"]), val_pool)
 
 
 def one_at_a_time() -> np.ndarray:

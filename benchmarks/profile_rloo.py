@@ -18,7 +18,8 @@ import numpy as np
 
 import trl.trainer.rloo_trainer as rloo
 
-from irlkit import config, data, pipeline, rlhf
+from irlkit.rewards import JudgeReward
+from irlkit import config, data, stages, rlhf
 
 parser = argparse.ArgumentParser()
 parser.add_argument("size")
@@ -61,12 +62,12 @@ if args.ops:
     T.training_step = profiled(T.training_step)
 
 cfg = config.load("cpu", progress=False)
-ctx = pipeline.Context(cfg)
+ctx = stages.Context(cfg)
 rc = cfg.rlhf_for(args.size)
 rc = dataclasses.replace(rc, steps=args.steps, precision=args.precision or rc.precision)
 with tempfile.TemporaryDirectory() as tmp:
-    rlhf.train(pipeline.start_folder(ctx, args.size), data.split_of(ctx.prompts, "train"),
-               rlhf.judge_reward(ctx.judge()), cfg, Path(tmp), rc=rc)
+    rlhf.train(stages.policies.start_folder(ctx, args.size), data.split_of(ctx.prompts, "train"),
+               rlhf.reward_function(JudgeReward(ctx.judge())), cfg, Path(tmp), rc=rc)
 steps = len(seconds["whole step"])
 print(f"{args.size}, {rc.precision}: {steps} steps, median seconds per step after the first")
 for name, values in seconds.items():

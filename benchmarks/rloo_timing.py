@@ -14,7 +14,8 @@ from pathlib import Path
 
 import trl.trainer.rloo_trainer as rloo
 
-from irlkit import config, data, pipeline, rlhf
+from irlkit.rewards import JudgeReward
+from irlkit import config, data, stages, rlhf
 
 _seconds: list[float] = []
 _training_step = rloo.RLOOTrainer.training_step
@@ -28,7 +29,7 @@ def _timed_step(*a, **k):  # the one-pass and bf16 trainers subclass RLOOTrainer
 
 
 rloo.RLOOTrainer.training_step = _timed_step
-_ctx = pipeline.Context(config.load("cpu", progress=False))
+_ctx = stages.Context(config.load("cpu", progress=False))
 
 
 def median_step_seconds(size: str, steps: int, **rlhf_fields) -> float:
@@ -37,6 +38,6 @@ def median_step_seconds(size: str, steps: int, **rlhf_fields) -> float:
     rc = dataclasses.replace(_ctx.cfg.rlhf_for(size), steps=steps, **rlhf_fields)
     _seconds.clear()
     with tempfile.TemporaryDirectory() as tmp:
-        rlhf.train(pipeline.start_folder(_ctx, size), data.split_of(_ctx.prompts, "train"),
-                   rlhf.judge_reward(_ctx.judge()), _ctx.cfg, Path(tmp), rc=rc)
+        rlhf.train(stages.policies.start_folder(_ctx, size), data.split_of(_ctx.prompts, "train"),
+                   rlhf.reward_function(JudgeReward(_ctx.judge())), _ctx.cfg, Path(tmp), rc=rc)
     return statistics.median(_seconds[1:])

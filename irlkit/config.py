@@ -1,10 +1,12 @@
-"""Configuration: frozen dataclasses, three profiles, one validating `load`.
+"""Configuration: frozen dataclasses, the profiles, one validating `load`.
 
     cfg = load("cpu")                                # the main job
     cfg = load("smoke", seed=1, **{"rlhf.steps": 3})  # dotted keys reach sections
     cfg = load("cpu", rlhf={"steps": 3})               # or a dict per section
 
-Every number a stage uses comes from here; notebooks only pick the profile.
+Every number a stage uses comes from here; notebooks only pick the profile. This module imports
+nothing from irlkit (and nothing outside the standard library), so `python3 -m irlkit.config`
+prints the profiles before any environment exists; run_all.sh reads them from there.
 """
 from __future__ import annotations
 
@@ -14,8 +16,11 @@ import json
 import typing
 from dataclasses import dataclass, field, fields, replace
 
-PROFILES = ("smoke", "cpu", "paper")
 PRECISIONS = ("fp32", "bf16")
+LOSSES = ("max_margin", "hinge", "logistic")
+"""Pairwise IRL losses by name (their definitions: `irlkit.irl.LOSSES`)."""
+MODES = ("probe", "full")
+"""IRL modes: a head on frozen features, or the whole reward model fine-tuned."""
 
 
 @dataclass(frozen=True)
@@ -32,8 +37,8 @@ class PolicySpec:
     (`sampling.unaligned="base"`). Empty: same as `start`."""
     rlhf: tuple = ()
     """This size's overrides of the `rlhf` section as (field, value) pairs, used by 01 and 05 alike.
-    Larger models move further per step: Gemma-3-270M at SmolLM2's learning rate (4e-5) collapsed
-    into numbered lists (perplexity +82%); at 2e-5 with 8 completions per step, +30%; at 1.5e-5, +17%."""
+    Larger models move further per step, so a larger size may need a lower learning rate
+    (what each tried rate did: docs/history.md)."""
 
 
 @dataclass(frozen=True)
@@ -80,18 +85,16 @@ class RLHFConfig:
     """Project only the completion tokens through the vocabulary when TRL computes log-probabilities
     (`rlhf._completion_logprobs_only`). TRL 1.16 does so on GPUs, but on a CPU it projects every position,
     prompt and padding too, so that tile shapes stay fixed for compilers a CPU does not use. The same
-    log-probabilities and gradients up to rounding; an RLOO step 1.60× faster on Gemma-3-270M (262k-token
-    vocabulary) and 1.16× on SmolLM2 (benchmarks/bench_rloo_switch.py). False: TRL as shipped."""
+    log-probabilities and gradients up to rounding, fewer FLOPs through a large vocabulary head
+    (speed: benchmarks/README.md, `bench_rloo_switch.py`). False: TRL as shipped."""
     inverse_cdf_sampling: bool = True
     """Draw each completion token by inverse CDF (`sampling.draw_categorical`): the same law as
-    `torch.multinomial`, which on a CPU draws one exponential per vocabulary entry: 121 vs 3.1 ms per
-    token for 16 rows of Gemma's 262k tokens (benchmarks/bench_categorical.py), an RLOO step 1.19×
-    faster (bench_rloo_switch.py). False: torch's own."""
+    `torch.multinomial`, which on a CPU draws one exponential per vocabulary entry
+    (speed: benchmarks/README.md, `bench_categorical.py`). False: torch's own."""
     precision: str = "fp32"
     """`fp32`, or `bf16`: completions sampled by a bf16 copy of the policy, a bf16 reference, the
     training forward and backward under autocast; weights and Adam stay fp32 (`rlhf._Bf16Sampling`).
-    On a CPU with bf16 matrix units (AMX) a Gemma step ran 1.36× faster side by side
-    (benchmarks/bench_precision.py)."""
+    Faster on a CPU with bf16 matrix units (AMX; benchmarks/README.md, `bench_precision.py`)."""
 
 
 @dataclass(frozen=True)
@@ -105,9 +108,9 @@ class SamplingConfig:
     temperature: float = 0.7
     """Used only when `do_sample`."""
     precision: str = "fp32"
-    """`fp32`, or `bf16`: continuations written by a bf16 copy of the policy (2.0× faster on a CPU
-    with AMX; greedy texts then differ where two tokens nearly tie). Log-probabilities, perplexity
-    and features are always computed in fp32."""
+    """`fp32`, or `bf16`: continuations written by a bf16 copy of the policy (faster on a CPU with
+    AMX, benchmarks/README.md; greedy texts then differ where two tokens nearly tie).
+    Log-probabilities, perplexity and features are always computed in fp32."""
     unaligned: str = "start"
     """Who writes the unaligned side: `start` (the RLHF start: isolates RLHF) or `base`
     (the study's choice: the pretrained model, which confounds SFT with RLHF)."""
@@ -139,7 +142,7 @@ class IRLConfig:
     full_head_lr: float = 1e-3
     """Adam learning rate of the freshly initialised scalar head in full fine-tuning. At the
     backbone's rate the head barely moves in a short run and the reward stays near chance
-    (measured: ROC-AUC 0.46 on SmolLM2 with one shared rate of 1e-5)."""
+    (docs/history.md)."""
     batch_size: int = 8
     """Pairs per step."""
     probe_weight_decay: float = 0.0
@@ -188,14 +191,14 @@ class RefinetuneConfig:
     than one run, refinetune.json adds each run and a two-level bootstrap over runs and prompts."""
     random_heads: int = 3
     """Runs of the random control, each with its own head (`random_seed + run`) and RLOO seed (at least
-    `seeds`). The control is a distribution of rewards, and one draw is no control: in the cpu run three
-    heads moved SmolLM2's greedy toxicity ratio by −52%, +78% and +96%."""
+    `seeds`). The control is a distribution of rewards, and one draw is no control: single heads move
+    toxicity by tens of percent either way (docs/history.md)."""
 
 
 @dataclass(frozen=True)
 class Config:
     profile: str
-    """`smoke`, `cpu` or `paper`."""
+    """The profile's name (one of `PROFILES`)."""
     sizes: tuple
     """Policies, smallest first (`PolicySpec`)."""
     judge: str
@@ -270,12 +273,11 @@ def _profiles() -> dict[str, Config]:
         judge="toxblock",
         second_judge="profanity-check",
         threads=2,
-        workers=2,  # two one-thread processes do 1.6× the RLOO work of one two-thread process here
-        # 660 train / 100 val / 240 test prompts: the probes' val AUC still rose with every added training
-        # pair at 270 (scripts/experiments/probe_learning_curve.py), so the extra prompts go to train.
+        workers=2,  # two one-thread processes do more RLOO work than one two-thread process (benchmarks/README.md)
+        # 660 train / 100 val / 240 test prompts: the probes' val AUC still rose with added training
+        # pairs (scripts/experiments/probe_learning_curve.py), so the extra prompts go to train.
         data=DataConfig(max_prompts=1000, val_fraction=0.1, test_fraction=0.24),
-        # SmolLM2 at 4e-5 on this split: ToxBlock ratio only −26% (−71% on the earlier 600-prompt split):
-        # 24 steps see few toxic completions, so the outcome varies with the prompts drawn.
+        # the learning rates' history: docs/history.md.
         # bf16 where only speed is at stake (AMX: benchmarks/README.md); log-probs and features stay fp32.
         rlhf=RLHFConfig(steps=24, learning_rate=6e-5, beta=0.05, num_generations=4, prompts_per_step=4,
                         max_completion_length=16, precision="bf16"),
@@ -351,8 +353,6 @@ def _validate(cfg: Config) -> None:
     need(cfg.sampling.precision in PRECISIONS,
          f"sampling.precision must be one of {PRECISIONS}, got {cfg.sampling.precision!r}")
     need(cfg.sampling.unaligned in ("start", "base"), f"sampling.unaligned must be 'start' or 'base', got {cfg.sampling.unaligned!r}")
-    from irlkit.irl import LOSSES, MODES  # the one list of losses and modes
-
     for loss in cfg.irl.losses:
         need(loss in LOSSES, f"irl.losses: unknown loss {loss!r}; valid: {sorted(LOSSES)}")
     for mode in cfg.irl.modes:
@@ -383,8 +383,15 @@ def load(profile: str, **overrides) -> Config:
     return cfg
 
 
+PROFILES = tuple(_profiles())
+"""The profiles' names, in the order the README lists them: defined once, by `_profiles`."""
+
 # Annotations are strings under `from __future__ import annotations`; resolve them
 # once so `_check_type` sees 'int', 'float', ... for every field.
 for _cls in (DataConfig, RLHFConfig, SamplingConfig, IRLConfig, EvalConfig, RefinetuneConfig, Config, PolicySpec):
     for _f in fields(_cls):
         _f.type = getattr(typing.get_type_hints(_cls).get(_f.name), "__name__", str(_f.type))
+
+
+if __name__ == "__main__":  # `python3 -m irlkit.config`: the profiles, one line (run_all.sh reads it)
+    print(" ".join(PROFILES))

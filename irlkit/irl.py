@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from irlkit import config
+
 
 def max_margin(d: torch.Tensor) -> torch.Tensor:
     """The study's loss: −d when d > 0, −2d when d < 0. Unbounded below: no scale is identified."""
@@ -21,8 +23,8 @@ def logistic(d: torch.Tensor) -> torch.Tensor:
 
 
 LOSSES = {"max_margin": max_margin, "hinge": hinge, "logistic": logistic}
-"""Pairwise losses of d = R(expert) − R(start), elementwise."""
-MODES = ("probe", "full")
+"""Pairwise losses of d = R(expert) − R(start), elementwise; their names are `config.LOSSES`."""
+assert tuple(LOSSES) == config.LOSSES, "irl.LOSSES and config.LOSSES must name the same losses"
 
 
 # -- the texts a reward model is trained and judged on --------------------------------
@@ -156,22 +158,6 @@ def train_probe(expert_feats: np.ndarray, start_feats: np.ndarray, *, seed: int,
     return probes[0], [{k: v for k, v in row.items() if k != "seed"} for row in history]
 
 
-class ProbeReward:
-    """A probe as a reward model on raw text: backbone features, then the linear head."""
-
-    def __init__(self, backbone_folder: str, probe: LinearProbe, max_length: int, device: str = "cpu",
-                 pooling: str = "last"):
-        from irlkit.models import load_backbone, load_tokenizer
-
-        self.backbone = load_backbone(backbone_folder, device)
-        self.tokenizer = load_tokenizer(backbone_folder)
-        self.probe, self.max_length, self.pooling = probe, max_length, pooling
-
-    def score(self, texts: list[str]) -> np.ndarray:
-        return self.probe(features(self.backbone, self.tokenizer, list(texts), max_length=self.max_length,
-                                   pooling=self.pooling))
-
-
 def save_probes(path, probes: list[LinearProbe]) -> None:
     np.savez(path, weight=np.stack([p.weight for p in probes]), mu=probes[0].mu, sigma=probes[0].sigma)
 
@@ -195,20 +181,6 @@ def score_texts(model, tokenizer, texts: list[str], *, max_length: int, batch_si
         out[idx] = model(**enc).logits[:, 0].float().cpu().numpy()
     model.train(was_training)
     return out
-
-
-class FullReward:
-    """A fully fine-tuned reward model folder as a reward on raw text."""
-
-    def __init__(self, folder: str, max_length: int, device: str = "cpu"):
-        from irlkit.models import load_reward_model
-
-        self.model, self.tokenizer = load_reward_model(folder, device)
-        self.model.eval()
-        self.max_length = max_length
-
-    def score(self, texts: list[str]) -> np.ndarray:
-        return score_texts(self.model, self.tokenizer, list(texts), max_length=self.max_length)
 
 
 def _pairwise_reward_trainer():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from irlkit import paths, store
+from irlkit import layout, store
 
 # tiny:SEED -> (hidden, layers, heads); the second tiny model is larger, to have a "size effect"
 TINY_SHAPES = {0: (64, 2, 4), 1: (96, 3, 4)}
@@ -58,7 +58,7 @@ def materialise(source: str) -> str:
         return str(require(source.split(":", 1)[1]))
     if source.startswith("tiny:"):
         seed = int(source.split(":", 1)[1])
-        folder = paths.models_dir() / f"tiny-{seed}"
+        folder = layout.models_dir() / f"tiny-{seed}"
         store.stage(folder, {"tiny": seed, "shape": TINY_SHAPES.get(seed), "vocab": TINY_VOCAB, "format": 1},
                     _build_tiny(seed), seed=seed, log=lambda _: None)
         return str(folder)

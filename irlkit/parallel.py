@@ -1,30 +1,40 @@
 """Independent jobs side by side: `workers` processes, each with threads // workers torch threads.
 
 On 2 CPU cores one process with two torch threads leaves much of the second core idle (small
-matrices, token-by-token generation); two one-thread processes, each on its own RLOO run, do about
-1.6× the work in the same time (benchmarks/bench_workers.py). Every job builds its artifacts through
-`store.stage`, so the caller afterwards reads them as finished stages: a job returns nothing.
+matrices, token-by-token generation); two one-thread processes, each on its own RLOO run, do more
+work in the same time (benchmarks/README.md, `bench_workers.py`). Every job builds its artifacts
+through `store.stage`, so the caller afterwards reads them as finished stages: a job returns nothing.
 
-    parallel.run([("gemma3-270m-irl", functools.partial(train, cfg, "gemma3-270m")), ...], workers=2, threads=2)
+    parallel.run([("gemma3-270m-irl", functools.partial(train, cfg, "gemma3-270m")), ...], workers=2, threads=2,
+                 log_file=lambda name: logs / f"{name}.log")
 
-Jobs start in list order (longest first balances best). The first failing job stops the others;
-what finished stays on disk, and a re-run resumes from it.
+Jobs start in list order (longest first balances best). A worker writes each job's output (its own
+prints, TRL's and transformers' messages) to `log_file(name)`, not to the caller's terminal or notebook.
+The first failing job stops the others; what finished stays on disk, and a re-run resumes from it.
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
+import sys
 import time
+from pathlib import Path
 from typing import Callable
 
 
-def run(jobs: list[tuple[str, Callable[[], None]]], *, workers: int, threads: int, log=print) -> dict[str, float]:
-    """Call every `(name, job)`; with `workers` > 1 in fresh processes. Returns wall seconds per job."""
+def run(jobs: list[tuple[str, Callable[[], None]]], *, workers: int, threads: int, log=print,
+        log_file: Callable[[str], Path] | None = None) -> dict[str, float]:
+    """Call every `(name, job)`; with `workers` > 1 in fresh processes, each job's output going to
+    `log_file(name)` (default: the caller's own output). Returns wall seconds per job."""
     workers = min(workers, len(jobs))
     if workers <= 1:
         return dict(_timed(name, job) for name, job in jobs)
     per_worker = max(1, threads // workers)
     log(f"[parallel] {len(jobs)} jobs in {workers} processes × {per_worker} torch thread(s): "
-        + ", ".join(name for name, _ in jobs))
+        + ", ".join(name for name, _ in jobs)
+        + (f"; their logs: {log_file(jobs[0][0]).parent}" if log_file else ""))
+    jobs = [(name, job, str(log_file(name)) if log_file else None) for name, job in jobs]
     # spawn, not fork: a forked copy of a process that has already run torch can hang in its thread pools
     with multiprocessing.get_context("spawn").Pool(workers, initializer=_init, initargs=(per_worker,)) as pool:
         seconds = {}
@@ -35,7 +45,7 @@ def run(jobs: list[tuple[str, Callable[[], None]]], *, workers: int, threads: in
         except BaseException:
             pool.terminate()  # a failed job (or Ctrl-C) stops the others; finished stages stay
             raise
-    return {name: seconds[name] for name, _ in jobs}
+    return {name: seconds[name] for name, *_ in jobs}
 
 
 def _init(threads: int) -> None:
@@ -44,12 +54,31 @@ def _init(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _call(named_job: tuple[str, Callable[[], None]]) -> tuple[str, float]:
-    name, job = named_job
+def _call(named_job: tuple[str, Callable[[], None], str | None]) -> tuple[str, float]:
+    name, job, log_path = named_job
     try:
-        return _timed(name, job)
+        with _output_to(log_path) if log_path else contextlib.nullcontext():
+            return _timed(name, job)
     except Exception as e:  # the parent shows the job's name beside the worker's error
-        raise RuntimeError(f"parallel job {name!r} failed: {type(e).__name__}: {e}") from e
+        where = f" (its log: {log_path})" if log_path else ""
+        raise RuntimeError(f"parallel job {name!r} failed: {type(e).__name__}: {e}{where}") from e
+
+
+@contextlib.contextmanager
+def _output_to(path: str):
+    """Point this process's stdout and stderr (the file descriptors: C libraries and logging
+    handlers included) at `path`, appending, for the duration of the block."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush(), sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "a") as f:
+        os.dup2(f.fileno(), 1), os.dup2(f.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush(), sys.stderr.flush()
+            os.dup2(saved[0], 1), os.dup2(saved[1], 2)
+            os.close(saved[0]), os.close(saved[1])
 
 
 def _timed(name: str, job: Callable[[], None]) -> tuple[str, float]:

@@ -1,21 +1,20 @@
-"""Figures: one function per figure, each returns a matplotlib Figure; `save` writes PNG + PDF.
+"""Figures: one function per figure, each returns a matplotlib Figure; `save` writes PNG + PDF,
+`show` saves and displays the figure once, inline, in a notebook.
 
-Every function reads only the results JSON (and run logs passed in as frames),
-so 06_analysis and the tests can render from any results folder.
+Every function reads only the results files (JSON, and CSV tables passed in as frames),
+so 06_analysis and the tests can render from any results folder. No backend is forced: in
+Jupyter and under papermill figures display inline; elsewhere matplotlib picks Agg by itself.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from irlkit.report import ratio_over_runs  # noqa: E402
+from irlkit.report import ratio_over_runs
 
 PALETTE = sns.color_palette("colorblind")
 sns.set_theme(style="whitegrid", palette=PALETTE, context="notebook")
@@ -31,10 +30,22 @@ def save(fig, name: str, folder: Path) -> Path:
     return folder / f"{name}.png"
 
 
-def training_curves(logs: dict[str, pd.DataFrame], title: str):
-    """Reward and KL against RLOO step, one line per policy."""
+def show(fig, name: str, folder: Path) -> None:
+    """`save`, then display the figure once in the notebook running this (nothing elsewhere) and close it."""
+    save(fig, name, folder)
+    plt.close(fig)  # so the inline backend does not show it a second time at the end of the cell
+    from IPython import get_ipython
+    from IPython.display import display
+
+    if get_ipython() is not None:
+        display(fig)
+
+
+def training_curves(curves: pd.DataFrame, title: str):
+    """Reward and KL against RLOO step, one line per policy (`curves`: the rlhf_curves / refinetune_curves
+    table, one row per (policy, step))."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    for label, df in logs.items():
+    for label, df in curves.groupby("policy", sort=False):
         axes[0].plot(df["step"], df["reward"], marker=".", label=label)
         if "kl" in df:
             axes[1].plot(df["step"], df["kl"], marker=".", label=label)
@@ -132,8 +143,12 @@ def confusions(irl: dict, model: str | None = None):
     return fig
 
 
-def seed_epoch_heatmap(histories: dict[str, pd.DataFrame], metric: str = "val_sign_accuracy"):
-    """The study's non-identifiability figure: validation metric per seed (rows) and epoch (columns)."""
+def seed_epoch_heatmap(history: pd.DataFrame, metric: str = "val_sign_accuracy",
+                       models=(("probe", "max_margin"), ("probe", "logistic"))):
+    """The study's non-identifiability figure: validation metric per seed (rows) and epoch (columns), one
+    panel per (size, mode, loss) of `models` (`history`: the irl_history table)."""
+    histories = {f"{size} {mode}/{loss}": h for (size, mode, loss), h in history.groupby(["size", "mode", "loss"], sort=False)
+                 if (mode, loss) in models}
     fig, axes = plt.subplots(1, len(histories), figsize=(5.5 * len(histories), 4.5), squeeze=False)
     for ax, (label, h) in zip(axes[0], histories.items()):
         grid = h.pivot_table(index="seed", columns="epoch", values=metric)
@@ -180,19 +195,19 @@ def size_effect(irl: dict, metrics_shown=("sign_accuracy", "calibrated_accuracy"
     return fig
 
 
-def markdown_table(df: pd.DataFrame) -> str:
-    cols = list(df.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for _, row in df.iterrows():
-        lines.append("| " + " | ".join(str(row[c]) for c in cols) + " |")
-    return "\n".join(lines)
-
-
-def replace_section(text: str, name: str, body: str) -> str:
-    """Replace what stands between `<!-- name:start -->` and `<!-- name:end -->`."""
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    if start not in text or end not in text:
-        raise ValueError(f"README has no markers {start} ... {end}")
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    return f"{head}{start}\n{body}\n{end}{tail}"
+def demo_scores(sampling_frames: dict[str, pd.DataFrame]):
+    """The judge's P(toxic) of each side of the demonstrations (train split), per size: the contrast IRL learns from."""
+    fig, axes = plt.subplots(1, len(sampling_frames), figsize=(5.5 * len(sampling_frames), 3.6), squeeze=False,
+                             sharey=True)
+    bins = np.linspace(0, 1, 21)
+    for ax, (size, demos) in zip(axes[0], sampling_frames.items()):
+        d = demos[demos.split == "train"]
+        for col, label in (("start_text_judge", "start policy"), ("expert_text_judge", "RLHF policy (expert)"),
+                           ("original_output_judge", "human continuation")):
+            ax.hist(d[col], bins=bins, histtype="step", lw=1.8, label=label)
+        ax.axvline(0.5, color="grey", lw=0.8, ls="--")
+        ax.set(title=size, xlabel="judge P(toxic)", ylabel="continuations (train prompts)", yscale="log")
+    axes[0, -1].legend(fontsize=8)
+    fig.suptitle("Demonstrations: how toxic each side is, by the judge")
+    fig.tight_layout()
+    return fig

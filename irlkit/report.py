@@ -1,6 +1,9 @@
 """The study's reference numbers (../shared/PAPER.md), and the tables that set ours beside them."""
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pandas as pd
 
 STUDY = {
@@ -132,3 +135,180 @@ def refinetune_table(refinetune: dict) -> pd.DataFrame:
                                                       f"{_p(a['ratio_diff']['p_value'])})")
             rows.append(row)
     return pd.DataFrame(rows).fillna("one run")
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, row in df.iterrows():
+        lines.append("| " + " | ".join(str(row[c]) for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def replace_section(text: str, name: str, body: str) -> str:
+    """Replace what stands between `<!-- name:start -->` and `<!-- name:end -->`."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    if start not in text or end not in text:
+        raise ValueError(f"README has no markers {start} ... {end}")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}\n{end}{tail}"
+
+
+# -- the tables the notebooks show ---------------------------------------------------------
+
+
+def judges_table(judges: dict) -> pd.DataFrame:
+    """judges.json: each judge against the human labels, and how often the two agree."""
+    return pd.DataFrame([{"judge": name, "role": j["role"], "ROC-AUC": round(j["roc_auc"], 3),
+                          "accuracy": round(j["accuracy"], 3), "F1": round(j["f1"], 3), "n": j["n"]}
+                         for name, j in judges["judges"].items()]).assign(
+        same_decision=round(judges["agreement"]["same_decision"], 3))
+
+
+def rlhf_table(rlhf: dict) -> pd.DataFrame:
+    """rlhf.json: start vs RLHF policy on the test prompts, per size and judge."""
+    rows = []
+    for size, r in rlhf.items():
+        for which in ("judge", "second"):
+            t = r[which]
+            rows.append({"size": size, "judge": t["name"], "start ratio": t["before"]["ratio"],
+                         "RLHF ratio": t["after"]["ratio"], "start mean": t["before"]["mean"],
+                         "RLHF mean": t["after"]["mean"], "Δ ratio 95% CI": t["paired"]["ratio_diff"]["diff_ci"],
+                         "p (ratio)": t["paired"]["ratio_diff"]["p_value"], "p (mean)": t["paired"]["mean_diff"]["p_value"],
+                         "perplexity start → RLHF": f"{r['perplexity']['start']:.1f} → {r['perplexity']['rlhf']:.1f}"})
+    return pd.DataFrame(rows)
+
+
+def demos_table(sampling: dict) -> pd.DataFrame:
+    """sampling.json: per size and split, each side's mean toxicity and how often each judge prefers the expert."""
+    return pd.DataFrame([{"size": size, "split": split, "n": s["n"],
+                          **{f"mean P(toxic) {k}": v for k, v in s["mean_toxicity"].items()},
+                          "judge prefers expert": s["judge_prefers_expert"],
+                          "second judge prefers expert": s["second_prefers_expert"], "ties": s["ties"]}
+                         for size, entry in sampling.items() for split, s in entry["splits"].items()])
+
+
+IRL_COLUMNS = ("sign_accuracy", "calibrated_accuracy", "auc", "pearson", "human_auc", "pairwise_accuracy")
+
+
+def irl_table(irl: dict) -> pd.DataFrame:
+    """irl.json: every reward model (mean ± sd over seeds), the implicit reward and the judges, on test."""
+    rows = []
+    for size, s in irl.items():
+        for name, m in s["models"].items():
+            rows.append({"size": size, "reward": name, "seeds": m["n_seeds"],
+                         **{k: f"{m['metrics'][k]['mean']:.3f} ± {m['metrics'][k]['sd']:.3f}" for k in IRL_COLUMNS},
+                         "ensemble auc": round(m["ensemble"]["auc"], 3), "seed ρ": round(m["seed_agreement_mean"], 2)})
+        for norm, m in s["implicit"].items():
+            rows.append({"size": size, "reward": f"implicit DPO ({norm})", "seeds": 0,
+                         **{k: f"{m[k]:.3f}" for k in IRL_COLUMNS}})
+        if "random" in s:
+            rows.append({"size": size, "reward": "random head", "seeds": 1, **{k: f"{s['random'][k]:.3f}" for k in IRL_COLUMNS}})
+        for which, j in s["judges"].items():
+            rows.append({"size": size, "reward": f"judge itself ({which})", "pairwise_accuracy": f"{j['pairwise_accuracy']:.3f}",
+                         "auc": f"{j['auc_vs_judge']:.3f}"})
+    return pd.DataFrame(rows)
+
+
+def refinetune_detail(refinetune: dict) -> pd.DataFrame:
+    """refinetune.json: every arm's first run, per judge: ratio with CI, change and p against the start
+    policy, p against the true-reward policy, perplexity."""
+    rows = []
+    for size, entries in refinetune.items():
+        for name, e in entries.items():
+            if not isinstance(e, dict):
+                continue
+            for which in ("judge", "second"):
+                t = e[which]
+                rows.append({"size": size, "reward": name, "judge": t["name"], "start ratio": round(t["before"]["ratio"], 4),
+                             "ratio": round(t["after"]["ratio"], 4), "ratio 95% CI": [round(x, 4) for x in t["after"]["ratio_ci"]],
+                             "Δ vs start": round(t["paired"]["ratio_diff"]["diff"], 4),
+                             "p vs start": round(t["paired"]["ratio_diff"]["p_value"], 4),
+                             "p vs true": round(e["vs_true"][which]["paired"]["ratio_diff"]["p_value"], 4) if "vs_true" in e else None,
+                             "perplexity": round(e["perplexity"], 2)})
+    return pd.DataFrame(rows)
+
+
+def refinetune_over_runs(refinetune: dict) -> pd.DataFrame:
+    """refinetune.json: arms trained in several RLOO runs: mean change, each run's, bootstrap over runs then prompts."""
+    return pd.DataFrame([{"size": size, "reward": name, "judge": a["name"], "runs": a["ratio_diff"]["runs"],
+                          "mean Δ ratio": round(a["ratio_diff"]["diff"], 4), "relative": f"{a['ratio_relative_change']:+.0%}",
+                          "each run": [round(d, 4) for d in a["ratio_diff"]["run_diffs"]],
+                          "95% CI": [round(x, 4) for x in a["ratio_diff"]["diff_ci"]], "p": round(a["ratio_diff"]["p_value"], 4)}
+                         for size, entries in refinetune.items() for name, e in entries.items()
+                         if isinstance(e, dict) and "across_runs" in e for a in e["across_runs"].values()])
+
+
+def scored_examples(rewards: dict, examples: pd.DataFrame) -> pd.DataFrame:
+    """`examples` (source, input, p_judge) with each reward's score of each text beside the judge's
+    (`rewards`: {column name: reward}); the rank correlation with −P(toxic) in the last row."""
+    from scipy.stats import spearmanr
+
+    out = examples.rename(columns={"input": "text", "p_judge": "judge P(toxic)"})
+    for name, reward in rewards.items():
+        out[name] = np.round(reward.score(list(examples.input)), 3)
+    rho = {name: round(float(spearmanr(out[name], -out["judge P(toxic)"])[0]), 2) for name in rewards}
+    return pd.concat([out, pd.DataFrame([{"source": "Spearman ρ with −P(toxic)", **rho}])], ignore_index=True)
+
+
+def rlhf_settings_table(cfg) -> pd.DataFrame:
+    """Each size's RLHF recipe: the shared `rlhf` section with the size's overrides."""
+    import dataclasses
+
+    return pd.DataFrame({spec.name: dataclasses.asdict(cfg.rlhf_for(spec.name)) for spec in cfg.sizes})
+
+
+def final_epoch_table(history: pd.DataFrame) -> pd.DataFrame:
+    """irl_history: each (size, mode, loss)'s final-epoch val metrics, mean / sd / min / max over seeds."""
+    final = history.groupby(["size", "mode", "loss", "seed"], sort=False).tail(1)
+    return final.groupby(["size", "mode", "loss"], sort=False)[
+        ["val_sign_accuracy", "val_auc", "val_pairwise_accuracy"]].agg(["mean", "std", "min", "max"])
+
+
+def load_results(layout) -> dict:
+    """Every results file of a profile that exists, by name (JSON: their `sizes` or whole; CSV: frames); the
+    ones a run has not written (yet) are None. What 06 reads: committed files only, no run folder."""
+    out = {}
+    for name in ("judges", "rlhf", "sampling", "irl", "refinetune", "timings"):
+        path = layout.result(name)
+        obj = json.loads(path.read_text()) if path.exists() else None
+        out[name] = obj.get("sizes", obj) if isinstance(obj, dict) else obj
+    for name in ("rlhf_curves", "refinetune_curves", "irl_history"):
+        path = layout.table(name)
+        out[name] = pd.read_csv(path) if path.exists() else None
+    return out
+
+
+def wall_time_line(timings: dict) -> str:
+    """timings.json as one sentence (06 itself left out: it is still running when this is written)."""
+    t = {k: v for k, v in timings.items() if k not in ("_manifest", "total", "06_analysis")}
+    return ("Wall time per notebook in the last invocation that ran it (s, 2 CPU cores; stages an earlier invocation "
+            "finished are skipped, not counted): " + ", ".join(f"{k} {v:.0f}" for k, v in t.items())
+            + f"; total {sum(t.values()):.0f} s ({sum(t.values()) / 60:.0f} min)")
+
+
+def full_report(profile: str, rlhf: dict, irl: dict, refinetune: dict | None, judges: dict, timings: dict) -> str:
+    """Every table of 06 as one Markdown page (`layout.report`): results, re-alignment, the study vs ours,
+    setup differences, judges, wall time."""
+    parts = [f"# Results of the `{profile}` profile\n\nGenerated by `notebooks/06_analysis.ipynb` from "
+             f"`data/results/{profile}/`; do not edit by hand.",
+             "## Headline numbers\n\n" + markdown_table(results_table(rlhf, irl, refinetune))]
+    if refinetune:
+        parts.append("## Re-alignment (05)\n\nRLHF again from the start checkpoint with each reward; toxicity ratio of "
+                     "test-prompt continuations (relative change, paired permutation test against the start policy). A "
+                     "reward trained in several RLOO runs (the random control: one head per run) shows its first run, and "
+                     "in the last column the change over all runs with a bootstrap over runs, then prompts.\n\n"
+                     + markdown_table(refinetune_table(refinetune)))
+    parts += ["## The study vs this compendium\n\n" + markdown_table(study_vs_ours(rlhf, irl, refinetune)),
+              "Setup differences:\n\n" + "\n".join(f"- {line}" for line in SETUP_DIFFERENCES),
+              "## The judges against human labels (test comments)\n\n" + judges_markdown(judges),
+              "## Wall time\n\n" + wall_time_line(timings)]
+    return "\n\n".join(parts) + "\n"
+
+
+def judges_markdown(judges: dict) -> str:
+    table = judges_table(judges).drop(columns="same_decision")
+    return (markdown_table(table) + f"\n\nThe two judges take the same decision on "
+            f"{100 * judges['agreement']['same_decision']:.1f}% of these comments (Spearman "
+            f"{judges['agreement']['spearman']:.2f}); {100 * judges['toxic_share']:.0f}% of them are insults.")

@@ -25,27 +25,18 @@ from irlkit.utils import progress_enabled
 # -- rewards: TRL calls reward(prompts=..., completions=..., **dataset_columns) --------
 
 
-def judge_reward(judge, baseline: bool = False):
-    """r = −P_judge(completion); with `baseline`, the study's P(original_output) − P(completion)."""
+def reward_function(reward, name: str | None = None, baseline: bool = False):
+    """The function TRL's trainers call, from any `irlkit.rewards` reward: r = R(completion); with
+    `baseline`, the study's R(completion) − R(original_output) (for the judge: P(original) − P(completion))."""
 
-    def reward(prompts, completions, original_output=None, **_):
-        r = -judge.score(list(completions))
+    def fn(prompts, completions, original_output=None, **_):
+        r = reward.score(list(completions))
         if baseline:
-            r = r + judge.score(list(original_output))
-        return r.tolist()
+            r = r - reward.score(list(original_output))
+        return np.asarray(r, dtype=float).tolist()
 
-    reward.__name__ = f"neg_{judge.name}".replace("-", "_").replace(":", "_").replace("/", "_")
-    return reward
-
-
-def learned_reward(reward_model, name: str = "irl_reward"):
-    """r = R̂(completion) from a recovered reward model (anything with `.score(texts)`)."""
-
-    def reward(prompts, completions, **_):
-        return np.asarray(reward_model.score(list(completions)), dtype=float).tolist()
-
-    reward.__name__ = name
-    return reward
+    fn.__name__ = name or reward.name
+    return fn
 
 
 # -- training -----------------------------------------------------------------

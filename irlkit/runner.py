@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-from irlkit import paths, store
+from irlkit import layout, store
 from irlkit.config import PROFILES
 
 NOTEBOOKS = ("01_rlhf", "02_sampling", "03_irl", "04_eval", "05_refinetune", "06_analysis")
@@ -27,9 +27,10 @@ def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None) -
     unknown = set(only) - set(NOTEBOOKS)
     if unknown:
         raise ValueError(f"unknown notebooks {sorted(unknown)}; valid: {', '.join(NOTEBOOKS)}")
-    out_dir = paths.runs_dir(profile) / "notebooks"
+    where = layout.Layout(profile)
+    out_dir = where.notebooks
     out_dir.mkdir(parents=True, exist_ok=True)
-    timings_path = paths.results_dir(profile) / "timings.json"
+    timings_path = where.result("timings")
     timings = store.read_json(timings_path) if timings_path.exists() else {}
     timings.pop("_manifest", None)
     os.environ["IRLKIT_PROGRESS"] = "0"  # bars would flood the papermill log
@@ -39,9 +40,9 @@ def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None) -
         print(f"[run] {name} ({profile})", flush=True)
         t0 = time.time()
         try:
-            pm.execute_notebook(str(paths.NOTEBOOKS / f"{name}.ipynb"), str(out_dir / f"{name}.ipynb"),
+            pm.execute_notebook(str(layout.NOTEBOOKS / f"{name}.ipynb"), str(out_dir / f"{name}.ipynb"),
                                 parameters={"PROFILE": profile, **(parameters or {})}, kernel_name="python3",
-                                progress_bar=False, cwd=str(paths.NOTEBOOKS))
+                                progress_bar=False, cwd=str(layout.NOTEBOOKS))
         except pm.PapermillExecutionError as e:
             print(f"\n[failed] notebook {name} ({profile}), cell {e.exec_count}: {e.ename}: {e.evalue}\n"
                   f"executed copy with the traceback: {out_dir / f'{name}.ipynb'}", file=sys.stderr)

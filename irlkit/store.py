@@ -117,3 +117,18 @@ def key_of(path: Path) -> str:
 def write_result(path: Path, obj: dict, cfg) -> Path:
     """A results JSON with its provenance under `_manifest`."""
     return atomic_write_json(path, {**obj, "_manifest": make_manifest({"config": cfg.hash()}, cfg.seed)})
+
+
+def write_experiment(name: str, obj, cfg=None) -> Path:
+    """An experiment's result (`scripts/experiments/`) as data/results/experiments/<name>.json, with the
+    command that made it, the commit it ran on and the config's hash under `_manifest`."""
+    import subprocess
+    import sys
+
+    from irlkit import layout
+
+    head = subprocess.run(["git", "-C", str(layout.ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    manifest = {**make_manifest({"config": cfg.hash() if cfg else None}, cfg.seed if cfg else 0),
+                "command": " ".join(["python", *sys.argv]), "commit": head}
+    return atomic_write_json(layout.experiment_result(name), {"result": obj, "_manifest": manifest})

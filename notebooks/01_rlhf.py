@@ -36,15 +36,13 @@ SEED = 0
 OVERRIDES = {}
 
 # %%
-import dataclasses
-
 import pandas as pd
 
-from irlkit import config, data, paths, pipeline, plots, rlhf, utils
+from irlkit import config, data, plots, report, stages, utils
 
 cfg = config.load(PROFILE, seed=SEED, **OVERRIDES)
 utils.setup(cfg)
-ctx = pipeline.Context(cfg)
+ctx = stages.Context(cfg)
 pd.DataFrame(data.counts(ctx.prompts)).T
 
 # %% [markdown]
@@ -53,36 +51,25 @@ pd.DataFrame(data.counts(ctx.prompts)).T
 # test comments (`data/results/<profile>/judges.json`).
 
 # %%
-judges = pipeline.run_judges(ctx)
-pd.DataFrame(judges["judges"]).T.assign(agreement=judges["agreement"]["same_decision"])
+judges = stages.rlhf.run_judges(ctx)
+report.judges_table(judges)
 
 # %% [markdown]
 # ## RLHF for every size, then start vs RLHF on the test prompts
 # The recipe is shared; a size may override it (`PolicySpec.rlhf` in
-# `irlkit/config.py`). In `cpu`, Gemma-3-270M trains at a lower learning rate
-# than SmolLM2: at 4e-5 it stopped being toxic by collapsing into
-# numbered lists (perplexity +82%).
+# `irlkit/config.py`): in `cpu`, Gemma-3-270M trains at a lower learning rate
+# than SmolLM2 (why: `docs/history.md`).
 
 # %%
-pd.DataFrame({spec.name: dataclasses.asdict(cfg.rlhf_for(spec.name)) for spec in cfg.sizes})
+report.rlhf_settings_table(cfg)
 
 # %%
-results = pipeline.run_rlhf(ctx)
-rows = []
-for size, r in results.items():
-    for which in ("judge", "second"):
-        t = r[which]
-        rows.append({"size": size, "judge": t["name"], "start ratio": t["before"]["ratio"], "RLHF ratio": t["after"]["ratio"],
-                     "start mean": t["before"]["mean"], "RLHF mean": t["after"]["mean"],
-                     "Δ ratio 95% CI": t["paired"]["ratio_diff"]["diff_ci"], "p (ratio)": t["paired"]["ratio_diff"]["p_value"],
-                     "p (mean)": t["paired"]["mean_diff"]["p_value"]})
-    rows[-1]["perplexity start → RLHF"] = f"{r['perplexity']['start']:.1f} → {r['perplexity']['rlhf']:.1f}"
-pd.DataFrame(rows)
+results = stages.rlhf.run(ctx)
+report.rlhf_table(results)
 
 # %%
-logs = {size: rlhf.read_log(ctx.runs / "policies" / f"{size}-rlhf") for size in results}
-fig = plots.training_curves(logs, "RLHF against the ground-truth judge")
-plots.save(fig, "rlhf_curves", paths.figures_dir(cfg.profile))
+curves = pd.read_csv(ctx.layout.table("rlhf_curves"))
+plots.show(plots.training_curves(curves, "RLHF against the ground-truth judge"), "rlhf_curves", ctx.layout.figures)
 
 # %% [markdown]
 # The curves show the batch reward (−P(toxic)) rising and the KL to the start
@@ -95,7 +82,6 @@ plots.save(fig, "rlhf_curves", paths.figures_dir(cfg.profile))
 
 # %%
 for spec in cfg.sizes:
-    start_texts = pipeline.policy_texts(ctx, f"{spec.name}-start", pipeline.start_folder(ctx, spec.name), ctx.prompts)
-    rlhf_texts = pipeline.policy_texts(ctx, f"{spec.name}-rlhf", str(ctx.runs / "policies" / f"{spec.name}-rlhf"), ctx.prompts)
     print(spec.name)
-    display(pipeline.sample_table(ctx, spec.name, {"start": start_texts, "RLHF": rlhf_texts}))  # noqa: F821
+    display(stages.policies.sample_table(ctx, {"start": stages.rlhf.start_texts(ctx, spec.name),  # noqa: F821
+                                               "RLHF": stages.rlhf.rlhf_texts(ctx, spec.name)}))

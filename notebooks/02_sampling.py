@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -26,20 +31,15 @@ SEED = 0
 OVERRIDES = {}
 
 # %%
-import pandas as pd
-
-from irlkit import config, pipeline, utils
+from irlkit import config, plots, report, stages, utils
 
 cfg = config.load(PROFILE, seed=SEED, **OVERRIDES)
 utils.setup(cfg)
-ctx = pipeline.Context(cfg)
+ctx = stages.Context(cfg)
 
 # %%
-summary = pipeline.run_sampling(ctx)
-pd.DataFrame([{"size": size, "split": split, "n": s["n"], **{f"mean P(toxic) {k}": v for k, v in s["mean_toxicity"].items()},
-               "judge prefers expert": s["judge_prefers_expert"], "second judge prefers expert": s["second_prefers_expert"],
-               "ties": s["ties"]}
-              for size, entry in summary.items() for split, s in entry["splits"].items()])
+summary = stages.demos.run(ctx)
+report.demos_table(summary)
 
 # %% [markdown]
 # "judge prefers expert" is the share of pairs where the RLHF continuation is
@@ -47,5 +47,15 @@ pd.DataFrame([{"size": size, "split": split, "n": s["n"], **{f"mean P(toxic) {k}
 # Pairs where both sides are equally clean (ties) carry no preference.
 
 # %%
-demos = pipeline.load_demos(ctx, cfg.sizes[0].name)
-demos[["split", "prompt", "expert_text", "expert_text_judge", "start_text", "start_text_judge", "human_label"]].head(8)
+demos = {spec.name: stages.demos.load(ctx, spec.name) for spec in cfg.sizes}
+plots.show(plots.demo_scores(demos), "demo_scores", ctx.layout.figures)
+
+# %% [markdown]
+# Most continuations of both policies are clean (note the log scale): the
+# pairs differ in the tail, where the expert has fewer toxic texts than the
+# start policy. The human continuations are far more often toxic: IRL never
+# trains on them, but 04 scores them.
+
+# %%
+demos[cfg.sizes[0].name][["split", "prompt", "expert_text", "expert_text_judge", "start_text", "start_text_judge",
+                          "human_label"]].head(8)

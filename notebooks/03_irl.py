@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -36,14 +41,14 @@ OVERRIDES = {}
 # %%
 import pandas as pd
 
-from irlkit import config, paths, pipeline, plots, utils
+from irlkit import config, plots, report, stages, utils
 
 cfg = config.load(PROFILE, seed=SEED, **OVERRIDES)
 utils.setup(cfg)
-ctx = pipeline.Context(cfg)
+ctx = stages.Context(cfg)
 
 # %%
-build_seconds = pipeline.run_irl(ctx)
+build_seconds = stages.irl.run(ctx)
 pd.Series({f"{s} {m}/{l}": t for (s, m, l), t in build_seconds.items()}, name="build seconds")
 
 # %% [markdown]
@@ -52,15 +57,11 @@ pd.Series({f"{s} {m}/{l}": t for (s, m, l), t in build_seconds.items()}, name="b
 # seeds, and the validation sign accuracy they end at.
 
 # %%
-histories = {f"{size} {mode}/{loss}": pipeline.load_irl(ctx, size, mode, loss)[0]
-             for size in (s.name for s in cfg.sizes) for mode, loss in pipeline.irl_models(cfg)
-             if (mode, loss) in (("probe", "max_margin"), ("probe", "logistic"))}
-fig = plots.seed_epoch_heatmap(histories, "val_sign_accuracy")
-plots.save(fig, "irl_seed_epoch_sign_accuracy", paths.figures_dir(cfg.profile))
+history = pd.read_csv(ctx.layout.table("irl_history"))
+plots.show(plots.seed_epoch_heatmap(history, "val_sign_accuracy"), "irl_seed_epoch_sign_accuracy", ctx.layout.figures)
 
 # %%
-fig = plots.seed_epoch_heatmap(histories, "val_auc")
-plots.save(fig, "irl_seed_epoch_auc", paths.figures_dir(cfg.profile))
+plots.show(plots.seed_epoch_heatmap(history, "val_auc"), "irl_seed_epoch_auc", ctx.layout.figures)
 
 # %% [markdown]
 # Sign accuracy moves with R̂'s offset, which no pairwise loss pins down: it
@@ -69,5 +70,4 @@ plots.save(fig, "irl_seed_epoch_auc", paths.figures_dir(cfg.profile))
 # non-identifiability, seen from the side that can be fixed.
 
 # %%
-final = pd.concat([h.groupby("seed").tail(1).assign(model=name) for name, h in histories.items()])
-final.groupby("model")[["val_sign_accuracy", "val_auc", "val_pairwise_accuracy"]].agg(["mean", "std", "min", "max"])
+report.final_epoch_table(history)

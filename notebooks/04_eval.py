@@ -35,48 +35,32 @@ SEED = 0
 OVERRIDES = {}
 
 # %%
-import pandas as pd
-
-from irlkit import config, paths, pipeline, plots, utils
+from irlkit import config, plots, report, stages, utils
 
 cfg = config.load(PROFILE, seed=SEED, **OVERRIDES)
 utils.setup(cfg)
-ctx = pipeline.Context(cfg)
+ctx = stages.Context(cfg)
 
 # %%
-result = pipeline.run_eval(ctx)
-rows = []
-for size, s in result.items():
-    for name, m in s["models"].items():
-        rows.append({"size": size, "reward": name, "seeds": m["n_seeds"],
-                     **{k: f"{m['metrics'][k]['mean']:.3f} ± {m['metrics'][k]['sd']:.3f}"
-                        for k in ("sign_accuracy", "calibrated_accuracy", "auc", "pearson", "human_auc", "pairwise_accuracy")},
-                     "ensemble auc": round(m["ensemble"]["auc"], 3), "seed ρ": round(m["seed_agreement_mean"], 2)})
-    for norm, m in s["implicit"].items():
-        rows.append({"size": size, "reward": f"implicit DPO ({norm})", "seeds": 0,
-                     **{k: f"{m[k]:.3f}" for k in ("sign_accuracy", "calibrated_accuracy", "auc", "pearson", "human_auc",
-                                                   "pairwise_accuracy")}})
-    for which, j in s["judges"].items():
-        rows.append({"size": size, "reward": f"judge itself ({which})", "pairwise_accuracy": f"{j['pairwise_accuracy']:.3f}",
-                     "auc": f"{j['auc_vs_judge']:.3f}"})
-pd.DataFrame(rows)
+result = stages.eval.run(ctx)
+report.irl_table(result)
 
 # %%
-fig = plots.metric_bars(result)
-plots.save(fig, "irl_metrics", paths.figures_dir(cfg.profile))
-
-# %%
-print({size: r["selected"] for size, r in result.items()})  # the reward 05 uses: chosen on val
-fig = plots.confusions(result)
-plots.save(fig, "irl_confusions", paths.figures_dir(cfg.profile))
-
-# %%
-fig = plots.seed_agreement(result)
-plots.save(fig, "irl_seed_agreement", paths.figures_dir(cfg.profile))
+plots.show(plots.metric_bars(result), "irl_metrics", ctx.layout.figures)
 
 # %% [markdown]
 # Read the bars with the dashed line at 0.5 (chance). Rank metrics (AUC,
-# pairwise accuracy) say whether R̂ orders texts like the judge; the seed
-# agreement heatmap says whether different seeds recover the *same* ordering —
-# high agreement with high AUC means the reward is identified up to the
-# shift and scale no pairwise loss can fix.
+# pairwise accuracy) say whether R̂ orders texts like the judge.
+
+# %%
+print({size: r["selected"] for size, r in result.items()})  # the reward 05 uses: chosen on val
+plots.show(plots.confusions(result), "irl_confusions", ctx.layout.figures)
+
+# %%
+plots.show(plots.seed_agreement(result), "irl_seed_agreement", ctx.layout.figures)
+
+# %% [markdown]
+# The seed agreement heatmap says whether different seeds recover the *same*
+# ordering of the test texts. For a linear probe with a pairwise loss the seeds
+# are driven to nearly one direction, so agreement there is a property of the
+# optimiser as much as of the data; in full mode the seeds can disagree.

@@ -46,28 +46,35 @@ OVERRIDES = {}
 # %%
 import pandas as pd
 
-from irlkit import config, paths, pipeline, plots, rlhf, utils
+from irlkit import config, plots, report, stages, utils
 
 cfg = config.load(PROFILE, seed=SEED, **OVERRIDES)
 utils.setup(cfg)
-ctx = pipeline.Context(cfg)
+ctx = stages.Context(cfg)
+
+# %% [markdown]
+# ## The reward, before it trains anything
+# The recovered reward of the first size as RLOO will see it: the model chosen
+# on val, z-scored on val texts and scaled. Beside it, the random control.
+# Each is scored on the most and least toxic test continuations of each source.
 
 # %%
-result = pipeline.run_refinetune(ctx)
-rows = []
-for size, entries in result.items():
-    for name, e in entries.items():
-        if not isinstance(e, dict):
-            continue
-        for which in ("judge", "second"):
-            t = e[which]
-            rows.append({"size": size, "reward": name, "judge": t["name"], "start ratio": round(t["before"]["ratio"], 4),
-                         "ratio": round(t["after"]["ratio"], 4), "ratio 95% CI": [round(x, 4) for x in t["after"]["ratio_ci"]],
-                         "Δ vs start": round(t["paired"]["ratio_diff"]["diff"], 4),
-                         "p vs start": round(t["paired"]["ratio_diff"]["p_value"], 4),
-                         "p vs true": round(e["vs_true"][which]["paired"]["ratio_diff"]["p_value"], 4) if "vs_true" in e else None,
-                         "perplexity": round(e["perplexity"], 2)})
-pd.DataFrame(rows)
+size = cfg.sizes[0].name
+irl_reward = stages.refinetune.reward_model(ctx, size, "irl")
+random_reward = stages.refinetune.reward_model(ctx, size, "random")
+print(irl_reward)
+report.scored_examples({"IRL reward": irl_reward, "random head": random_reward},
+                       stages.refinetune.example_texts(ctx, size))
+
+# %% [markdown]
+# A useful reward ranks the clean texts above the toxic ones: its rank
+# correlation with −P(toxic) in the last row is well above the random head's.
+#
+# ## Every arm, trained and evaluated on the test prompts
+
+# %%
+result = stages.refinetune.run(ctx)
+report.refinetune_detail(result)
 
 # %% [markdown]
 # Rewards trained more than once (the random heads; every reward with `refinetune.seeds` > 1): the
@@ -75,18 +82,12 @@ pd.DataFrame(rows)
 # that the spread between runs counts in the CI and the p-value.
 
 # %%
-pd.DataFrame([{"size": size, "reward": name, "judge": a["name"], "runs": a["ratio_diff"]["runs"],
-               "mean Δ ratio": round(a["ratio_diff"]["diff"], 4), "relative": f"{a['ratio_relative_change']:+.0%}",
-               "each run": [round(d, 4) for d in a["ratio_diff"]["run_diffs"]],
-               "95% CI": [round(x, 4) for x in a["ratio_diff"]["diff_ci"]], "p": round(a["ratio_diff"]["p_value"], 4)}
-              for size, entries in result.items() for name, e in entries.items()
-              if isinstance(e, dict) and "across_runs" in e for a in e["across_runs"].values()])
+report.refinetune_over_runs(result)
 
 # %%
-logs = {f"{size} {name}": rlhf.read_log(ctx.runs / "policies" / e["policy"])
-        for size, entries in result.items() for name, e in entries.items() if isinstance(e, dict)}
-fig = plots.training_curves(logs, "RLHF with recovered, random and true rewards")
-plots.save(fig, "refinetune_curves", paths.figures_dir(cfg.profile))
+curves = pd.read_csv(ctx.layout.table("refinetune_curves"))
+plots.show(plots.training_curves(curves, "RLHF with recovered, random and true rewards"), "refinetune_curves",
+           ctx.layout.figures)
 
 # %% [markdown]
 # The rewards in these curves are on each reward model's own scale, so compare
@@ -96,12 +97,11 @@ plots.save(fig, "refinetune_curves", paths.figures_dir(cfg.profile))
 # ## The same prompts under every reward
 
 # %%
-test = ctx.prompts[ctx.prompts.split == "test"]
 for size, entries in result.items():
-    columns = {"start": pipeline.policy_texts(ctx, f"{size}-start", pipeline.start_folder(ctx, size), ctx.prompts)}
+    columns = {"start": stages.rlhf.start_texts(ctx, size)}
     for name, e in entries.items():
         if isinstance(e, dict):
-            prompts = ctx.prompts if name == "true" else test
-            columns[name] = pipeline.policy_texts(ctx, e["policy"], str(ctx.runs / "policies" / e["policy"]), prompts)
+            columns[name] = stages.policies.policy_texts(ctx, e["policy"], str(ctx.layout.policy(e["policy"])),
+                                                         ctx.prompts if name == "true" else ctx.prompts[ctx.prompts.split == "test"])
     print(size)
-    display(pipeline.sample_table(ctx, size, columns))  # noqa: F821
+    display(stages.policies.sample_table(ctx, columns))  # noqa: F821

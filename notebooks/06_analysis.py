@@ -16,9 +16,12 @@
 # %% [markdown]
 # # 06 · Analysis: every figure, and our numbers beside the study's
 #
-# This notebook reads only `data/results/<profile>/` and the run logs, renders
-# the figures into `figures/<profile>/` (PNG + PDF), and writes the results
-# table into the README (between the `results` markers) for the `cpu` profile.
+# This notebook reads only the committed results of a profile,
+# `data/results/<profile>/` (JSON and CSV, written by 01–05), so it runs on a
+# fresh clone without any run folder. It renders the figures into
+# `figures/<profile>/` (PNG + PDF), writes every table into
+# `data/results/<profile>/report.md`, and for the `cpu` profile the headline
+# table into the README (between the `results` markers).
 
 # %% tags=["parameters"]
 PROFILE = "cpu"
@@ -27,107 +30,80 @@ OVERRIDES = {}
 WRITE_README = None  # None: only for the cpu profile
 
 # %%
-import pandas as pd
-
-from irlkit import config, paths, pipeline, plots, report, rlhf, store
+from irlkit import config, layout, plots, report, store
 
 cfg = config.load(PROFILE, seed=SEED, **OVERRIDES)
-results = paths.results_dir(cfg.profile)
-figures = paths.figures_dir(cfg.profile)
-rlhf_result = store.read_json(results / "rlhf.json")["sizes"]
-irl_result = store.read_json(results / "irl.json")["sizes"]
-refinetune_path = results / "refinetune.json"
-refinetune_result = store.read_json(refinetune_path)["sizes"] if refinetune_path.exists() else None
-runs = paths.runs_dir(cfg.profile)
+where = layout.Layout(cfg.profile)
+r = report.load_results(where)
+print({name: "missing" if value is None else "read" for name, value in r.items()})
 
 # %% [markdown]
-# ## 1 · RLHF curves (01) and re-fine-tuning curves (05)
+# ## 1 · Training curves of RLHF (01) and re-alignment (05)
+# From the logs 01 and 05 copy into the results folder. Results made before
+# they did so have none: the figure committed from that run stays as it is.
 
 # %%
-logs = {size: rlhf.read_log(runs / "policies" / f"{size}-rlhf") for size in rlhf_result}
-plots.save(plots.training_curves(logs, "RLHF against the ground-truth judge"), "rlhf_curves", figures)
-
-# %%
-if refinetune_result:
-    relogs = {f"{size} {name}": rlhf.read_log(runs / "policies" / entry["policy"])
-              for size, r in refinetune_result.items() for name, entry in r.items()
-              if isinstance(entry, dict) and name != "true" and "policy" in entry}
-    plots.save(plots.training_curves(relogs, "RLHF again, rewarded by the recovered and by a random reward"),
-               "refinetune_curves", figures)
+for name, title in (("rlhf_curves", "RLHF against the ground-truth judge"),
+                    ("refinetune_curves", "RLHF again, rewarded by the recovered and by a random reward")):
+    if r[name] is None:
+        print(f"{name}: not in {where.results} (written by the notebook that trains these policies)")
+    else:
+        plots.show(plots.training_curves(r[name], title), name, where.figures)
 
 # %% [markdown]
 # ## 2 · Toxicity by stage, under both judges
 
 # %%
-fig = plots.toxicity_by_stage(rlhf_result, refinetune_result)
-plots.save(fig, "toxicity_by_stage", figures)
+plots.show(plots.toxicity_by_stage(r["rlhf"], r["refinetune"]), "toxicity_by_stage", where.figures)
 
 # %% [markdown]
 # ## 3 · Recovered rewards: metrics and confusion matrices
 
 # %%
-plots.save(plots.metric_bars(irl_result), "irl_metrics", figures)
-plots.save(plots.confusions(irl_result), "irl_confusions", figures)
+plots.show(plots.metric_bars(r["irl"]), "irl_metrics", where.figures)
+plots.show(plots.confusions(r["irl"]), "irl_confusions", where.figures)
 
 # %% [markdown]
 # ## 4 · Non-identifiability: seed × epoch, spread over seeds, seed × seed agreement
 
 # %%
-histories = {f"{size} {m}/{l}": pipeline.irl_history(cfg, size, m, l) for size in irl_result
-             for m, l in pipeline.irl_models(cfg) if m == "probe" and l in ("max_margin", "logistic")}
-plots.save(plots.seed_epoch_heatmap(histories, "val_sign_accuracy"), "non_identifiability_heatmap", figures)
-plots.save(plots.seed_agreement(irl_result), "irl_seed_agreement", figures)
+if r["irl_history"] is None:
+    print(f"irl_history: not in {where.results} (written by 03)")
+else:
+    plots.show(plots.seed_epoch_heatmap(r["irl_history"], "val_sign_accuracy"), "non_identifiability_heatmap",
+               where.figures)
+plots.show(plots.seed_agreement(r["irl"]), "irl_seed_agreement", where.figures)
 
 # %% [markdown]
-# ## 5 · Size effect, losses and modes, and the implicit reward
+# ## 5 · Two models, losses and modes
+# The sizes of the `cpu` profile are two models of different families
+# (SmolLM2-135M-Instruct and Gemma-3-270M base): read this as two models side
+# by side, not as an effect of size.
 
 # %%
-plots.save(plots.size_effect(irl_result), "size_effect", figures)
+plots.show(plots.size_effect(r["irl"]), "size_effect", where.figures)
 
 # %% [markdown]
 # ## 6 · The study vs this compendium
 
 # %%
-comparison = report.study_vs_ours(rlhf_result, irl_result, refinetune_result)
-comparison
+report.study_vs_ours(r["rlhf"], r["irl"], r["refinetune"])
 
 # %%
 for line in report.SETUP_DIFFERENCES:
     print("-", line)
 
 # %% [markdown]
-# ## 7 · The README results table
+# ## 7 · The results table, the report page and the README
 
 # %%
-table = report.results_table(rlhf_result, irl_result, refinetune_result)
-timings = store.read_json(results / "timings.json") if (results / "timings.json").exists() else {}
-timings.pop("_manifest", None)
-timings.pop("total", None)  # summed below: the runner writes its total only after this notebook
-timings.pop("06_analysis", None)  # still running: an entry here would be an earlier invocation's
-body = "\n\n".join([
-    f"Profile `{cfg.profile}`, seed {cfg.seed}. Generated by `notebooks/06_analysis.ipynb` from `data/results/{cfg.profile}/`.",
-    plots.markdown_table(table),
-    *(["**Re-alignment (05)**: RLHF again from the start checkpoint with each reward; toxicity ratio of test-prompt "
-        "continuations (relative change, paired permutation test against the start policy). A reward trained in "
-        "several RLOO runs (the random control: one head per run) shows its first run, and in the last column the "
-        "change over all runs with a bootstrap over runs, then prompts.\n\n"
-        + plots.markdown_table(report.refinetune_table(refinetune_result))] if refinetune_result else []),
-    "**The study vs this compendium**\n\n" + plots.markdown_table(comparison),
-    "Setup differences:\n\n" + "\n".join(f"- {line}" for line in report.SETUP_DIFFERENCES),
-    "Wall time per notebook in the last invocation that ran it (s, 2 CPU cores; stages an earlier invocation "
-    "finished are skipped, not counted; 06, which writes this line, is in timings.json): "
-    + ", ".join(f"{k} {v:.0f}" for k, v in timings.items())
-    + f"; total {sum(timings.values()):.0f} s ({sum(timings.values()) / 60:.0f} min)",
-])
-judges = store.read_json(results / "judges.json")
-judges_table = pd.DataFrame([{"judge": name, "role": j["role"], "ROC-AUC": f"{j['roc_auc']:.3f}",
-                              "accuracy": f"{j['accuracy']:.3f}", "F1": f"{j['f1']:.3f}", "n": j["n"]}
-                             for name, j in judges["judges"].items()])
-judges_body = (plots.markdown_table(judges_table) + f"\n\nThe two judges take the same decision on "
-               f"{100 * judges['agreement']['same_decision']:.1f}% of these comments (Spearman "
-               f"{judges['agreement']['spearman']:.2f}); {100 * judges['toxic_share']:.0f}% of them are insults.")
+page = report.full_report(cfg.profile, r["rlhf"], r["irl"], r["refinetune"], r["judges"], r["timings"] or {})
+store.atomic_write_text(where.report, page)
 if WRITE_README if WRITE_README is not None else cfg.profile == "cpu":
-    readme = paths.ROOT / "README.md"
-    text = plots.replace_section(readme.read_text(), "results", body)
-    store.atomic_write_text(readme, plots.replace_section(text, "judges", judges_body))
-table
+    readme = layout.ROOT / "README.md"
+    body = (f"Profile `{cfg.profile}`, seed {cfg.seed}; generated by `notebooks/06_analysis.ipynb` from "
+            f"`data/results/{cfg.profile}/`. Every table: [`data/results/{cfg.profile}/report.md`]"
+            f"(data/results/{cfg.profile}/report.md).\n\n"
+            + report.markdown_table(report.results_table(r["rlhf"], r["irl"], r["refinetune"])))
+    store.atomic_write_text(readme, report.replace_section(readme.read_text(), "results", body))
+report.results_table(r["rlhf"], r["irl"], r["refinetune"])

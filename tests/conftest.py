@@ -13,7 +13,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 @pytest.fixture
 def data_home(tmp_path, monkeypatch):
     """A fresh data folder that still sees the fetched assets (raw/, models/) of the checkout."""
-    from irlkit import paths
+    from irlkit import layout
 
     real = ROOT / "data"
     home = tmp_path / "data"
@@ -23,5 +23,5 @@ def data_home(tmp_path, monkeypatch):
         (home / sub).symlink_to(real / sub)
     monkeypatch.setenv("IRLKIT_DATA", str(home))
     monkeypatch.setenv("IRLKIT_FIGURES", str(tmp_path / "figures"))
-    assert paths.data_dir() == home
+    assert layout.data_dir() == home
     return home

@@ -27,5 +27,7 @@ def test_ci_runs_the_readme_test_command():
 def test_run_all_rejects_an_unknown_profile():
     import subprocess
 
+    from irlkit.config import PROFILES
+
     run = subprocess.run([str(ROOT / "run_all.sh"), "gpu"], capture_output=True, text=True)
-    assert run.returncode == 2 and "usage" in run.stderr and "smoke|cpu|paper" in run.stderr
+    assert run.returncode == 2 and "usage" in run.stderr and " ".join(PROFILES) in run.stderr

@@ -38,9 +38,9 @@ def test_a_failing_job_is_named_in_the_error(tmp_path):
 
 
 def test_with_one_worker_stage_functions_get_the_callers_context(data_home):
-    from irlkit import config, pipeline
+    from irlkit import config, stages
 
-    ctx = pipeline.Context(config.load("smoke", workers=1))
+    ctx = stages.Context(config.load("smoke", workers=1))
     seen = []
-    pipeline.in_parallel(ctx, [("only job", lambda c, x: seen.append((c, x)), 7)])
+    stages.in_parallel(ctx, [("only job", lambda c, x: seen.append((c, x)), 7)])
     assert seen == [(ctx, 7)]

@@ -2,7 +2,7 @@
 import numpy as np
 import pandas as pd
 
-from irlkit import irl, metrics, pipeline, plots, report
+from irlkit import irl, metrics, plots, report, stages
 
 
 def _tox(rng):
@@ -29,7 +29,7 @@ def _irl_size(rng, n_seeds=3):
     for name in ("probe/max_margin", "probe/logistic"):
         rewards = {"seeds": np.arange(n_seeds), **{k: rng.normal(size=(n_seeds, len(p))) for k, p in pools.items()}}
         history = pd.DataFrame([{"seed": s, "epoch": e, "val_auc": rng.uniform()} for s in range(n_seeds) for e in (1, 2)])
-        models[name] = pipeline.model_result(*name.split("/"), history, rewards, pools)
+        models[name] = stages.eval.model_result(*name.split("/"), history, rewards, pools)
     flats = models[name]["per_seed"]
     return {"models": models, "selected": "probe/logistic", "implicit": {"mean": flats[0], "sum": flats[1]}, "random": flats[2]}
 
@@ -46,15 +46,20 @@ def test_every_figure_renders(tmp_path):
             "name": w, "start_ratio": float(metrics.is_toxic(before).mean()), "ratio_relative_change": 0.1,
             "ratio_diff": metrics.runs_difference(metrics.is_toxic(before), [rng.uniform(size=40) > 0.5] * 3, n=50)}
             for w in ("judge", "second")}
-    logs = {s: pd.DataFrame({"step": range(1, 6), "reward": rng.normal(size=5), "kl": rng.uniform(size=5)}) for s in sizes}
-    history = pd.DataFrame([{"seed": s, "epoch": e, "val_sign_accuracy": rng.uniform(), "val_auc": rng.uniform()}
-                            for s in range(3) for e in range(1, 5)])
+    curves = pd.concat([pd.DataFrame({"policy": s, "step": range(1, 6), "reward": rng.normal(size=5),
+                                      "kl": rng.uniform(size=5)}) for s in sizes])
+    history = pd.DataFrame([{"size": size, "mode": "probe", "loss": loss, "seed": s, "epoch": e,
+                             "val_sign_accuracy": rng.uniform(), "val_auc": rng.uniform()}
+                            for size in sizes for loss in ("max_margin", "logistic") for s in range(3) for e in range(1, 5)])
+    demos = pd.DataFrame({"split": ["train"] * 20, **{f"{c}_judge": rng.uniform(size=20)
+                                                       for c in ("start_text", "expert_text", "original_output")}})
     figures = {
-        "curves": plots.training_curves(logs, "t"),
+        "curves": plots.training_curves(curves, "t"),
+        "demos": plots.demo_scores({s: demos for s in sizes}),
         "toxicity": plots.toxicity_by_stage(rlhf, refinetune),
         "bars": plots.metric_bars(irl_result),
         "confusions": plots.confusions(irl_result),
-        "heatmap": plots.seed_epoch_heatmap({"a": history, "b": history}),
+        "heatmap": plots.seed_epoch_heatmap(history),
         "agreement": plots.seed_agreement(irl_result),
         "size": plots.size_effect(irl_result),
     }
@@ -70,4 +75,4 @@ def test_every_figure_renders(tmp_path):
 
 def test_readme_section_is_replaced_between_markers():
     text = "intro\n<!-- results:start -->\nold\n<!-- results:end -->\nrest"
-    assert plots.replace_section(text, "results", "new") == "intro\n<!-- results:start -->\nnew\n<!-- results:end -->\nrest"
+    assert report.replace_section(text, "results", "new") == "intro\n<!-- results:start -->\nnew\n<!-- results:end -->\nrest"

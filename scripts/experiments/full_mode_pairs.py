@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from irlkit import config, irl, metrics, pipeline
+from irlkit import config, irl, metrics, stages, store
 
 parser = argparse.ArgumentParser()
 parser.add_argument("size")
@@ -23,15 +23,15 @@ parser.add_argument("--seeds", type=int, nargs="+", default=[0])
 args = parser.parse_args()
 size, n_pairs = args.size, args.pairs
 cfg = config.load("cpu", progress=False, irl={"full_epochs": args.epochs})
-ctx = pipeline.Context(cfg)
-demos = pipeline.load_demos(ctx, size)
-texts = pipeline._irl_texts(ctx, demos)
+ctx = stages.Context(cfg)
+demos = stages.demos.load(ctx, size)
+texts = stages.irl.texts(ctx, demos)
 pools = {split: irl.text_pool(demos, split, cfg.irl.with_prompt) for split in ("val", "test")}
 rows = []
 for seed in args.seeds:
     began = time.time()
     with tempfile.TemporaryDirectory() as tmp:
-        model, tok, _ = irl.train_full(pipeline.start_folder(ctx, size), texts["train_expert"][:n_pairs],
+        model, tok, _ = irl.train_full(stages.policies.start_folder(ctx, size), texts["train_expert"][:n_pairs],
                                        texts["train_start"][:n_pairs], loss="max_margin", seed=seed, cfg=cfg,
                                        out=Path(tmp))
     auc = {split: metrics.reward_vs_judge(irl.score_texts(model, tok, texts[f"{split}_pool"],
@@ -40,4 +40,4 @@ for seed in args.seeds:
     rows.append({"size": size, "pairs": n_pairs, "epochs": args.epochs, "seed": seed, "val_auc": round(auc["val"], 3),
                  "test_auc": round(auc["test"], 3), "seconds": round(time.time() - began)})
     print(rows[-1], flush=True)
-pd.DataFrame(rows).to_csv(ctx.runs / f"full_mode_pairs-{size}-{n_pairs}x{args.epochs}.csv", index=False)
+store.write_experiment(f"full_mode_pairs-{size}-{n_pairs}x{args.epochs}", rows, cfg)

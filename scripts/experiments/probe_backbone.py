@@ -1,4 +1,4 @@
-"""Whose features should the probe read: the start policy's (the pipeline, as the study initialises its
+"""Whose features should the probe read: the start policy's (the stages, as the study initialises its
 reward model) or the RLHF policy's (the expert's own weights, a white-box assumption IRL does not make)?
 Both on the same demonstrations of a finished cpu run, every loss, 5 seeds, last-token features.
 Val is the selection split; test is printed beside it.
@@ -11,16 +11,16 @@ import sys
 import numpy as np
 import pandas as pd
 
-from irlkit import config, irl, metrics, models, pipeline
+from irlkit import config, irl, metrics, models, stages, store
 
 cfg = config.load("cpu", progress=False)
-ctx = pipeline.Context(cfg)
+ctx = stages.Context(cfg)
 rows = []
 for size in sys.argv[1:]:
-    demos = pipeline.load_demos(ctx, size)
-    texts = pipeline._irl_texts(ctx, demos)
+    demos = stages.demos.load(ctx, size)
+    texts = stages.irl.texts(ctx, demos)
     pools = {split: irl.text_pool(demos, split, cfg.irl.with_prompt) for split in ("val", "test")}
-    backbones = {"start": pipeline.start_folder(ctx, size), "rlhf": str(ctx.runs / "policies" / f"{size}-rlhf")}
+    backbones = {"start": stages.policies.start_folder(ctx, size), "rlhf": str(ctx.layout.policy(f"{size}-rlhf"))}
     for name, folder in backbones.items():
         backbone, tok = models.load_backbone(folder), models.load_tokenizer(folder)
         feats = {key: irl.features(backbone, tok, texts[key], max_length=cfg.irl.max_length)
@@ -34,4 +34,4 @@ for size in sys.argv[1:]:
             rows.append({"size": size, "backbone": name, "loss": loss,
                          "val_auc": round(float(auc["val"]), 3), "test_auc": round(float(auc["test"]), 3)})
             print(rows[-1], flush=True)
-pd.DataFrame(rows).to_csv(ctx.runs / "probe_backbone.csv", index=False)
+store.write_experiment("probe_backbone", rows, cfg)

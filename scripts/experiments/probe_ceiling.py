@@ -9,13 +9,14 @@ import sys
 import numpy as np
 from sklearn.linear_model import LogisticRegression, Ridge
 
-from irlkit import config, irl, metrics, pipeline
+from irlkit import config, irl, metrics, stages, store
 
 cfg = config.load("cpu", progress=False)
-ctx = pipeline.Context(cfg)
+ctx = stages.Context(cfg)
+rows = []
 for size in sys.argv[1:]:
-    demos = pipeline.load_demos(ctx, size)
-    feats = dict(np.load(ctx.runs / "irl" / size / "features" / "features.npz"))
+    demos = stages.demos.load(ctx, size)
+    feats = dict(np.load(ctx.layout.features(size) / "features.npz"))
     train = demos[demos.split == "train"]
     x = np.concatenate([feats["train_expert"], feats["train_start"]])
     p = np.concatenate([train.expert_text_judge.values, train.start_text_judge.values])
@@ -35,4 +36,6 @@ for size in sys.argv[1:]:
             model.fit(z, p > 0.5)
             score = -model.decision_function(z_test)
         m = metrics.reward_vs_judge(score, test_pool.p_judge.values)
+        rows.append({"size": size, "model": name, "test_auc": m["auc"]})
         print(f"  {name:32s} test AUC {m['auc']:.3f}")
+store.write_experiment("probe_ceiling", rows, cfg)

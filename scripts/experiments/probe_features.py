@@ -8,14 +8,14 @@ import sys
 
 import pandas as pd
 
-from irlkit import config, irl, models, pipeline
+from irlkit import config, irl, models, stages, store
 
 cfg = config.load("cpu", progress=False)
-ctx = pipeline.Context(cfg)
+ctx = stages.Context(cfg)
 rows = []
 for size in sys.argv[1:]:
-    demos = pipeline.load_demos(ctx, size)
-    folder = pipeline.start_folder(ctx, size)
+    demos = stages.demos.load(ctx, size)
+    folder = stages.policies.start_folder(ctx, size)
     backbone, tok = models.load_backbone(folder), models.load_tokenizer(folder)
     for with_prompt in (False, True):
         expert, start = irl.pairs(demos, "train", with_prompt)
@@ -29,8 +29,8 @@ for size in sys.argv[1:]:
                 for seed in range(5):
                     probe, _ = irl.train_probe(fe, fs, loss=loss, seed=seed, epochs=cfg.irl.probe_epochs,
                                                lr=cfg.irl.probe_lr, batch_size=cfg.irl.batch_size)
-                    ms.append(pipeline.val_metrics(probe(fv), val_pool))
+                    ms.append(stages.irl.val_metrics(probe(fv), val_pool))
                 rows.append({"size": size, "with_prompt": with_prompt, "pooling": pooling, "loss": loss,
                              **pd.DataFrame(ms).mean().round(3).to_dict()})
                 print(rows[-1], flush=True)
-                pd.DataFrame(rows).to_csv(ctx.runs / "probe_features.csv", index=False)  # kept if stopped early
+                store.write_experiment("probe_features", rows, cfg)  # kept if stopped early

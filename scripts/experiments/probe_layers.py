@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from irlkit import config, irl, metrics, models, pipeline
+from irlkit import config, irl, metrics, models, stages, store
 
 cfg = config.load("cpu", progress=False)
-ctx = pipeline.Context(cfg)
+ctx = stages.Context(cfg)
 rows = []
 for size in sys.argv[1:]:
-    demos = pipeline.load_demos(ctx, size)
-    folder = pipeline.start_folder(ctx, size)
+    demos = stages.demos.load(ctx, size)
+    folder = stages.policies.start_folder(ctx, size)
     backbone, tok = models.load_backbone(folder), models.load_tokenizer(folder)
     expert, start = irl.pairs(demos, "train", cfg.irl.with_prompt)
     pools = {split: irl.text_pool(demos, split, cfg.irl.with_prompt) for split in ("val", "test")}
@@ -46,4 +46,4 @@ for size in sys.argv[1:]:
                          "val_auc": round(float(np.mean(auc["val"])), 3),
                          "test_auc": round(float(np.mean(auc["test"])), 3)})
             print(rows[-1], flush=True)
-pd.DataFrame(rows).to_csv(ctx.runs / "probe_layers.csv", index=False)
+store.write_experiment("probe_layers", rows, cfg)

@@ -8,14 +8,14 @@ import sys
 import numpy as np
 import pandas as pd
 
-from irlkit import config, irl, pipeline
+from irlkit import config, irl, stages, store
 
 cfg = config.load("cpu")
-ctx = pipeline.Context(cfg)
+ctx = stages.Context(cfg)
 rows = []
 for size in sys.argv[1:]:
-    demos = pipeline.load_demos(ctx, size)
-    feats = dict(np.load(ctx.runs / "irl" / size / "features" / "features.npz"))
+    demos = stages.demos.load(ctx, size)
+    feats = dict(np.load(ctx.layout.features(size) / "features.npz"))
     val_pool = irl.text_pool(demos, "val", False)
     for loss in ("max_margin", "hinge", "logistic"):
         for wd in (0.0, 1e-3, 1e-2, 1e-1):
@@ -24,8 +24,8 @@ for size in sys.argv[1:]:
                 for seed in range(5):
                     probe, _ = irl.train_probe(feats["train_expert"], feats["train_start"], loss=loss, seed=seed,
                                                epochs=epochs, lr=1e-2, batch_size=8, weight_decay=wd)
-                    ms.append(pipeline.val_metrics(probe(feats["val_pool"]), val_pool))
+                    ms.append(stages.irl.val_metrics(probe(feats["val_pool"]), val_pool))
                 m = pd.DataFrame(ms).mean()
                 rows.append({"size": size, "loss": loss, "wd": wd, "epochs": epochs, **m.round(3).to_dict()})
                 print(rows[-1], flush=True)
-pd.DataFrame(rows).to_csv(ctx.runs / "probe_weight_decay.csv", index=False)
+store.write_experiment("probe_weight_decay", rows, cfg)

@@ -9,19 +9,22 @@ import time
 import pandas as pd
 import torch
 
-from irlkit import config, pipeline, rlhf
+from irlkit import config, rlhf, stages, store
 
 torch.set_num_threads(1)
 label = sys.argv[1]
 cfg = config.load("cpu", progress=False)
-ctx = pipeline.Context(cfg)
+ctx = stages.Context(cfg)
 size, policy = label.rsplit("-", 1)
-folder = pipeline.start_folder(ctx, size) if policy == "start" else str(ctx.runs / "policies" / label)
-run = pd.read_parquet(ctx.runs / "texts" / label / "texts.parquet")
+folder = stages.policies.start_folder(ctx, size) if policy == "start" else str(ctx.layout.policy(label))
+run = pd.read_parquet(ctx.layout.texts(label) / "texts.parquet")
 prompts = ctx.prompts.set_index("prompt_id").loc[run.prompt_id].prompt
 began = time.time()
 texts = rlhf.continuations(folder, list(prompts), cfg, desc=label)
 same = run.text.values == pd.Series(texts).values
 scores = ctx.judge("judge").score(texts)
+bit_identical = bool((scores[same] == run.p_judge.values[same]).all())
+store.write_experiment(f"repeat_texts-{label}", {"label": label, "identical": int(same.sum()), "n": len(same),
+                                                 "judge_scores_bit_identical": bit_identical}, cfg)
 print(f"{label}: {same.sum()} of {len(same)} continuations identical ({time.time() - began:.0f} s); "
       f"judge scores of those bit-identical: {bool((scores[same] == run.p_judge.values[same]).all())}")

@@ -5,7 +5,7 @@ assets and start-policy texts (read only).
     .venv/bin/python scripts/experiments/rlhf_contrast.py smollm2-135m prompts_per_step=12
     .venv/bin/python scripts/experiments/rlhf_contrast.py smollm2-135m steps=72 learning_rate=2e-5
 
-Prints and writes data/runs/experiments/contrast-<size>-<settings>/result.json: toxicity ratio start →
+Prints and writes data/results/experiments/contrast-<size>-<settings>.json: toxicity ratio start →
 RLHF on the test prompts (paired p-value), perplexity, how often the judge prefers the expert in the
 test pairs, and each probe loss's test ROC-AUC against the judge (mean ± sd over seeds)."""
 import dataclasses
@@ -13,28 +13,25 @@ import json
 import os
 import sys
 
-from irlkit import config, paths
+from irlkit import config, layout, store
 
 size, settings = sys.argv[1], dict(kv.split("=") for kv in sys.argv[2:])
-main = paths.data_dir()
-scratch = main / "runs" / "experiments" / "-".join(["contrast", size, *(f"{k}{v}" for k, v in settings.items())])
-for link in ("raw", "models", f"runs/cpu/texts/{size}-start", f"runs/cpu/perplexity/{size}-start"):
-    (scratch / link).parent.mkdir(parents=True, exist_ok=True)
-    if not (scratch / link).exists():
-        (scratch / link).symlink_to(main / link)
+name = "-".join(["contrast", size, *(f"{k}{v}" for k, v in settings.items())])
+main, scratch = layout.Layout("cpu"), layout.experiment_scratch(name)
+main.link_into(scratch, [main.texts(f"{size}-start"), main.perplexity(f"{size}-start")])
 os.environ["IRLKIT_DATA"] = str(scratch)
 
-from irlkit import pipeline  # noqa: E402  (after IRLKIT_DATA is set)
+from irlkit import stages  # noqa: E402  (after IRLKIT_DATA is set)
 
 cfg = config.load("cpu", progress=False, workers=1, irl={"modes": ("probe",)})  # one size: nothing to run beside
 spec = cfg.size(size)
 overrides = {**dict(spec.rlhf), **{k: type(getattr(cfg.rlhf, k))(v) for k, v in settings.items()}}
 cfg = dataclasses.replace(cfg, sizes=(dataclasses.replace(spec, rlhf=tuple(overrides.items())),))
-ctx = pipeline.Context(cfg)
-rlhf_result = pipeline.run_rlhf(ctx)[size]
-sampling = pipeline.run_sampling(ctx)[size]
-pipeline.run_irl(ctx)
-irl_result = pipeline.run_eval(ctx)
+ctx = stages.Context(cfg)
+rlhf_result = stages.rlhf.run(ctx)[size]
+sampling = stages.demos.run(ctx)[size]
+stages.irl.run(ctx)
+irl_result = stages.eval.run(ctx)
 models = irl_result[size]["models"]
 out = {"size": size, "rlhf": rlhf_result["settings"], "wall_seconds": rlhf_result["wall_seconds"],
        "toxblock_ratio": [rlhf_result["judge"]["before"]["ratio"], rlhf_result["judge"]["after"]["ratio"]],
@@ -44,4 +41,5 @@ out = {"size": size, "rlhf": rlhf_result["settings"], "wall_seconds": rlhf_resul
        "test_auc": {name: {k: m["metrics"]["auc"][k] for k in ("mean", "sd")} for name, m in models.items()},
        "implicit_test_auc": {k: v["auc"] for k, v in irl_result[size]["implicit"].items()}}
 print(json.dumps(out, indent=2))
-(scratch / "result.json").write_text(json.dumps(out, indent=2))
+os.environ["IRLKIT_DATA"] = str(main.runs.parents[1])
+store.write_experiment(name, out, cfg)

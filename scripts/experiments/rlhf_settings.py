@@ -5,7 +5,7 @@ start-policy texts, demonstrations and probes (read only).
     .venv/bin/python scripts/experiments/rlhf_settings.py gemma3-270m learning_rate=1e-5 beta=0.05
     .venv/bin/python scripts/experiments/rlhf_settings.py smollm2-135m seed=1   # another RLOO seed and random head
 
-Prints and writes data/runs/experiments/<size>-<settings>/result.json: ToxBlock and profanity-check
+Prints and writes data/results/experiments/settings-<size>-<settings>.json: ToxBlock and profanity-check
 toxicity ratio start → policy on the test prompts (paired p-value) and perplexity, for both rewards.
 `seed=N` is not an `rlhf` setting: it reseeds RLOO and draws the random reward's head with
 `refinetune.random_seed + N`; the start policy's (greedy) texts stay those of the main run."""
@@ -15,48 +15,45 @@ import os
 import sys
 from pathlib import Path
 
-from irlkit import config, paths
+from irlkit import config, layout, store
 
 size, settings = sys.argv[1], dict(kv.split("=") for kv in sys.argv[2:])
 seed = int(settings.pop("seed", 0))
-main = paths.data_dir()
-scratch = main / "runs" / "experiments" / "-".join([size, *(f"{k}{v}" for k, v in settings.items()),
-                                                    *([f"seed{seed}"] if seed else [])])
-for link in ("raw", "models", "runs/cpu/demos", "runs/cpu/irl", f"runs/cpu/texts/{size}-start",
-             f"runs/cpu/perplexity/{size}-start"):
-    (scratch / link).parent.mkdir(parents=True, exist_ok=True)
-    if not (scratch / link).exists():
-        (scratch / link).symlink_to(main / link)
+name = "-".join(["settings", size, *(f"{k}{v}" for k, v in settings.items()), *([f"seed{seed}"] if seed else [])])
+main, scratch = layout.Layout("cpu"), layout.experiment_scratch(name)
+main.link_into(scratch, [main.demos(size), main.irl(size), main.texts(f"{size}-start"), main.perplexity(f"{size}-start")])
 os.environ["IRLKIT_DATA"] = str(scratch)
 
-from irlkit import data, pipeline, rlhf  # noqa: E402  (after IRLKIT_DATA is set)
+from irlkit import rlhf, stages  # noqa: E402  (after IRLKIT_DATA is set)
+from irlkit.rewards import JudgeReward  # noqa: E402
 
 cfg = config.load("cpu", threads=int(os.environ.get("THREADS", 2)), progress=False)
 spec = cfg.size(size)
 overrides = {**dict(spec.rlhf), **{k: type(getattr(cfg.rlhf, k))(v) for k, v in settings.items()}}
 cfg = dataclasses.replace(cfg, sizes=(dataclasses.replace(spec, rlhf=tuple(overrides.items())),))
-ctx = pipeline.Context(cfg)
-start = pipeline.start_folder(ctx, size)
-start_texts = pipeline.policy_texts(ctx, f"{size}-start", start, ctx.prompts)
-start_perplexity = pipeline.perplexity_of(ctx, f"{size}-start", start)
+ctx = stages.Context(cfg)
+start = stages.policies.start_folder(ctx, size)
+start_texts = stages.policies.policy_texts(ctx, f"{size}-start", start, ctx.prompts)
+start_perplexity = stages.policies.perplexity_of(ctx, f"{size}-start", start)
 if seed:  # everything from here on trains and samples under the new seed
     cfg = dataclasses.replace(cfg, seed=seed, refinetune=dataclasses.replace(
         cfg.refinetune, random_seed=cfg.refinetune.random_seed + seed))
-    ctx = pipeline.Context(cfg)
+    ctx = stages.Context(cfg)
 test = lambda df: df[df.split == "test"]  # noqa: E731
-rewards = {"true": (rlhf.judge_reward(ctx.judge()), {"judge": cfg.judge, "baseline": False}),
-           "random": (rlhf.learned_reward(pipeline.scaled(ctx, size, pipeline.random_reward(ctx, size)), "random"),
+rewards = {"true": (lambda: rlhf.reward_function(JudgeReward(ctx.judge())), {"judge": cfg.judge, "baseline": False}),
+           "random": (lambda: rlhf.reward_function(stages.refinetune.reward_model(ctx, size, "random"), "random"),
                       {"mode": "probe", "random_seed": cfg.refinetune.random_seed})}
 out = {"size": size, "rlhf": dataclasses.asdict(cfg.rlhf_for(size)),
        "seed": seed, "start_perplexity": start_perplexity}
 for name, (reward_fn, key) in rewards.items():
     label = f"{size}-{'rlhf' if name == 'true' else name}"
-    policy, summary = pipeline.train_policy(ctx, size, label, reward_fn,
+    policy, summary = stages.policies.train_policy(ctx, size, label, reward_fn,
                                             key if name == "true" else {**key, "scale": cfg.refinetune.reward_scale})
-    texts = pipeline.policy_texts(ctx, label, policy, test(ctx.prompts) if name != "true" else ctx.prompts)
-    report = pipeline.toxicity_report(ctx, test(start_texts), test(texts))
-    out[name] = {**summary, "perplexity": pipeline.perplexity_of(ctx, label, policy),
+    texts = stages.policies.policy_texts(ctx, label, policy, test(ctx.prompts) if name != "true" else ctx.prompts)
+    report = stages.policies.toxicity_report(ctx, test(start_texts), test(texts))
+    out[name] = {**summary, "perplexity": stages.policies.perplexity_of(ctx, label, policy),
                  **{which: {"ratio": [r["before"]["ratio"], r["after"]["ratio"]],
                             "p": r["paired"]["ratio_diff"]["p_value"]} for which, r in report.items()}}
     print(name, json.dumps(out[name]), flush=True)
-Path(scratch / "result.json").write_text(json.dumps(out, indent=2))
+os.environ["IRLKIT_DATA"] = str(main.runs.parents[1])
+store.write_experiment(name, out, cfg)

@@ -13,28 +13,28 @@ import time
 import numpy as np
 import pandas as pd
 
-from irlkit import config, data, irl, metrics, models, pipeline, sampling
+from irlkit import config, data, irl, metrics, models, sampling, stages, store
 
 size, k, temperature = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 cfg = config.load("cpu", progress=False)
-ctx = pipeline.Context(cfg)
-demos = pipeline.load_demos(ctx, size)
+ctx = stages.Context(cfg)
+demos = stages.demos.load(ctx, size)
 train = data.split_of(ctx.prompts, "train")
 val_pool = irl.text_pool(demos, "val", cfg.irl.with_prompt)
-folder = pipeline.start_folder(ctx, size)
+folder = stages.policies.start_folder(ctx, size)
 backbone, tok = models.load_backbone(folder), models.load_tokenizer(folder)
 feats = lambda texts: irl.features(backbone, tok, texts, max_length=cfg.irl.max_length)  # noqa: E731
 
 t0 = time.time()
 sampled = {}  # side -> array [k, n_train] of feature rows
-for side, policy in (("expert", str(ctx.runs / "policies" / f"{size}-rlhf")), ("start", folder)):
+for side, policy in (("expert", str(ctx.layout.policy(f"{size}-rlhf"))), ("start", folder)):
     model, ptok = models.load_policy(policy)
     texts = [sampling.generate(model, ptok, list(train.prompt), max_new_tokens=cfg.sampling.max_new_tokens,
                                do_sample=True, temperature=temperature, seed=i, show_progress=False) for i in range(k)]
     sampled[side] = np.stack([feats(t) for t in texts])
     print(f"{side}: {k}×{len(train)} samples and features in {time.time() - t0:.0f} s", flush=True)
 
-greedy = np.load(ctx.runs / "irl" / size / "features" / "features.npz")
+greedy = np.load(ctx.layout.features(size) / "features.npz")
 val_features = greedy["val_pool"]
 original = (val_pool.source == "original").values
 settings = {"greedy": (greedy["train_expert"], greedy["train_start"], 1)}
@@ -51,9 +51,9 @@ for name, (fe, fs, pairs_per_prompt) in settings.items():
             probe, _ = irl.train_probe(fe, fs, loss=loss, seed=seed, epochs=cfg.irl.probe_epochs,
                                        lr=cfg.irl.probe_lr, batch_size=cfg.irl.batch_size * pairs_per_prompt)
             reward = probe(val_features)
-            ms.append({**pipeline.val_metrics(reward, val_pool), "val_auc_original": metrics.reward_vs_judge(
+            ms.append({**stages.irl.val_metrics(reward, val_pool), "val_auc_original": metrics.reward_vs_judge(
                 reward[original], val_pool.p_judge.values[original])["auc"]})
         rows.append({"size": size, "demos": name, "pairs": len(fe), "loss": loss,
                      **pd.DataFrame(ms).mean().round(3).to_dict()})
         print(rows[-1], flush=True)
-pd.DataFrame(rows).to_csv(ctx.runs / f"sampled_demos-{size}.csv", index=False)
+store.write_experiment(f"sampled_demos-{size}", rows, cfg)

@@ -11,15 +11,15 @@ import sys
 import numpy as np
 import pandas as pd
 
-from irlkit import config, data, metrics, models, pipeline, sampling
+from irlkit import config, data, metrics, models, sampling, stages, store
 
 size, k, temperature = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 cfg = config.load("cpu", progress=False)
-ctx = pipeline.Context(cfg)
+ctx = stages.Context(cfg)
 test = data.split_of(ctx.prompts, "test")
-policies = {"start": pipeline.start_folder(ctx, size)}  # and every policy 01 and 05 trained for this size
+policies = {"start": stages.policies.start_folder(ctx, size)}  # and every policy 01 and 05 trained for this size
 policies.update({folder.name.removeprefix(f"{size}-"): str(folder)
-                 for folder in sorted((ctx.runs / "policies").glob(f"{size}-*"))})
+                 for folder in (ctx.layout.policy(label) for label in ctx.layout.labels(ctx.layout.policy) if label.startswith(f"{size}-"))})
 
 per_prompt = {}  # policy -> judge -> [n_prompts] mean over the K samples
 for name, folder in policies.items():
@@ -40,4 +40,4 @@ for name, scores in per_prompt.items():
                      "mean_p": round(float(p.mean()), 4), "ratio": round(float(ratio.mean()), 4),
                      "relative_change": round(diff["diff"] / ratio0.mean(), 3), "p_value": round(diff["p_value"], 4)})
         print(rows[-1], flush=True)
-pd.DataFrame(rows).to_csv(ctx.runs / f"sampled_eval-{size}.csv", index=False)
+store.write_experiment(f"sampled_eval-{size}", rows, cfg)

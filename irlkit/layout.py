@@ -1,0 +1,133 @@
+"""Every folder and file the compendium reads or writes, built here and nowhere else.
+
+    layout = Layout("cpu")
+    layout.policy("smollm2-135m-rlhf")     # data/runs/cpu/policies/smollm2-135m-rlhf
+    layout.result("irl")                   # data/results/cpu/irl.json
+    layout.figures                         # figures/cpu
+
+Three roots: `data/` (assets shared by every profile, `IRLKIT_DATA` moves it; the tests do),
+`data/runs/<profile>/` (checkpoints, texts, features: large, git-ignored) and
+`data/results/<profile>/` with `figures/<profile>/` (small, committed; `IRLKIT_FIGURES` moves figures).
+A notebook, script or benchmark asks this module for a path and never spells a folder name.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+DOCS = ROOT / "docs"
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("IRLKIT_DATA", ROOT / "data"))
+
+
+def raw_dir() -> Path:
+    """Downloaded registry archives and the files extracted from them (every profile's)."""
+    return data_dir() / "raw"
+
+
+def models_dir() -> Path:
+    """Converted base models (safetensors folders) and the tiny smoke models (every profile's)."""
+    return data_dir() / "models"
+
+
+def experiments_dir() -> Path:
+    """Result JSON of the experiment scripts (`scripts/experiments/`), one file per experiment run."""
+    return data_dir() / "results" / "experiments"
+
+
+def experiment_result(name: str) -> Path:
+    return experiments_dir() / f"{name}.json"
+
+
+def experiment_scratch(name: str) -> Path:
+    """A scratch data folder for an experiment that reruns stages apart from the main run (git-ignored)."""
+    return data_dir() / "runs" / "experiments" / name
+
+
+class Layout:
+    """The run folders and result files of one profile."""
+
+    def __init__(self, profile: str):
+        self.profile = profile
+        self.runs = data_dir() / "runs" / profile
+        """Everything a run makes: checkpoints, texts, features, logs (git-ignored)."""
+        self.results = data_dir() / "results" / profile
+        """Small JSON/CSV files the README, the figures and 06 read (committed)."""
+        self.figures = Path(os.environ.get("IRLKIT_FIGURES", ROOT / "figures")) / profile
+        self.notebooks = self.runs / "notebooks"
+        """Executed copies of the notebooks (papermill's output; never the sources)."""
+        self.logs = self.runs / "logs"
+
+    def __repr__(self) -> str:
+        return f"Layout({self.profile!r}: runs {self.runs}, results {self.results})"
+
+    # -- stage folders (each a `store.stage` artifact) --
+
+    def policy(self, label: str) -> Path:
+        """A policy trained by RLOO (01, 05): weights, log.jsonl, summary.json."""
+        return self.runs / "policies" / label
+
+    def texts(self, label: str) -> Path:
+        """One policy's continuations of the prompts with both judges' scores."""
+        return self.runs / "texts" / label
+
+    def perplexity(self, label: str) -> Path:
+        return self.runs / "perplexity" / label
+
+    def demos(self, size: str) -> Path:
+        """02's paired demonstrations of one size."""
+        return self.runs / "demos" / size
+
+    def features(self, size: str) -> Path:
+        """Backbone features of every text IRL reads, for one size."""
+        return self.irl(size) / "features"
+
+    def irl(self, size: str) -> Path:
+        """03's folder of one size: its features and every (mode, loss)'s reward models."""
+        return self.runs / "irl" / size
+
+    def irl_model(self, size: str, mode: str, loss: str) -> Path:
+        """03's reward models of one (size, mode, loss): every seed's rewards and history."""
+        return self.irl(size) / f"{mode}-{loss}"
+
+    def logprobs(self, size: str, policy: str) -> Path:
+        """04's log-probabilities of the val/test pools under one policy (`rlhf` or `start`)."""
+        return self.runs / "logprobs" / f"{size}-{policy}"
+
+    def labels(self, folder_of) -> list[str]:
+        """The labels that have a folder of one kind, e.g. `labels(layout.policy)`: every trained policy."""
+        parent = folder_of("_").parent
+        return sorted(p.name for p in parent.iterdir() if p.is_dir() and not p.name.startswith(".")) if parent.is_dir() else []
+
+    def link_into(self, scratch_data: Path, folders: list[Path]) -> None:
+        """Make `scratch_data` a data folder that borrows this run's assets and `folders` (read only, by
+        symbolic links at the same places), for experiments that rerun part of the study beside it."""
+        for folder in (raw_dir(), models_dir(), *folders):
+            link = scratch_data / Path(folder).relative_to(data_dir())
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.exists():
+                link.symlink_to(folder)
+
+    def log(self, job: str) -> Path:
+        """The log file of one job run in a worker process (`irlkit.parallel`)."""
+        return self.logs / (re.sub(r"[^A-Za-z0-9_.-]+", "_", job) + ".log")
+
+    # -- result files (committed) --
+
+    def result(self, name: str) -> Path:
+        """A results JSON: judges, rlhf, sampling, irl, refinetune, timings."""
+        return self.results / f"{name}.json"
+
+    def table(self, name: str) -> Path:
+        """A results CSV the figures read: rlhf_curves, refinetune_curves, irl_history."""
+        return self.results / f"{name}.csv"
+
+    @property
+    def report(self) -> Path:
+        """Every table of 06 in one generated Markdown page."""
+        return self.results / "report.md"

@@ -1,0 +1,190 @@
+"""04 · Evaluation: every reward model, the implicit DPO reward, a random head and the judges, on test.
+
+    result = stages.eval.run(ctx)          # -> irl.json; result[size]["selected"] is the reward 05 uses
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from irlkit import implicit, irl, metrics, models, store
+from irlkit.config import Config
+from irlkit.stages import demos as demos_stage
+from irlkit.stages import in_parallel, largest_first
+from irlkit.stages import irl as irl_stage
+from irlkit.stages.policies import folder_key, start_folder
+
+IMPLICIT_POLICIES = ("rlhf", "start")
+"""The two policies whose log-ratio is the implicit reward: π_RLHF, π_start."""
+
+FLAT_METRICS = {"sign_accuracy": ("judge", "sign_accuracy"), "calibrated_accuracy": ("judge", "calibrated_accuracy"),
+                "majority_accuracy": ("judge", "majority_accuracy"),
+                "auc": ("judge", "auc"), "f1": ("judge", "calibrated_f1"), "sign_f1": ("judge", "sign_f1"),
+                "pearson": ("judge", "pearson"), "spearman": ("judge", "spearman"), "kendall": ("judge", "kendall"),
+                "pearson_distance": ("judge", "pearson_distance"),
+                "human_sign_accuracy": ("human", "sign_accuracy"), "human_calibrated_accuracy": ("human", "calibrated_accuracy"),
+                "human_auc": ("human", "auc"), "pairwise_accuracy": ("pairwise_accuracy",)}
+"""The per-seed scalar metrics summarised over seeds, by name -> path in `evaluate_reward`'s output."""
+
+
+def pools(demos: pd.DataFrame, cfg: Config) -> dict[str, pd.DataFrame]:
+    """The four eval sets (`irl_stage.EVAL_SETS`) as frames with the judges' scores and human labels."""
+    return {"val_pool": irl.text_pool(demos, "val", cfg.irl.with_prompt),
+            "test_pool": irl.text_pool(demos, "test", cfg.irl.with_prompt),
+            "val_comments": irl.comment_pool(demos, "val"), "test_comments": irl.comment_pool(demos, "test")}
+
+
+def evaluate_reward(val_pool, test_pool, val_comments, test_comments, r: dict) -> dict:
+    """Every metric of one reward given its values on the four eval sets (1-D arrays)."""
+    thr_judge = metrics.best_threshold(r["val_pool"], metrics.is_toxic(val_pool.p_judge.values))
+    thr_human = metrics.best_threshold(r["val_comments"], val_comments.human_label.values.astype(bool))
+    src = test_pool.source.values
+    return {
+        "judge": metrics.reward_vs_judge(r["test_pool"], test_pool.p_judge.values, threshold=thr_judge),
+        "human": metrics.reward_vs_labels(r["test_comments"], test_comments.human_label.values.astype(bool),
+                                          threshold=thr_human),
+        "pairwise_accuracy": metrics.pairwise_accuracy(r["test_pool"][src == "expert"], r["test_pool"][src == "start"]),
+    }
+
+
+def flat(result: dict) -> dict:
+    """`evaluate_reward`'s nested output as the scalars of `FLAT_METRICS`."""
+    out = {}
+    for name, path in FLAT_METRICS.items():
+        v = result
+        for p in path:
+            v = v[p]
+        out[name] = v
+    return out
+
+
+def _standardise(rewards: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Per seed, z-score with the reference (val) statistics: seeds' scales differ (max-margin has none)."""
+    mu, sd = reference.mean(axis=1, keepdims=True), reference.std(axis=1, keepdims=True) + 1e-12
+    return (rewards - mu) / sd
+
+
+def model_result(mode: str, loss: str, history: pd.DataFrame, rewards: dict, eval_sets: dict) -> dict:
+    """irl.json's entry of one (mode, loss): per-seed metrics and their spread, ensemble, seed agreement, the
+    seed selected on val. `rewards[name]` is seeds × texts for each set; `history` has a final-epoch val_auc per seed."""
+    per_seed = [evaluate_reward(*eval_sets.values(), {k: rewards[k][i] for k in eval_sets})
+                for i in range(len(rewards["seeds"]))]
+    ensemble_r = {k: _standardise(rewards[k], rewards["val_pool" if "pool" in k else "val_comments"]).mean(0)
+                  for k in eval_sets}
+    agreement = metrics.seed_agreement(rewards["test_pool"])
+    flats = [flat(r) for r in per_seed]
+    final_val_auc = [h.val_auc.iloc[-1] for _, h in history.groupby("seed", sort=False)]
+    selected = int(np.nanargmax(final_val_auc))
+    return {
+        "mode": mode, "loss": loss, "n_seeds": len(per_seed), "val_auc": metrics.spread(final_val_auc),
+        "metrics": {m: metrics.spread([f[m] for f in flats]) for m in FLAT_METRICS},
+        "ensemble": flat(evaluate_reward(*eval_sets.values(), ensemble_r)),
+        "selected_on_val": {"seed": int(rewards["seeds"][selected]), **flat(per_seed[selected]),
+                            "confusion_judge": per_seed[selected]["judge"]["confusion"],
+                            "confusion_human": per_seed[selected]["human"]["confusion"]},
+        "seed_agreement_mean": metrics.mean_off_diagonal(agreement),
+        "seed_agreement": agreement.tolist(),
+        "per_seed": flats,
+    }
+
+
+def choose_model(cfg: Config, models_result: dict) -> str:
+    """The `mode/loss` whose reward 05 uses: `refinetune.loss`, or under `auto` the best mean val AUC."""
+    rc = cfg.refinetune
+    if rc.loss != "auto":
+        return f"{rc.mode}/{rc.loss}"
+    candidates = {k: v["val_auc"]["mean"] for k, v in models_result.items() if v["mode"] == rc.mode}
+    return max(candidates, key=candidates.get)
+
+
+def _random_reference(ctx, size: str, eval_sets: dict) -> dict:
+    """05's random-reward control scored like a recovered reward: a random direction in the backbone's
+    feature space need not be neutral, and this says how far it already agrees with the judge."""
+    from irlkit.stages.refinetune import random_reward
+
+    model = random_reward(ctx, size)
+    return flat(evaluate_reward(*eval_sets.values(), {k: model.score(list(p.input)) for k, p in eval_sets.items()}))
+
+
+def _judge_references(eval_sets: dict) -> dict:
+    """The judges scored as if they were recovered rewards: the ceiling on the same texts."""
+    test = eval_sets["test_pool"]
+    out = {}
+    for which in ("judge", "second"):
+        r = -test[f"p_{which}"].values
+        src = test.source.values
+        out[which] = {"pairwise_accuracy": metrics.pairwise_accuracy(r[src == "expert"], r[src == "start"]),
+                      "auc_vs_judge": metrics.reward_vs_judge(r, test.p_judge.values)["auc"]}
+    return out
+
+
+def pool_logprobs(ctx, size: str, policy: str) -> Path:
+    """log π(continuation | prompt) under `size`'s RLHF or start policy, summed over the continuation's
+    tokens, for the val and test pools (text_pool's order): the stage folder with logprobs.npz.
+    One stage per policy, so that 04 runs the four (size, policy) passes side by side."""
+    folder = str(ctx.layout.policy(f"{size}-rlhf")) if policy == "rlhf" else start_folder(ctx, size)
+    demos = demos_stage.load(ctx, size)
+    path = ctx.layout.logprobs(size, policy)
+    key = {"policy": folder_key(folder), "demos": demos_stage.key(ctx, size)}
+
+    def build(tmp: Path) -> None:
+        ctx.log(f"[logprobs] {size}-{policy}: continuations of the val and test pools")
+        model, tok = models.load_policy(folder, ctx.cfg.device)
+        tok.padding_side = "right"
+        arrays = {}
+        for split in ("val", "test"):
+            rows = demos[demos.split == split]
+            prompts = list(rows.prompt) * 3
+            conts = list(rows.original_output) + list(rows.expert_text) + list(rows.start_text)  # text_pool's order
+            arrays[f"{split}_logp"], arrays[f"{split}_tokens"] = implicit.continuation_logprobs(model, tok, prompts,
+                                                                                                 conts)
+        np.savez(tmp / "logprobs.npz", **arrays)
+
+    return store.stage(path, key, build, seed=ctx.cfg.seed, log=ctx.log)
+
+
+def implicit_rewards(ctx, size: str) -> dict[str, np.ndarray]:
+    """β·log π_RLHF/π_start on the val and test pools, summed (`val_sum`, …) and per token (`val_mean`, …)."""
+    policy, reference = (np.load(pool_logprobs(ctx, size, p) / "logprobs.npz") for p in IMPLICIT_POLICIES)
+    out = {}
+    for split in ("val", "test"):
+        r = implicit.implicit_reward(policy[f"{split}_logp"], reference[f"{split}_logp"], policy[f"{split}_tokens"],
+                                     beta=ctx.cfg.rlhf_for(size).beta)
+        out[f"{split}_sum"], out[f"{split}_mean"] = r["sum"], r["mean"]
+    return out
+
+
+def _implicit(ctx, size: str, eval_sets: dict) -> dict:
+    """The implicit reward's metrics, both normalisations."""
+    z = implicit_rewards(ctx, size)
+    out = {}
+    for norm in ("sum", "mean"):
+        # The implicit reward is defined on (prompt, continuation): comments get the comment's own continuation score.
+        r = {"val_pool": z[f"val_{norm}"], "test_pool": z[f"test_{norm}"],
+             "val_comments": z[f"val_{norm}"][:len(eval_sets["val_comments"])],
+             "test_comments": z[f"test_{norm}"][:len(eval_sets["test_comments"])]}
+        out[norm] = flat(evaluate_reward(*eval_sets.values(), r))
+    return out
+
+
+def run(ctx) -> dict:
+    """Every reward model, the implicit DPO reward and the judges themselves, on test data only."""
+    cfg = ctx.cfg
+    out = {}
+    in_parallel(ctx, [(f"{size}-{policy} log-probs", pool_logprobs, size, policy)
+                      for size in largest_first(cfg) for policy in IMPLICIT_POLICIES])
+    for spec in cfg.sizes:
+        eval_sets = pools(demos_stage.load(ctx, spec.name), cfg)
+        size_out = {"models": {}}
+        for mode, loss in irl_stage.models_of(cfg):
+            history, rewards = irl_stage.load(ctx, spec.name, mode, loss)
+            size_out["models"][f"{mode}/{loss}"] = model_result(mode, loss, history, rewards, eval_sets)
+        size_out["selected"] = choose_model(cfg, size_out["models"])
+        size_out["implicit"] = _implicit(ctx, spec.name, eval_sets)
+        size_out["random"] = _random_reference(ctx, spec.name, eval_sets)
+        size_out["judges"] = _judge_references(eval_sets)
+        out[spec.name] = size_out
+    store.write_result(ctx.layout.result("irl"), {"sizes": out}, cfg)
+    return out

@@ -1,0 +1,95 @@
+"""01 · RLHF of every size against the ground-truth judge, and the judges' own quality.
+
+    judges = stages.rlhf.run_judges(ctx)   # each judge against human labels -> judges.json
+    result = stages.rlhf.run(ctx)          # RLOO per size; start vs RLHF on test -> rlhf.json, rlhf_curves.csv
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from irlkit import data, metrics, rlhf, store
+from irlkit.rewards import JudgeReward
+from irlkit.stages import in_parallel, largest_first
+from irlkit.stages.policies import perplexity_of, policy_texts, start_folder, toxicity_report, train_policy, write_curves
+
+
+def true_reward(ctx, size: str):
+    """(make_reward, reward_key) of RLHF against the ground-truth judge."""
+    rc = ctx.cfg.rlhf_for(size)
+    return (lambda: rlhf.reward_function(JudgeReward(ctx.judge("judge")), baseline=rc.baseline),
+            {"judge": ctx.cfg.judge, "baseline": rc.baseline})
+
+
+def rlhf_policy(ctx, size: str) -> tuple[str, dict]:
+    """01's policy: RLOO of `size` against the ground-truth judge; (folder, summary)."""
+    return train_policy(ctx, size, f"{size}-rlhf", *true_reward(ctx, size))
+
+
+def rlhf_texts(ctx, size: str):
+    """The RLHF policy's continuations of every prompt (what 02 and 05 compare against)."""
+    return policy_texts(ctx, f"{size}-rlhf", rlhf_policy(ctx, size)[0], ctx.prompts)
+
+
+def start_texts(ctx, size: str):
+    """The start policy's continuations of every prompt."""
+    return policy_texts(ctx, f"{size}-start", start_folder(ctx, size), ctx.prompts)
+
+
+def _rlhf_policy_evaluated(ctx, size: str) -> None:
+    policy, _ = rlhf_policy(ctx, size)
+    policy_texts(ctx, f"{size}-rlhf", policy, ctx.prompts)
+    perplexity_of(ctx, f"{size}-rlhf", policy)
+
+
+def _start_evaluated(ctx, size: str) -> None:
+    start = start_folder(ctx, size)
+    policy_texts(ctx, f"{size}-start", start, ctx.prompts)
+    perplexity_of(ctx, f"{size}-start", start)
+
+
+def run(ctx) -> dict:
+    """RLHF of every size against the ground-truth judge; start vs RLHF on the test prompts."""
+    cfg, results = ctx.cfg, {}
+    in_parallel(ctx, [(f"{size}-rlhf", _rlhf_policy_evaluated, size) for size in largest_first(cfg)]
+                + [(f"{size}-start", _start_evaluated, size) for size in largest_first(cfg)])
+    for spec in cfg.sizes:  # every stage below is now finished: this reads them
+        start = start_folder(ctx, spec.name)
+        policy, summary = rlhf_policy(ctx, spec.name)
+        test = lambda df: df[df.split == "test"]  # noqa: E731
+        results[spec.name] = {
+            "params_m": spec.params_m, **summary, "settings": dataclasses.asdict(cfg.rlhf_for(spec.name)),
+            **toxicity_report(ctx, test(start_texts(ctx, spec.name)), test(rlhf_texts(ctx, spec.name))),
+            "perplexity": {"start": perplexity_of(ctx, f"{spec.name}-start", start),
+                           "rlhf": perplexity_of(ctx, f"{spec.name}-rlhf", policy)},
+        }
+    write_curves(ctx, "rlhf_curves", {spec.name: rlhf_policy(ctx, spec.name)[0] for spec in cfg.sizes})
+    store.write_result(ctx.layout.result("rlhf"), {"sizes": results}, cfg)
+    return results
+
+
+def run_judges(ctx) -> dict:
+    """Each judge against the human labels of the whole test comments, and the judges' agreement."""
+    from dataclasses import replace
+
+    from scipy.stats import spearmanr
+    from sklearn.metrics import f1_score, roc_auc_score
+
+    full = data.load_prompts(replace(ctx.cfg, data=replace(ctx.cfg.data, max_prompts=0)))
+    test = data.split_of(full, "test")
+    labels = test.human_label.values.astype(bool)
+    scores, out = {}, {"dataset": ctx.cfg.data.dataset, "split": "test", "n": int(len(test)),
+                       "toxic_share": float(labels.mean()), "judges": {}}
+    for which in ("judge", "second"):
+        judge = ctx.judge(which)
+        p = judge.score(list(test.text))
+        scores[which] = p
+        pred = metrics.is_toxic(p)
+        out["judges"][judge.name] = {"role": which, "roc_auc": float(roc_auc_score(labels, p)),
+                                     "accuracy": float(np.mean(pred == labels)), "f1": float(f1_score(labels, pred)),
+                                     "n": int(len(p))}
+    out["agreement"] = {"same_decision": float(np.mean(metrics.is_toxic(scores["judge"]) == metrics.is_toxic(scores["second"]))),
+                        "spearman": float(spearmanr(scores["judge"], scores["second"])[0])}
+    store.write_result(ctx.layout.result("judges"), out, ctx.cfg)
+    return out

@@ -1,6 +1,6 @@
 """Compare two results folders number by number, leaving out what measures time, not results.
 
-    python scripts/compare_results.py /tmp/smoke-before data/results/smoke --out layout_smoke_identical
+    python scripts/compare_results.py /tmp/smoke-before data/results/smoke --out layout_smoke_identical --before-commit 6968d2b
 
 Walks every JSON file both folders hold; `_manifest` (creation time, config hash) and the keys of
 `TIMING_KEYS` are skipped. Prints each difference and writes a summary to
@@ -41,6 +41,7 @@ def main(argv=None) -> int:
     parser.add_argument("before", type=Path)
     parser.add_argument("after", type=Path)
     parser.add_argument("--out", help="name of the summary under data/results/experiments/")
+    parser.add_argument("--before-commit", default="", help="the commit that made `before` (recorded in the summary)")
     args = parser.parse_args(argv)
     files = sorted({p.name for p in args.before.glob("*.json")} & {p.name for p in args.after.glob("*.json")} - SKIPPED_FILES)
     found, numbers = {}, 0
@@ -56,7 +57,7 @@ def main(argv=None) -> int:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
         store.atomic_write_json(layout.experiment_result(args.out), {
             "command": "python scripts/compare_results.py " + " ".join(sys.argv[1:] if argv is None else argv),
-            "head": commit, "files": files, "skipped_keys": sorted(TIMING_KEYS), "skipped_files": sorted(SKIPPED_FILES),
+            "before_commit": args.before_commit, "after_commit": commit, "files": files, "skipped_keys": sorted(TIMING_KEYS), "skipped_files": sorted(SKIPPED_FILES),
             "differences": {k: v for k, v in found.items()}, "n_differences": total})
     return 1 if total else 0
 

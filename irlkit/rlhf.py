@@ -57,7 +57,7 @@ def _one_pass_rloo_trainer():
 
         With one optimiser step per batch of completions, the "old" policy that scored them is the
         policy being trained. TRL 1.16 still runs a separate no-gradient policy forward for the KL
-        term of the reward, about 14% of a Gemma step (benchmarks/README.md). Here that forward
+        term of the reward, a sizeable share of a step (benchmarks/README.md). Here that forward
         returns zeros and the training forward supplies the numbers:
 
         - reward: TRL folded r − β·(0 − ref) into the advantage. The missing −β·old is linear, so the

@@ -59,8 +59,8 @@ def draw_categorical(probs: torch.Tensor, generator: torch.Generator | None = No
     """One index per row of `probs` (non-negative weights; rows need not sum to 1): the law of
     `torch.multinomial(probs, 1)` and its shape, by inverse CDF with two uniforms per row.
 
-    On a CPU `torch.multinomial` draws one exponential per vocabulary entry: 121 ms for 16 rows of
-    Gemma's 262k tokens, where this takes 3 (benchmarks/bench_categorical.py). It picks a block of
+    On a CPU `torch.multinomial` draws one exponential per vocabulary entry, which costs a large
+    vocabulary dearly (benchmarks/README.md, `bench_categorical.py`). This picks a block of
     `BLOCK` tokens by the blocks' masses, then a token within the block, both from float64 cumulative
     sums, so even a 262k-entry row keeps every token's probability to float precision.
     """

@@ -26,6 +26,6 @@ export PYTHONHASHSEED=0
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_NO_ADVISORY_WARNINGS=1
 export TOKENIZERS_PARALLELISM=false
 # Back malloc's heap with transparent huge pages: the large tensors freed and reallocated every training
-# step then cost fewer page faults. RLOO steps 1.22× faster on Gemma, bit-identical results
-# (benchmarks/bench_malloc.py). Read at process start; glibc < 2.35 ignores it.
+# step then cost fewer page faults: faster RLOO steps, bit-identical results (benchmarks/README.md,
+# bench_malloc.py). Read at process start; glibc < 2.35 ignores it.
 export GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1}"

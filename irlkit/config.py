@@ -206,7 +206,11 @@ class Config:
     second_judge: str
     """Independent judge, never used for training or selection (the reward-hacking check)."""
     seed: int = 0
-    """Seed of everything: random, numpy, torch, transformers."""
+    """Seed of everything: random, numpy, torch, transformers. Replicate k runs with
+    `replicate_seed(seed, k)` (replicate 0 with `seed` itself)."""
+    replicates: int = 1
+    """Independent replicates of the whole study (01–05, every size), each with its own seeds;
+    06 aggregates them into intervals over replicates. The prompt splits are the same in all."""
     threads: int = 2
     """torch threads."""
     workers: int = 1
@@ -244,6 +248,26 @@ class Config:
         return stable_hash(d)
 
 
+def replicate_seed(seed: int, replicate: int) -> int:
+    """The seed of replicate `replicate`: `seed` itself for replicate 0, else a 20-bit number drawn from
+    (seed, replicate) by SHA-256. 20 bits leave room for the seeds derived from it (IRL's seed × 1000 + i
+    stays below 2³², which numpy and TRL require)."""
+    if replicate < 0:
+        raise ValueError(f"replicate must be >= 0, got {replicate}")
+    if replicate == 0:
+        return seed
+    return int.from_bytes(hashlib.sha256(f"irlkit/{seed}/{replicate}".encode()).digest()[:4], "big") >> 12
+
+
+def for_replicate(cfg: "Config", replicate: int) -> "Config":
+    """The config replicate `replicate` runs with: its own seed and its own random reward heads
+    (replicate 0 is `cfg` itself)."""
+    if replicate == 0:
+        return cfg
+    seed = replicate_seed(cfg.seed, replicate)
+    return replace(cfg, seed=seed, refinetune=replace(cfg.refinetune, random_seed=cfg.refinetune.random_seed + seed))
+
+
 def stable_hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -256,6 +280,7 @@ def _profiles() -> dict[str, Config]:
         second_judge="profanity-check",
         threads=2,
         workers=2,
+        replicates=2,
         data=DataConfig(max_prompts=96),
         rlhf=RLHFConfig(steps=2, learning_rate=1e-4, num_generations=2, prompts_per_step=2,
                         max_completion_length=8, precision="bf16"),
@@ -274,6 +299,7 @@ def _profiles() -> dict[str, Config]:
         second_judge="profanity-check",
         threads=2,
         workers=2,  # two one-thread processes do more RLOO work than one two-thread process (benchmarks/README.md)
+        replicates=3,
         # 660 train / 100 val / 240 test prompts: the probes' val AUC still rose with added training
         # pairs (scripts/experiments/probe_learning_curve.py), so the extra prompts go to train.
         data=DataConfig(max_prompts=1000, val_fraction=0.1, test_fraction=0.24),
@@ -370,6 +396,7 @@ def _validate(cfg: Config) -> None:
          "data.val_fraction and data.test_fraction must be positive and leave room for train")
     need(cfg.threads >= 1, f"threads must be >= 1, got {cfg.threads}")
     need(cfg.workers >= 1, f"workers must be >= 1, got {cfg.workers}")
+    need(cfg.replicates >= 1, f"replicates must be >= 1, got {cfg.replicates}")
     need(len({s.name for s in cfg.sizes}) == len(cfg.sizes) > 0, "sizes need distinct names")
 
 

@@ -50,21 +50,41 @@ def experiment_scratch(name: str) -> Path:
 
 
 class Layout:
-    """The run folders and result files of one profile."""
+    """The run folders and result files of one profile, or of one replicate of it.
 
-    def __init__(self, profile: str):
-        self.profile = profile
-        self.runs = data_dir() / "runs" / profile
+    A replicate `k` is one path prefix: its stages under `data/runs/<profile>/r<k>/`, its results under
+    `data/results/<profile>/replicates/r<k>/`. Work that is the same in every replicate (the start
+    policy's texts and perplexity) lives once under `data/runs/<profile>/shared/`. Without a replicate
+    (06, which aggregates them) the layout is the profile's own: its summary, report and figures."""
+
+    def __init__(self, profile: str, replicate: int | None = None):
+        self.profile, self.replicate = profile, replicate
+        profile_runs = data_dir() / "runs" / profile
+        profile_results = data_dir() / "results" / profile
+        prefix = "" if replicate is None else f"r{replicate}"
+        self.runs = profile_runs / prefix
         """Everything a run makes: checkpoints, texts, features, logs (git-ignored)."""
-        self.results = data_dir() / "results" / profile
+        self.shared = profile_runs / "shared"
+        """Stages every replicate shares (computed once)."""
+        self.results = profile_results / "replicates" / prefix if prefix else profile_results
         """Small JSON/CSV files the README, the figures and 06 read (committed)."""
+        self.replicates = profile_results / "replicates"
+        """Every replicate's results folder, one `r<k>` each."""
         self.figures = Path(os.environ.get("IRLKIT_FIGURES", ROOT / "figures")) / profile
         self.notebooks = self.runs / "notebooks"
         """Executed copies of the notebooks (papermill's output; never the sources)."""
         self.logs = self.runs / "logs"
 
     def __repr__(self) -> str:
-        return f"Layout({self.profile!r}: runs {self.runs}, results {self.results})"
+        return f"Layout({self.profile!r}, replicate {self.replicate}: runs {self.runs}, results {self.results})"
+
+    def of_replicate(self, replicate: int) -> "Layout":
+        return Layout(self.profile, replicate)
+
+    def replicate_results(self) -> dict[int, Path]:
+        """{k: results folder} of every replicate that has one, in order of k."""
+        found = {int(p.name[1:]): p for p in self.replicates.glob("r*") if p.is_dir() and p.name[1:].isdigit()}
+        return dict(sorted(found.items()))
 
     # -- stage folders (each a `store.stage` artifact) --
 
@@ -72,12 +92,13 @@ class Layout:
         """A policy trained by RLOO (01, 05): weights, log.jsonl, summary.json."""
         return self.runs / "policies" / label
 
-    def texts(self, label: str) -> Path:
-        """One policy's continuations of the prompts with both judges' scores."""
-        return self.runs / "texts" / label
+    def texts(self, label: str, shared: bool = False) -> Path:
+        """One policy's continuations of the prompts with both judges' scores (`shared`: the same in
+        every replicate, e.g. the start policy's)."""
+        return (self.shared if shared else self.runs) / "texts" / label
 
-    def perplexity(self, label: str) -> Path:
-        return self.runs / "perplexity" / label
+    def perplexity(self, label: str, shared: bool = False) -> Path:
+        return (self.shared if shared else self.runs) / "perplexity" / label
 
     def demos(self, size: str) -> Path:
         """02's paired demonstrations of one size."""
@@ -126,6 +147,16 @@ class Layout:
     def table(self, name: str) -> Path:
         """A results CSV the figures read: rlhf_curves, refinetune_curves, irl_history."""
         return self.results / f"{name}.csv"
+
+    @property
+    def manifest(self) -> Path:
+        """A replicate's provenance: config hash, code hash, CPU, threads, wall time."""
+        return self.results / "manifest.json"
+
+    @property
+    def summary(self) -> Path:
+        """06's aggregate over replicates: every headline quantity with its interval."""
+        return self.results / "summary.json"
 
     @property
     def report(self) -> Path:

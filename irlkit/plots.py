@@ -211,3 +211,46 @@ def demo_scores(sampling_frames: dict[str, pd.DataFrame]):
     fig.suptitle("Demonstrations: how toxic each side is, by the judge")
     fig.tight_layout()
     return fig
+
+
+def over_replicates(summary: dict, quantities: dict[str, str], title: str, ylabel: str, reference: float | None = None):
+    """Each quantity of summary.json (`quantities`: {name: label}) per size: a dot per replicate, the mean
+    and its interval over replicates (the summary's t-interval) as a bar."""
+    sizes = list(summary["sizes"])
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(quantities) * len(sizes)), 4.2))
+    width = 0.8 / max(len(sizes), 1)
+    for j, size in enumerate(sizes):
+        for i, name in enumerate(quantities):
+            q = summary["sizes"][size].get(name)
+            if q is None:
+                continue
+            x = i + (j - (len(sizes) - 1) / 2) * width
+            lo, hi = q["ci"]
+            ax.errorbar([x], [q["mean"]], yerr=[[q["mean"] - lo], [hi - q["mean"]]] if lo == lo else None, fmt="s",
+                        color=PALETTE[j], capsize=5, ms=7, label=size if i == 0 else None)
+            ax.scatter(np.full(len(q["values"]), x) + np.linspace(-0.04, 0.04, len(q["values"])), q["values"],
+                       color="black", s=14, zorder=3)
+    if reference is not None:
+        ax.axhline(reference, color="grey", lw=0.8, ls="--")
+    ax.set_xticks(range(len(quantities)), list(quantities.values()), fontsize=8)
+    ax.set(ylabel=ylabel, title=f"{title}\n(squares: mean and {summary['interval']}; dots: replicates, "
+                                f"n = {summary['n_replicates']})")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+REPLICATE_FIGURES = {
+    "toxicity_by_stage": ({"ratio_start": "start", "ratio_rlhf": "RLHF\n(true reward)", "ratio_irl": "RLHF\n(IRL reward)",
+                           "ratio_random": "RLHF\n(random head)", "ratio_transfer": "RLHF\n(other size's IRL)"},
+                          "Toxicity ratio of test-prompt continuations by stage (ground-truth judge)",
+                          "toxicity ratio (P ≥ 0.5)", None),
+    "recovery": ({"irl_auc": "IRL reward\nvs judge", "implicit_auc": "implicit reward\nvs judge",
+                  "random_auc": "random head\nvs judge", "irl_human_auc": "IRL reward\nvs human labels"},
+                 "How well the reward is recovered: ROC-AUC on held-out texts", "ROC-AUC", 0.5),
+    "realignment": ({"realign_relative_change_true": "true", "realign_relative_change_irl": "IRL",
+                     "realign_relative_change_random": "random head", "realign_relative_change_transfer": "other size's IRL",
+                     "irl_minus_random": "IRL − random\n(paired)"},
+                    "Re-alignment: relative change of the toxicity ratio, by reward", "relative change vs start", 0.0),
+}
+"""06's figures over replicates: {file name: (quantities, title, y label, reference line)}."""

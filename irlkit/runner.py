@@ -1,66 +1,113 @@
 """Run the numbered notebooks of one profile with papermill (what run_all.sh calls).
 
-    python -m irlkit.runner cpu [--only 03_irl 04_eval]
+    python -m irlkit.runner cpu                       # every replicate (01–05 each), then 06
+    python -m irlkit.runner cpu --replicate 2         # one replicate, 01–05 (resumable)
+    python -m irlkit.runner cpu --only 06_analysis    # aggregate the committed replicates
+    python -m irlkit.runner cpu --replicate 0 --only 03_irl 04_eval
 
-Executed copies go to data/runs/<profile>/notebooks/ (never over the sources);
-wall time per notebook goes to data/results/<profile>/timings.json. The first
-failing notebook stops the run with its name and the failing cell's error.
+Executed copies go to data/runs/<profile>/r<k>/notebooks/ (06's to data/runs/<profile>/notebooks/),
+never over the sources. When a replicate has run 05, its results folder gets a manifest.json (config
+and code hash, CPU, threads, wall time per notebook); data/results/<profile>/timings.json keeps every
+replicate's wall times and the shared work's. The first failing notebook stops the run with its name
+and the failing cell's error.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
 
-from irlkit import layout, store
+from irlkit import config, layout, replicates, store
 from irlkit.config import PROFILES
 
 NOTEBOOKS = ("01_rlhf", "02_sampling", "03_irl", "04_eval", "05_refinetune", "06_analysis")
+PER_REPLICATE = NOTEBOOKS[:-1]
+"""01–05 run once per replicate; 06 aggregates the replicates."""
 
 
-def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None) -> dict:
-    import papermill as pm
-
+def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None, replicate: int | None = None) -> dict:
+    """Run `only` (in order) for replicate `replicate`, or for every replicate of the profile when None.
+    Returns the timings written to timings.json."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
     unknown = set(only) - set(NOTEBOOKS)
     if unknown:
         raise ValueError(f"unknown notebooks {sorted(unknown)}; valid: {', '.join(NOTEBOOKS)}")
+    cfg = config.load(profile, **(parameters or {}).get("OVERRIDES", {}))
+    if replicate is not None and not 0 <= replicate < cfg.replicates:
+        raise ValueError(f"replicate {replicate} is not in profile {profile!r}: replicates 0 … {cfg.replicates - 1}")
     where = layout.Layout(profile)
-    out_dir = where.notebooks
-    out_dir.mkdir(parents=True, exist_ok=True)
     timings_path = where.result("timings")
     timings = store.read_json(timings_path) if timings_path.exists() else {}
     timings.pop("_manifest", None)
+    if "replicates" not in timings:  # a single-run timings file of an earlier layout: kept beside
+        timings = {"replicates": {}, **({"single_run": timings} if timings else {})}
     os.environ["IRLKIT_PROGRESS"] = "0"  # bars would flood the papermill log
-    for name in NOTEBOOKS:
-        if name not in only:
+    for k in ([replicate] if replicate is not None else range(cfg.replicates)):
+        todo = [nb for nb in PER_REPLICATE if nb in only]
+        if not todo:
             continue
-        print(f"[run] {name} ({profile})", flush=True)
-        t0 = time.time()
-        try:
-            pm.execute_notebook(str(layout.NOTEBOOKS / f"{name}.ipynb"), str(out_dir / f"{name}.ipynb"),
-                                parameters={"PROFILE": profile, **(parameters or {})}, kernel_name="python3",
-                                progress_bar=False, cwd=str(layout.NOTEBOOKS))
-        except pm.PapermillExecutionError as e:
-            print(f"\n[failed] notebook {name} ({profile}), cell {e.exec_count}: {e.ename}: {e.evalue}\n"
-                  f"executed copy with the traceback: {out_dir / f'{name}.ipynb'}", file=sys.stderr)
-            raise SystemExit(1)
-        timings[name] = round(time.time() - t0, 1)
-        print(f"[done] {name} in {timings[name]:.0f} s", flush=True)
-        store.atomic_write_json(timings_path, timings)
-    timings["total"] = round(sum(v for k, v in timings.items() if k in NOTEBOOKS), 1)
+        seconds = timings["replicates"].setdefault(f"r{k}", {})
+        for name in todo:
+            seconds[name] = _execute(name, profile, where.of_replicate(k), {**(parameters or {}), "REPLICATE": k})
+            seconds["total"] = round(sum(v for n, v in seconds.items() if n in PER_REPLICATE), 1)
+            store.atomic_write_json(timings_path, timings)
+        if "05_refinetune" in todo:  # the replicate is complete: record what made it
+            store.atomic_write_json(where.of_replicate(k).manifest,
+                                    replicates.manifest(cfg, k, {n: seconds[n] for n in PER_REPLICATE if n in seconds}))
+    timings["shared"] = _shared_seconds(where)
+    if "06_analysis" in only and replicate is None:
+        timings["06_analysis"] = _execute("06_analysis", profile, where, parameters or {})
     store.atomic_write_json(timings_path, timings)
     return timings
+
+
+def _execute(name: str, profile: str, where: layout.Layout, parameters: dict) -> float:
+    import papermill as pm
+
+    where.notebooks.mkdir(parents=True, exist_ok=True)
+    label = f"{name} ({profile}" + (f", replicate {where.replicate})" if where.replicate is not None else ")")
+    print(f"[run] {label}", flush=True)
+    t0 = time.time()
+    try:
+        pm.execute_notebook(str(layout.NOTEBOOKS / f"{name}.ipynb"), str(where.notebooks / f"{name}.ipynb"),
+                            parameters={"PROFILE": profile, **parameters}, kernel_name="python3",
+                            progress_bar=False, cwd=str(layout.NOTEBOOKS))
+    except pm.PapermillExecutionError as e:
+        print(f"\n[failed] notebook {label}, cell {e.exec_count}: {e.ename}: {e.evalue}\n"
+              f"executed copy with the traceback: {where.notebooks / f'{name}.ipynb'}", file=sys.stderr)
+        raise SystemExit(1)
+    seconds = round(time.time() - t0, 1)
+    print(f"[done] {label} in {seconds:.0f} s", flush=True)
+    return seconds
+
+
+def _shared_seconds(where: layout.Layout) -> dict:
+    """Build seconds of every stage the replicates share (from their manifests)."""
+    out = {}
+    for manifest in sorted(where.shared.rglob(store.MANIFEST)):
+        seconds = json.loads(manifest.read_text()).get("build_seconds")
+        if seconds is not None:
+            out[str(manifest.parent.relative_to(where.shared))] = seconds
+    return out
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m irlkit.runner", description="run the notebooks of one profile")
     parser.add_argument("profile", choices=PROFILES)
     parser.add_argument("--only", nargs="+", default=list(NOTEBOOKS), choices=NOTEBOOKS)
+    parser.add_argument("--replicate", type=int, default=None,
+                        help="run one replicate's notebooks (01–05) only; default: every replicate, then 06")
     args = parser.parse_args(argv)
-    run(args.profile, tuple(args.only))
+    only = tuple(args.only)
+    if args.replicate is not None and only == NOTEBOOKS:
+        only = PER_REPLICATE
+    try:
+        run(args.profile, only, replicate=args.replicate)
+    except ValueError as e:
+        parser.error(str(e))
     return 0
 
 

@@ -32,6 +32,7 @@
 
 # %% tags=["parameters"]
 PROFILE = "cpu"
+REPLICATE = 0  # which replicate of the study: its own seeds, its own folders (0 … cfg.replicates − 1)
 SEED = 0
 OVERRIDES = {}
 
@@ -41,8 +42,8 @@ import pandas as pd
 from irlkit import config, data, plots, report, stages, utils
 
 cfg = config.load(PROFILE, seed=SEED, **OVERRIDES)
-utils.setup(cfg)
-ctx = stages.Context(cfg)
+ctx = stages.Context(cfg, REPLICATE)
+utils.setup(ctx.cfg)  # threads, and the replicate's seed
 pd.DataFrame(data.counts(ctx.prompts)).T
 
 # %% [markdown]

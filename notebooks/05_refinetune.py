@@ -40,6 +40,7 @@
 
 # %% tags=["parameters"]
 PROFILE = "cpu"
+REPLICATE = 0  # which replicate of the study: its own seeds, its own folders (0 … cfg.replicates − 1)
 SEED = 0
 OVERRIDES = {}
 
@@ -49,8 +50,8 @@ import pandas as pd
 from irlkit import config, plots, report, stages, utils
 
 cfg = config.load(PROFILE, seed=SEED, **OVERRIDES)
-utils.setup(cfg)
-ctx = stages.Context(cfg)
+ctx = stages.Context(cfg, REPLICATE)
+utils.setup(ctx.cfg)  # threads, and the replicate's seed
 
 # %% [markdown]
 # ## The reward, before it trains anything

@@ -14,13 +14,16 @@
 # ---
 
 # %% [markdown]
-# # 06 · Analysis: every figure, and our numbers beside the study's
+# # 06 · Analysis: every replicate summarised, every figure, and our numbers beside the study's
 #
 # This notebook reads only the committed results of a profile,
 # `data/results/<profile>/` (JSON and CSV, written by 01–05), so it runs on a
-# fresh clone without any run folder. It renders the figures into
-# `figures/<profile>/` (PNG + PDF), writes every table into
-# `data/results/<profile>/report.md`, and for the `cpu` profile the headline
+# fresh clone without any run folder. A replicate counts when its manifest says
+# it was made by this config and this code; the summary over the replicates
+# (`summary.json`) gives every headline number with a t-interval over
+# replicates. The detailed figures show the first replicate. It renders the
+# figures into `figures/<profile>/` (PNG + PDF), writes every table into
+# `data/results/<profile>/report.md`, and for the `cpu` profile the summary
 # table into the README (between the `results` markers).
 
 # %% tags=["parameters"]
@@ -30,52 +33,83 @@ OVERRIDES = {}
 WRITE_README = None  # None: only for the cpu profile
 
 # %%
-from irlkit import config, layout, plots, report, store
+from irlkit import config, layout, plots, replicates, report, store
 
 cfg = config.load(PROFILE, seed=SEED, **OVERRIDES)
 where = layout.Layout(cfg.profile)
-r = report.load_results(where)
-print({name: "missing" if value is None else "read" for name, value in r.items()})
+runs, left_out = replicates.collect(where, cfg)
+for k, why in left_out.items():
+    print(f"replicate r{k} left out: {why}")
+print(f"{len(runs)} replicate(s) of this config and code: {[f'r{k}' for k in runs]}")
 
 # %% [markdown]
-# ## 1 · Training curves of RLHF (01) and re-alignment (05)
-# From the logs 01 and 05 copy into the results folder. Results made before
-# they did so have none: the figure committed from that run stays as it is.
+# ## 1 · The summary over replicates
+
+# %%
+summary = replicates.summarise(runs) if runs else None
+if summary:
+    store.write_result(where.summary, summary, cfg)
+    for name, (quantities, title, ylabel, ref) in plots.REPLICATE_FIGURES.items():
+        plots.show(plots.over_replicates(summary, quantities, title, ylabel, ref), name, where.figures)
+    display(report.summary_table(summary))  # noqa: F821
+else:
+    print(f"no replicate of this code in {where.replicates}: the figures below show the results in {where.results}")
+
+# %% [markdown]
+# Each dot is one replicate: the whole study run again with its own seeds.
+# A claim about an arm or a reward holds only where the interval of its
+# difference excludes 0 (`irl_minus_random` in `summary.json`).
+#
+# ## 2 · One replicate in detail
+# From here on, the first replicate (or, for results made before replicates
+# existed, the profile's single run).
+
+# %%
+if not runs and left_out:
+    raise SystemExit(f"no replicate in {where.replicates} was made by this config and code (above): rerun them with "
+                     f"`python -m irlkit.runner {cfg.profile}`, or check out the commit that made them")
+detail = where.of_replicate(min(runs)) if runs else where  # no replicates at all: a single run of an earlier layout
+r = report.load_results(detail)
+print(f"detail: {detail.results}", {name: "missing" if value is None else "read" for name, value in r.items()})
+
+# %% [markdown]
+# ### Training curves of RLHF (01) and re-alignment (05)
 
 # %%
 for name, title in (("rlhf_curves", "RLHF against the ground-truth judge"),
                     ("refinetune_curves", "RLHF again, rewarded by the recovered and by a random reward")):
     if r[name] is None:
-        print(f"{name}: not in {where.results} (written by the notebook that trains these policies)")
+        print(f"{name}: not in {detail.results} (written by the notebook that trains these policies)")
     else:
         plots.show(plots.training_curves(r[name], title), name, where.figures)
 
 # %% [markdown]
-# ## 2 · Toxicity by stage, under both judges
+# ### Toxicity by stage, under both judges, with bootstrap CIs over test prompts
 
 # %%
-plots.show(plots.toxicity_by_stage(r["rlhf"], r["refinetune"]), "toxicity_by_stage", where.figures)
+plots.show(plots.toxicity_by_stage(r["rlhf"], r["refinetune"]),
+           "toxicity_by_stage_one_replicate" if summary else "toxicity_by_stage", where.figures)
 
 # %% [markdown]
-# ## 3 · Recovered rewards: metrics and confusion matrices
+# ### Recovered rewards: metrics and confusion matrices
 
 # %%
 plots.show(plots.metric_bars(r["irl"]), "irl_metrics", where.figures)
 plots.show(plots.confusions(r["irl"]), "irl_confusions", where.figures)
 
 # %% [markdown]
-# ## 4 · Non-identifiability: seed × epoch, spread over seeds, seed × seed agreement
+# ### Non-identifiability: seed × epoch, seed × seed agreement
 
 # %%
 if r["irl_history"] is None:
-    print(f"irl_history: not in {where.results} (written by 03)")
+    print(f"irl_history: not in {detail.results} (written by 03)")
 else:
     plots.show(plots.seed_epoch_heatmap(r["irl_history"], "val_sign_accuracy"), "non_identifiability_heatmap",
                where.figures)
 plots.show(plots.seed_agreement(r["irl"]), "irl_seed_agreement", where.figures)
 
 # %% [markdown]
-# ## 5 · Two models, losses and modes
+# ### Two models, losses and modes
 # The sizes of the `cpu` profile are two models of different families
 # (SmolLM2-135M-Instruct and Gemma-3-270M base): read this as two models side
 # by side, not as an effect of size.
@@ -84,7 +118,7 @@ plots.show(plots.seed_agreement(r["irl"]), "irl_seed_agreement", where.figures)
 plots.show(plots.size_effect(r["irl"]), "size_effect", where.figures)
 
 # %% [markdown]
-# ## 6 · The study vs this compendium
+# ## 3 · The study vs this compendium
 
 # %%
 report.study_vs_ours(r["rlhf"], r["irl"], r["refinetune"])
@@ -94,16 +128,20 @@ for line in report.SETUP_DIFFERENCES:
     print("-", line)
 
 # %% [markdown]
-# ## 7 · The results table, the report page and the README
+# ## 4 · The report page and the README
 
 # %%
-page = report.full_report(cfg.profile, r["rlhf"], r["irl"], r["refinetune"], r["judges"], r["timings"] or {})
+timings = store.read_json(where.result("timings")) if where.result("timings").exists() else {}
+page = report.full_report(cfg.profile, r["rlhf"], r["irl"], r["refinetune"], r["judges"], timings, summary,
+                          detail=f"replicate r{detail.replicate}" if runs else "")
 store.atomic_write_text(where.report, page)
 if WRITE_README if WRITE_README is not None else cfg.profile == "cpu":
     readme = layout.ROOT / "README.md"
-    body = (f"Profile `{cfg.profile}`, seed {cfg.seed}; generated by `notebooks/06_analysis.ipynb` from "
-            f"`data/results/{cfg.profile}/`. Every table: [`data/results/{cfg.profile}/report.md`]"
-            f"(data/results/{cfg.profile}/report.md).\n\n"
-            + report.markdown_table(report.results_table(r["rlhf"], r["irl"], r["refinetune"])))
+    body = (f"Profile `{cfg.profile}`; generated by `notebooks/06_analysis.ipynb` from `data/results/{cfg.profile}/`. "
+            f"Every table: [`data/results/{cfg.profile}/report.md`](data/results/{cfg.profile}/report.md).\n\n")
+    if summary:
+        body += (f"Mean [95% t-interval over replicates] (n) of {summary['n_replicates']} replicates "
+                 f"({', '.join(summary['replicates'])}):\n\n" + report.markdown_table(report.summary_table(summary)))
+    else:
+        body += report.markdown_table(report.results_table(r["rlhf"], r["irl"], r["refinetune"]))
     store.atomic_write_text(readme, report.replace_section(readme.read_text(), "results", body))
-report.results_table(r["rlhf"], r["irl"], r["refinetune"])

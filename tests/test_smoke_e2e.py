@@ -8,7 +8,7 @@ import pytest
 from irlkit import runner
 from irlkit.layout import Layout
 
-FIGURES_SHOWN = {"01_rlhf": 1, "02_sampling": 1, "03_irl": 2, "04_eval": 3, "05_refinetune": 1, "06_analysis": 8}
+FIGURES_SHOWN = {"01_rlhf": 1, "02_sampling": 1, "03_irl": 2, "04_eval": 3, "05_refinetune": 1, "06_analysis": 11}
 """How many figures each executed notebook must display inline."""
 
 
@@ -19,48 +19,62 @@ def _images(notebook) -> int:
 
 @pytest.mark.slow
 def test_smoke_profile_end_to_end(data_home, tmp_path, monkeypatch, capsys):
-    timings = runner.run("smoke")
-    where = Layout("smoke")
-    for name in ("judges", "rlhf", "sampling", "irl", "refinetune", "timings"):
-        assert where.result(name).exists(), name
-    for name in ("rlhf_curves", "refinetune_curves", "irl_history"):
-        assert where.table(name).exists(), name
-    for nb in runner.NOTEBOOKS:
-        executed = where.notebooks / f"{nb}.ipynb"
-        assert executed.exists() and timings[nb] > 0
-        assert _images(executed) == FIGURES_SHOWN[nb], f"{nb} shows {_images(executed)} figures inline"
-    for fig in ("rlhf_curves", "toxicity_by_stage", "irl_metrics", "non_identifiability_heatmap", "size_effect",
-                "irl_seed_agreement", "irl_confusions", "refinetune_curves", "demo_scores"):
+    timings = runner.run("smoke")  # replicates r0 and r1 (01–05 each), then 06
+    where, r0, r1 = Layout("smoke"), Layout("smoke", 0), Layout("smoke", 1)
+    for rep in (r0, r1):
+        for name in ("judges", "rlhf", "sampling", "irl", "refinetune", "manifest"):
+            assert rep.result(name).exists(), (rep, name)
+        for name in ("rlhf_curves", "refinetune_curves", "irl_history"):
+            assert rep.table(name).exists(), name
+        for nb in runner.PER_REPLICATE:
+            executed = rep.notebooks / f"{nb}.ipynb"
+            assert executed.exists() and timings["replicates"][f"r{rep.replicate}"][nb] > 0
+            assert _images(executed) == FIGURES_SHOWN[nb], f"{nb} shows {_images(executed)} figures inline"
+        assert any(rep.logs.glob("*.log")), "worker output goes to per-job log files"
+        assert "[rlhf]" not in (rep.notebooks / "01_rlhf.ipynb").read_text(), "worker logs stay out of the notebook"
+    assert _images(where.notebooks / "06_analysis.ipynb") == FIGURES_SHOWN["06_analysis"]
+    assert timings["06_analysis"] > 0 and timings["shared"], "the shared stages' time is recorded apart"
+    for fig in ("rlhf_curves", "toxicity_by_stage", "recovery", "realignment", "irl_metrics", "size_effect",
+                "non_identifiability_heatmap", "irl_seed_agreement", "irl_confusions", "refinetune_curves", "demo_scores"):
         assert (where.figures / f"{fig}.png").exists() and (where.figures / f"{fig}.pdf").exists(), fig
-    assert any(where.logs.glob("*.log")), "worker output goes to per-job log files"
-    assert "[rlhf]" not in (where.notebooks / "01_rlhf.ipynb").read_text(), "worker logs stay out of the notebook"
 
-    irl = json.loads(where.result("irl").read_text())["sizes"]
+    # two replicates: the same prompts, their own seeds, their own policies; start texts computed once
+    m0, m1 = (json.loads(rep.manifest.read_text()) for rep in (r0, r1))
+    assert m0["seed"] == 0 and m1["seed"] != 0 and m0["code_hash"] == m1["code_hash"]
+    assert not r1.texts("tiny-a-start").exists() and r1.texts("tiny-a-start", shared=True).exists()
+    summary = json.loads(where.summary.read_text())
+    assert summary["n_replicates"] == 2
+    auc = summary["sizes"]["tiny-a"]["irl_auc"]
+    assert auc["n"] == 2 and len(auc["values"]) == 2 and auc["mean"] == pytest.approx(sum(auc["values"]) / 2)
+    rlhf_r0, rlhf_r1 = (json.loads(rep.result("rlhf").read_text())["sizes"]["tiny-a"] for rep in (r0, r1))
+    assert rlhf_r0["judge"]["before"] == rlhf_r1["judge"]["before"], "the start policy is shared"
+
+    irl = json.loads(r0.result("irl").read_text())["sizes"]
     for size in ("tiny-a", "tiny-b"):
         models = irl[size]["models"]
         assert {"probe/max_margin", "probe/hinge", "probe/logistic", "full/max_margin"} <= set(models)
         assert models["probe/logistic"]["n_seeds"] == 3 and len(models["probe/logistic"]["seed_agreement"]) == 3
-    refinetune = json.loads(where.result("refinetune").read_text())["sizes"]
+    refinetune = json.loads(r0.result("refinetune").read_text())["sizes"]
     assert {"true", "irl", "random", "transfer_from_tiny-b"} <= set(refinetune["tiny-a"])
     for name, runs in (("true", 2), ("irl", 2), ("random", 3)):  # smoke: 2 RLOO runs per reward, 3 random heads
         assert [r["seed"] for r in refinetune["tiny-a"][name]["runs"]] == list(range(runs))
         assert refinetune["tiny-a"][name]["across_runs"]["judge"]["ratio_diff"]["runs"] == runs
     heads = {r["reward_model"]["random_seed"] for r in refinetune["tiny-a"]["random"]["runs"]}
     assert len(heads) == 3
-    first_rlhf = json.loads(where.result("rlhf").read_text())["sizes"]
+    first_rlhf = json.loads(r0.result("rlhf").read_text())["sizes"]
 
     # a second run resumes: every stage is skipped
     t0 = time.time()
     runner.run("smoke", only=("01_rlhf", "02_sampling", "03_irl"))
     assert time.time() - t0 < 90
-    executed = (where.notebooks / "03_irl.ipynb").read_text()
+    executed = (r0.notebooks / "03_irl.ipynb").read_text()
     assert "[skip]" in executed and "[irl full]" not in executed
 
     # same seed, retrained from scratch: the same numbers
-    shutil.rmtree(where.policy("tiny-a-rlhf"))
-    shutil.rmtree(where.texts("tiny-a-rlhf"))
-    runner.run("smoke", only=("01_rlhf",))
-    again = json.loads(where.result("rlhf").read_text())["sizes"]
+    shutil.rmtree(r0.policy("tiny-a-rlhf"))
+    shutil.rmtree(r0.texts("tiny-a-rlhf"))
+    runner.run("smoke", only=("01_rlhf",), replicate=0)
+    again = json.loads(r0.result("rlhf").read_text())["sizes"]
     for key in ("judge", "second", "perplexity"):
         assert again["tiny-a"][key] == first_rlhf["tiny-a"][key]
 
@@ -73,11 +87,19 @@ def test_smoke_profile_end_to_end(data_home, tmp_path, monkeypatch, capsys):
     fresh = Layout("smoke")
     assert _images(fresh.notebooks / "06_analysis.ipynb") == FIGURES_SHOWN["06_analysis"]
     assert (fresh.figures / "non_identifiability_heatmap.png").exists() and fresh.report.exists()
+    assert json.loads(fresh.summary.read_text())["n_replicates"] == 2
 
 
 def test_a_failing_notebook_stops_the_run_with_its_name(data_home, capsys):
     with pytest.raises(SystemExit) as stop:
-        runner.run("smoke", only=("01_rlhf",), parameters={"OVERRIDES": {"rlhf.beta": 0.0}})
+        runner.run("smoke", only=("02_sampling",), replicate=0)  # 01 has not run: no policy to sample from
     assert stop.value.code == 1
     err = capsys.readouterr().err
-    assert "01_rlhf" in err and "beta must be > 0" in err
+    assert "02_sampling" in err and "replicate 0" in err and "run the stage that builds it first" in err
+
+
+def test_bad_settings_and_replicates_are_refused_before_any_notebook_runs(data_home):
+    with pytest.raises(ValueError, match="beta must be > 0"):
+        runner.run("smoke", only=("01_rlhf",), parameters={"OVERRIDES": {"rlhf.beta": 0.0}})
+    with pytest.raises(ValueError, match="replicates 0 … 1"):
+        runner.run("smoke", replicate=2)

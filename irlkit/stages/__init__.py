@@ -1,7 +1,7 @@
 """The stages of the study, one module per notebook, and what every stage shares.
 
     from irlkit import config, stages
-    ctx = stages.Context(config.load("smoke"))
+    ctx = stages.Context(config.load("smoke"), replicate=0)
     stages.rlhf.run(ctx)          # 01: RLHF of every size against the judge
     stages.demos.run(ctx)         # 02: paired demonstrations
     stages.irl.run(ctx)           # 03: reward models from the demonstrations
@@ -17,18 +17,21 @@ from __future__ import annotations
 import functools
 
 from irlkit import data, parallel
-from irlkit.config import Config, stable_hash
+from irlkit.config import Config, for_replicate, stable_hash
 from irlkit.judges import make_judge
 from irlkit.layout import Layout
 
 
 class Context:
-    """What every stage needs: the config, where things go, the prompts, the judges (loaded once)."""
+    """What every stage of one replicate needs: its config, where things go, the prompts, the judges
+    (loaded once). `base_cfg` is the profile's config as loaded; `cfg` is replicate `replicate`'s
+    (its own seeds, `config.for_replicate`). Shared stages (the start policy's) run with `base_cfg`."""
 
-    def __init__(self, cfg: Config):
-        self.cfg = cfg
-        self.layout = Layout(cfg.profile)
-        self.prompts = data.load_prompts(cfg)
+    def __init__(self, cfg: Config, replicate: int = 0):
+        self.base_cfg, self.replicate = cfg, replicate
+        self.cfg = for_replicate(cfg, replicate)
+        self.layout = Layout(cfg.profile, replicate)
+        self.prompts = data.load_prompts(cfg)  # the splits never depend on the seed: the same in every replicate
         self._judges = {}
 
     def judge(self, which: str = "judge"):
@@ -56,14 +59,14 @@ def in_parallel(ctx: Context, jobs: list[tuple]) -> dict[str, float]:
     for spec in ctx.cfg.sizes:
         start_folder(ctx, spec.name)  # built here once (the tiny models), never by two jobs at a time
     here = ctx.cfg.workers <= 1
-    calls = [(name, functools.partial(fn, ctx, *args) if here else functools.partial(_job, ctx.cfg, fn, *args))
-             for name, fn, *args in jobs]
+    calls = [(name, functools.partial(fn, ctx, *args) if here else
+              functools.partial(_job, ctx.base_cfg, ctx.replicate, fn, *args)) for name, fn, *args in jobs]
     return parallel.run(calls, workers=ctx.cfg.workers, threads=ctx.cfg.threads, log=ctx.log,
                         log_file=ctx.layout.log)
 
 
-def _job(cfg: Config, fn, *args) -> None:
-    fn(Context(cfg), *args)
+def _job(cfg: Config, replicate: int, fn, *args) -> None:
+    fn(Context(cfg, replicate), *args)
 
 
 def largest_first(cfg: Config) -> list[str]:

@@ -25,7 +25,8 @@ def run(ctx) -> dict:
         store.key_of(Path(policy))  # a clear error if 01 has not run
         unaligned_source = start if cfg.sampling.unaligned == "start" else models.materialise(spec.base or spec.start)
         expert = policy_texts(ctx, f"{spec.name}-rlhf", policy, ctx.prompts)
-        unaligned = policy_texts(ctx, f"{spec.name}-{cfg.sampling.unaligned}", unaligned_source, ctx.prompts)
+        unaligned = policy_texts(ctx, f"{spec.name}-{cfg.sampling.unaligned}", unaligned_source, ctx.prompts,
+                                 shared=True)  # the start (or base) policy is the same in every replicate
         originals = {"judge": ctx.judge("judge").score(list(ctx.prompts.original_output)),
                      "second": ctx.judge("second").score(list(ctx.prompts.original_output))}
         demos = ctx.prompts.drop(columns="text").assign(

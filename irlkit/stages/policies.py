@@ -27,12 +27,14 @@ def folder_key(folder: str) -> str:
     return m["key_hash"] if m else folder
 
 
-def policy_texts(ctx, label: str, folder: str, prompts: pd.DataFrame) -> pd.DataFrame:
-    """Continuations of `prompts` by the policy in `folder`, scored by both judges (cached per policy)."""
-    cfg = ctx.cfg
+def policy_texts(ctx, label: str, folder: str, prompts: pd.DataFrame, shared: bool = False) -> pd.DataFrame:
+    """Continuations of `prompts` by the policy in `folder`, scored by both judges (cached per policy).
+    `shared`: a policy that is the same in every replicate (the start policy), decoded once with the
+    profile's own seed."""
+    cfg = ctx.base_cfg if shared else ctx.cfg
     key = {"policy": folder_key(folder), "prompts": stable_hash(list(prompts.prompt_id)),
            "sampling": cfg.to_dict()["sampling"], "judges": [cfg.judge, cfg.second_judge], "seed": cfg.seed}
-    path = ctx.layout.texts(label)
+    path = ctx.layout.texts(label, shared)
 
     def build(tmp: Path) -> None:
         ctx.log(f"[generate] {label}: {len(prompts)} prompts")
@@ -46,11 +48,12 @@ def policy_texts(ctx, label: str, folder: str, prompts: pd.DataFrame) -> pd.Data
     return df.assign(split=df.prompt_id.map(ctx.prompts.set_index("prompt_id").split))
 
 
-def perplexity_of(ctx, label: str, folder: str) -> float:
-    """Perplexity of held-out clean human comments (test split), cached per policy."""
+def perplexity_of(ctx, label: str, folder: str, shared: bool = False) -> float:
+    """Perplexity of held-out clean human comments (test split), cached per policy (`shared`: as in
+    `policy_texts`)."""
     clean = data.split_of(ctx.prompts, "test").query("human_label == 0").head(ctx.cfg.eval.ppl_texts)
     key = {"policy": folder_key(folder), "texts": stable_hash(list(clean.prompt_id))}
-    path = ctx.layout.perplexity(label)
+    path = ctx.layout.perplexity(label, shared)
     store.stage(path, key, lambda tmp: store.atomic_write_json(
         tmp / "ppl.json", {"perplexity": rlhf.perplexity(folder, list(clean.text), ctx.cfg), "n": len(clean)}),
         seed=ctx.cfg.seed, log=ctx.log)

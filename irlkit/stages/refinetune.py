@@ -16,7 +16,7 @@ from irlkit.stages import demos as demos_stage
 from irlkit.stages import in_parallel, largest_first
 from irlkit.stages.policies import (perplexity_of, policy_texts, start_folder, toxicity_report, train_policy,
                                     write_curves)
-from irlkit.stages.rlhf import rlhf_policy, rlhf_texts, start_texts, true_reward
+from irlkit.stages.rlhf import rlhf_policy, rlhf_texts, start_perplexity, start_texts, true_reward
 
 
 def selected_reward_info(ctx, size: str, irl_result: dict) -> dict:
@@ -138,7 +138,6 @@ def run(ctx) -> dict:
                       if (name, run) != ("true", 0)])
     out, trained = {}, {}
     for spec in cfg.sizes:  # every policy is now trained and evaluated: this reads them
-        start = start_folder(ctx, spec.name)
         before, true_texts = test(start_texts(ctx, spec.name)), test(rlhf_texts(ctx, spec.name))
         reports = {}
         for name, run_ in runs_of(cfg, spec.name):
@@ -157,7 +156,7 @@ def run(ctx) -> dict:
             if len(runs) > 1:
                 size_out[name]["runs"] = [{k: v for k, v in r.items() if k != "_texts"} for r in runs]
                 size_out[name]["across_runs"] = across_runs(ctx, before, [r["_texts"] for r in runs])
-        size_out["start_perplexity"] = perplexity_of(ctx, f"{spec.name}-start", start)
+        size_out["start_perplexity"] = start_perplexity(ctx, spec.name)
         out[spec.name] = size_out
     write_curves(ctx, "refinetune_curves", trained)
     store.write_result(ctx.layout.result("refinetune"), {"sizes": out}, cfg)

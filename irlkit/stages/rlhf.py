@@ -34,7 +34,12 @@ def rlhf_texts(ctx, size: str):
 
 def start_texts(ctx, size: str):
     """The start policy's continuations of every prompt."""
-    return policy_texts(ctx, f"{size}-start", start_folder(ctx, size), ctx.prompts)
+    return policy_texts(ctx, f"{size}-start", start_folder(ctx, size), ctx.prompts, shared=True)
+
+
+def start_perplexity(ctx, size: str) -> float:
+    """The start policy's perplexity of the clean test comments (shared by every replicate)."""
+    return perplexity_of(ctx, f"{size}-start", start_folder(ctx, size), shared=True)
 
 
 def _rlhf_policy_evaluated(ctx, size: str) -> None:
@@ -44,9 +49,8 @@ def _rlhf_policy_evaluated(ctx, size: str) -> None:
 
 
 def _start_evaluated(ctx, size: str) -> None:
-    start = start_folder(ctx, size)
-    policy_texts(ctx, f"{size}-start", start, ctx.prompts)
-    perplexity_of(ctx, f"{size}-start", start)
+    start_texts(ctx, size)
+    start_perplexity(ctx, size)
 
 
 def run(ctx) -> dict:
@@ -55,13 +59,12 @@ def run(ctx) -> dict:
     in_parallel(ctx, [(f"{size}-rlhf", _rlhf_policy_evaluated, size) for size in largest_first(cfg)]
                 + [(f"{size}-start", _start_evaluated, size) for size in largest_first(cfg)])
     for spec in cfg.sizes:  # every stage below is now finished: this reads them
-        start = start_folder(ctx, spec.name)
         policy, summary = rlhf_policy(ctx, spec.name)
         test = lambda df: df[df.split == "test"]  # noqa: E731
         results[spec.name] = {
             "params_m": spec.params_m, **summary, "settings": dataclasses.asdict(cfg.rlhf_for(spec.name)),
             **toxicity_report(ctx, test(start_texts(ctx, spec.name)), test(rlhf_texts(ctx, spec.name))),
-            "perplexity": {"start": perplexity_of(ctx, f"{spec.name}-start", start),
+            "perplexity": {"start": start_perplexity(ctx, spec.name),
                            "rlhf": perplexity_of(ctx, f"{spec.name}-rlhf", policy)},
         }
     write_curves(ctx, "rlhf_curves", {spec.name: rlhf_policy(ctx, spec.name)[0] for spec in cfg.sizes})

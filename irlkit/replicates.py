@@ -1,0 +1,168 @@
+"""Replicates: provenance of each, and the summary over them that every headline number comes from.
+
+    manifest = replicates.manifest(cfg, replicate=0, seconds={"01_rlhf": 784.0})  # what the runner writes
+    runs, left_out = replicates.collect(Layout("cpu"), cfg)       # committed replicates of this code
+    summary = replicates.summarise(runs)                           # -> summary.json
+
+A replicate is the whole study (01–05, every size) with its own seeds. Replicates are comparable
+only when the config and the code that made them are the same: `collect` keeps those whose
+manifest matches the current checkout and names the others; `summarise` refuses a mixed set.
+
+Interval: with n replicates (3 in cpu), a t-interval over the n per-replicate values,
+mean ± t(0.975, n−1)·sd/√n; a paired difference gets the same interval and a one-sample t-test
+(`scipy.stats.ttest_1samp`). A bootstrap over three values would understate the spread.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import platform
+import time
+
+import numpy as np
+from scipy import stats
+
+from irlkit import layout
+
+CODE = ("irlkit/**/*.py", "notebooks/0[1-5]_*.ipynb", "pyproject.toml")
+"""What makes a replicate's results: the package, notebooks 01–05, the pinned stack."""
+RENDER_ONLY = ("irlkit/plots.py", "irlkit/report.py", "irlkit/replicates.py")
+"""Modules that only read results and draw or aggregate them (as 06 does): editing them keeps every replicate."""
+
+ARMS = ("true", "irl", "random", "transfer")
+"""05's arms, as the summary names them (`transfer` is the reward recovered from another size)."""
+
+
+def code_hash() -> str:
+    """SHA-256 (16 hex digits) of every file of `CODE` (but `RENDER_ONLY`) in the checkout, path and bytes:
+    the code that made a replicate's results."""
+    h = hashlib.sha256()
+    for pattern in CODE:
+        for path in sorted(layout.ROOT.glob(pattern)):
+            if "__pycache__" not in path.parts and str(path.relative_to(layout.ROOT)) not in RENDER_ONLY:
+                h.update(str(path.relative_to(layout.ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def manifest(cfg, replicate: int, seconds: dict) -> dict:
+    """A replicate's provenance: what it ran with (config and code hash), where, how long."""
+    from irlkit.config import for_replicate
+
+    return {"profile": cfg.profile, "replicate": replicate, "seed": for_replicate(cfg, replicate).seed,
+            "config_hash": cfg.hash(), "code_hash": code_hash(), "cpu": cpu_model(), "threads": cfg.threads,
+            "workers": cfg.workers, "seconds": seconds, "total_seconds": round(sum(seconds.values()), 1),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def collect(where: layout.Layout, cfg) -> tuple[dict[int, dict], dict[int, str]]:
+    """({k: that replicate's results, by file name}, {k: why it is left out}) for every committed replicate:
+    kept when its manifest says it is complete and made by this config and this code."""
+    want = {"config_hash": cfg.hash(), "code_hash": code_hash()}
+    runs, left_out = {}, {}
+    for k, folder in where.replicate_results().items():
+        path = folder / "manifest.json"
+        if not path.exists():
+            left_out[k] = "no manifest.json: the replicate did not finish 05"
+            continue
+        m = json.loads(path.read_text())
+        wrong = [f"{key} {m.get(key)} (this checkout: {value})" for key, value in want.items() if m.get(key) != value]
+        if wrong:
+            left_out[k] = "made by another " + " and another ".join(wrong)
+            continue
+        runs[k] = {"manifest": m, **{p.stem: json.loads(p.read_text()) for p in folder.glob("*.json")
+                                     if p.name != "manifest.json"}}
+    return runs, left_out
+
+
+def interval(values, ci: float = 0.95) -> dict:
+    """Mean and t-interval over replicates; `ci` is NaN with fewer than two values."""
+    v = np.asarray([x for x in values if x is not None and not math.isnan(x)], float)
+    out = {"values": [float(x) for x in values], "mean": float(v.mean()) if len(v) else float("nan"), "n": len(v)}
+    if len(v) >= 2 and v.std(ddof=1) > 0:
+        half = stats.t.ppf(0.5 + ci / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
+        out["ci"] = [out["mean"] - half, out["mean"] + half]
+    else:
+        out["ci"] = [out["mean"], out["mean"]] if len(v) >= 2 else [float("nan"), float("nan")]
+    return out
+
+
+def paired(a, b, ci: float = 0.95) -> dict:
+    """The per-replicate difference a − b: its interval and a one-sample t-test against 0."""
+    d = [x - y for x, y in zip(a, b)]
+    out = interval(d, ci)
+    out["p_value"] = float(stats.ttest_1samp(d, 0.0).pvalue) if out["n"] >= 2 and np.std(d) > 0 else float("nan")
+    return out
+
+
+def quantities(results: dict) -> dict[str, dict[str, float]]:
+    """{size: {quantity: value}} of one replicate, from its rlhf, irl and refinetune results."""
+    rlhf, irl = results["rlhf"]["sizes"], results["irl"]["sizes"]
+    refinetune = results.get("refinetune", {}).get("sizes", {})
+    out = {}
+    for size, r in rlhf.items():
+        q = {"ratio_start": r["judge"]["before"]["ratio"], "ratio_rlhf": r["judge"]["after"]["ratio"],
+             "rlhf_relative_change": r["judge"]["paired"]["ratio_relative_change"],
+             "rlhf_relative_change_second": r["second"]["paired"]["ratio_relative_change"],
+             "rlhf_perplexity_change": r["perplexity"]["rlhf"] / r["perplexity"]["start"] - 1}
+        s = irl[size]
+        selected = s["models"][s["selected"]]["selected_on_val"]
+        q.update(irl_auc=selected["auc"], irl_human_auc=selected["human_auc"], implicit_auc=s["implicit"]["sum"]["auc"],
+                 random_auc=s["random"]["auc"])
+        for arm in ARMS:
+            entry = _arm(refinetune.get(size, {}), arm)
+            if entry is not None:
+                q[f"realign_relative_change_{arm}"] = entry[0]
+                q[f"ratio_{arm}"] = entry[1]
+        if "realign_relative_change_irl" in q and "realign_relative_change_true" in q:
+            true_cut = q["realign_relative_change_true"]
+            q["irl_share_of_true_cut"] = q["realign_relative_change_irl"] / true_cut if true_cut else float("nan")
+        out[size] = q
+    return out
+
+
+def _arm(entries: dict, arm: str) -> tuple[float, float] | None:
+    """(relative change of the judge's toxicity ratio, ratio after) of one arm of 05, averaged over its
+    RLOO runs when it has several (the random heads)."""
+    name = next((k for k in entries if k == arm or (arm == "transfer" and k.startswith("transfer_from_"))), None)
+    if name is None:
+        return None
+    e = entries[name]
+    if "across_runs" in e:
+        a = e["across_runs"]["judge"]
+        return a["ratio_relative_change"], a["start_ratio"] + a["ratio_diff"]["diff"]
+    return e["judge"]["paired"]["ratio_relative_change"], e["judge"]["after"]["ratio"]
+
+
+def summarise(runs: dict[int, dict], ci: float = 0.95) -> dict:
+    """summary.json: per size and quantity, every replicate's value, the mean and its interval; and
+    `irl_minus_random`, the paired per-replicate difference of relative change, with its p-value."""
+    hashes = {(r["manifest"]["config_hash"], r["manifest"]["code_hash"]) for r in runs.values()}
+    if len(hashes) > 1:
+        raise ValueError("replicates made by different configs or code cannot be aggregated: "
+                         + "; ".join(f"r{k}: config {r['manifest']['config_hash']}, code {r['manifest']['code_hash']}"
+                                     for k, r in sorted(runs.items())))
+    per = {k: quantities(r) for k, r in sorted(runs.items())}
+    sizes = list(next(iter(per.values()))) if per else []
+    out = {"n_replicates": len(per), "replicates": [f"r{k}" for k in per], "interval": f"t-interval over replicates, {ci:.0%}",
+           "config_hash": next(iter(hashes))[0] if hashes else None, "code_hash": next(iter(hashes))[1] if hashes else None,
+           "sizes": {}}
+    for size in sizes:
+        names = list(dict.fromkeys(n for q in per.values() for n in q[size]))
+        values = {n: [q[size].get(n, float("nan")) for q in per.values()] for n in names}
+        entry = {n: interval(v, ci) for n, v in values.items()}
+        if "realign_relative_change_irl" in values and "realign_relative_change_random" in values:
+            entry["irl_minus_random"] = paired(values["realign_relative_change_irl"],
+                                               values["realign_relative_change_random"], ci)
+        out["sizes"][size] = entry
+    return out

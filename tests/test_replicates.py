@@ -1,0 +1,90 @@
+"""Replicates: their seeds, and the summary over them, on synthetic results with known answers."""
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from irlkit import config, replicates
+from irlkit.layout import Layout
+
+
+def test_replicate_seeds_differ_and_are_deterministic():
+    seeds = [config.replicate_seed(0, k) for k in range(50)]
+    assert seeds[0] == 0 and len(set(seeds)) == 50
+    assert max(seeds) * 1000 + 999 < 2**32, "IRL derives seed × 1000 + i from it; numpy and TRL need < 2³²"
+    assert seeds == [config.replicate_seed(0, k) for k in range(50)]
+    assert config.replicate_seed(1, 1) != config.replicate_seed(0, 1)
+    cfg = config.load("smoke")
+    assert config.for_replicate(cfg, 0) == cfg
+    r1, r2 = config.for_replicate(cfg, 1), config.for_replicate(cfg, 2)
+    assert r1.seed != r2.seed and r1.refinetune.random_seed != r2.refinetune.random_seed
+    assert r1.data == cfg.data, "the prompt splits are the same in every replicate"
+    with pytest.raises(ValueError):
+        config.replicate_seed(0, -1)
+
+
+def test_t_interval_over_replicates_matches_scipy():
+    values = [0.71, 0.80, 0.77]
+    got = replicates.interval(values)
+    lo, hi = stats.t.interval(0.95, 2, loc=np.mean(values), scale=stats.sem(values))
+    assert got["mean"] == pytest.approx(np.mean(values)) and got["ci"] == pytest.approx([lo, hi]) and got["n"] == 3
+    assert all(math.isnan(x) for x in replicates.interval([0.5])["ci"])
+
+
+def test_paired_difference_detects_a_real_effect_and_not_a_null_one():
+    irl = [-0.55, -0.60, -0.50, -0.58]
+    random = [-0.07, 0.05, -0.10, 0.00]
+    d = replicates.paired(irl, random)
+    assert d["ci"][1] < 0 and d["p_value"] < 0.01
+    null = replicates.paired([-0.2, 0.1, -0.1, 0.2], [0.1, -0.1, 0.1, -0.1])
+    assert null["ci"][0] < 0 < null["ci"][1] and null["p_value"] > 0.3
+
+
+def _replicate(k: int, auc: float, irl_change: float, random_change: float, code="c0ffee") -> dict:
+    """The results of one replicate in the schema 01–05 write, reduced to what the summary reads."""
+    tox = lambda rel, before=0.12: {"before": {"ratio": before}, "after": {"ratio": before * (1 + rel)},  # noqa: E731
+                                    "paired": {"ratio_relative_change": rel}}
+    size = {"rlhf": {"judge": tox(-0.7), "second": tox(-0.6), "perplexity": {"start": 80.0, "rlhf": 88.0}},
+            "irl": {"selected": "probe/logistic", "models": {"probe/logistic": {"selected_on_val": {"auc": auc, "human_auc": 0.7}}},
+                    "implicit": {"sum": {"auc": 0.8}}, "random": {"auc": 0.55}},
+            "refinetune": {"true": {"judge": tox(-0.7)}, "irl": {"judge": tox(irl_change)},
+                           "random": {"judge": tox(random_change)}}}
+    return {"manifest": {"config_hash": "cfg", "code_hash": code, "replicate": k},
+            **{name: {"sizes": {"small": size[name]}} for name in ("rlhf", "irl", "refinetune")}}
+
+
+def test_summary_has_the_right_means_and_intervals():
+    runs = {k: _replicate(k, auc, irl, rnd) for k, (auc, irl, rnd) in enumerate([(0.70, -0.5, -0.1), (0.80, -0.6, 0.1),
+                                                                                  (0.75, -0.55, -0.05)])}
+    s = replicates.summarise(runs)
+    small = s["sizes"]["small"]
+    assert s["n_replicates"] == 3 and small["irl_auc"]["values"] == [0.70, 0.80, 0.75]
+    assert small["irl_auc"]["mean"] == pytest.approx(0.75)
+    assert small["irl_auc"]["ci"] == pytest.approx(list(stats.t.interval(0.95, 2, loc=0.75, scale=stats.sem([0.7, 0.8, 0.75]))))
+    assert small["realign_relative_change_irl"]["mean"] == pytest.approx(-0.55)
+    assert small["irl_minus_random"]["values"] == pytest.approx([-0.4, -0.7, -0.5])
+    assert small["irl_share_of_true_cut"]["values"] == pytest.approx([0.5 / 0.7, 0.6 / 0.7, 0.55 / 0.7])
+    assert small["rlhf_perplexity_change"]["mean"] == pytest.approx(0.1)
+
+
+def test_aggregation_refuses_mixed_code_with_a_clear_message():
+    runs = {0: _replicate(0, 0.7, -0.5, 0.0), 1: _replicate(1, 0.8, -0.6, 0.0, code="deadbeef")}
+    with pytest.raises(ValueError, match="different configs or code.*r1: config cfg, code deadbeef"):
+        replicates.summarise(runs)
+
+
+def test_collect_keeps_this_codes_finished_replicates_and_names_the_others(tmp_path, monkeypatch):
+    monkeypatch.setenv("IRLKIT_DATA", str(tmp_path))
+    cfg = config.load("smoke")
+    where = Layout("smoke")
+    for k, code in ((0, replicates.code_hash()), (1, "old"), (2, None)):
+        folder = where.of_replicate(k).results
+        folder.mkdir(parents=True)
+        (folder / "irl.json").write_text("{}")
+        if code:
+            (folder / "manifest.json").write_text(json.dumps({"config_hash": cfg.hash(), "code_hash": code}))
+    runs, left_out = replicates.collect(where, cfg)
+    assert list(runs) == [0] and runs[0]["irl"] == {}
+    assert "code_hash old" in left_out[1] and "did not finish" in left_out[2]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import typing
 from dataclasses import dataclass, field, fields, replace
 
@@ -366,38 +367,79 @@ def _apply(obj, overrides: dict, where: str):
     return replace(obj, **changes)
 
 
+DATASETS = ("insults-long", "jigsaw-long-2000")
+"""Prompt sets `data.dataset` can name (their loaders: `irlkit.data`)."""
+JUDGES = ("toxblock", "profanity-check")
+"""Judges by name; `hf:<model id or folder>[@label]` names any Hugging Face classifier."""
+
+AT_LEAST = {"seed": 0, "threads": 1, "workers": 1, "replicates": 1,
+            "data.max_prompts": 0, "data.min_words": 2, "data.max_prompt_words": 1, "data.max_continuation_words": 1,
+            "rlhf.steps": 1, "rlhf.num_generations": 2, "rlhf.prompts_per_step": 1, "rlhf.max_completion_length": 1,
+            "sampling.max_new_tokens": 1, "sampling.batch_size": 1,
+            "irl.probe_seeds": 1, "irl.full_seeds": 1, "irl.probe_epochs": 1, "irl.full_epochs": 1,
+            "irl.full_max_pairs": 0, "irl.batch_size": 1, "irl.max_length": 2, "irl.probe_weight_decay": 0.0,
+            "eval.n_bootstrap": 100, "eval.bootstrap_seed": 0, "eval.ppl_texts": 1,
+            "refinetune.random_seed": 0, "refinetune.seeds": 1, "refinetune.random_heads": 1}
+"""Settings with a lower bound (inclusive), by dotted name."""
+POSITIVE = ("rlhf.learning_rate", "rlhf.beta", "rlhf.temperature", "sampling.temperature", "irl.probe_lr",
+            "irl.full_lr", "irl.full_head_lr", "refinetune.reward_scale")
+"""Settings that must be finite and > 0."""
+BETWEEN_0_AND_1 = ("eval.ci", "data.val_fraction", "data.test_fraction")
+"""Settings strictly between 0 and 1."""
+CHOICES = {"rlhf.precision": PRECISIONS, "sampling.precision": PRECISIONS, "sampling.unaligned": ("start", "base"),
+           "irl.probe_pooling": ("last", "mean"), "refinetune.reward": ("best_val", "ensemble"),
+           "data.dataset": DATASETS, "refinetune.mode": MODES}
+"""Settings with a fixed set of values."""
+
+
 def _validate(cfg: Config) -> None:
+    """Every setting in its valid range, before any work starts; the message names the range."""
     def need(ok, msg):
         if not ok:
             raise ValueError(msg)
 
-    for spec in cfg.sizes:  # the shared section with each size's overrides (ill-typed overrides fail here)
-        rc, where = cfg.rlhf_for(spec.name), f"rlhf (size {spec.name})"
-        need(rc.precision in PRECISIONS, f"{where}: precision must be one of {PRECISIONS}, got {rc.precision!r}")
-        need(rc.num_generations >= 2, f"{where}: num_generations must be >= 2 for RLOO, got {rc.num_generations}")
-        need(rc.beta > 0, f"{where}: beta must be > 0 (KL to the start checkpoint), got {rc.beta}")
-    need(cfg.sampling.precision in PRECISIONS,
-         f"sampling.precision must be one of {PRECISIONS}, got {cfg.sampling.precision!r}")
-    need(cfg.sampling.unaligned in ("start", "base"), f"sampling.unaligned must be 'start' or 'base', got {cfg.sampling.unaligned!r}")
+    def value(name: str, rlhf=None):
+        section, _, field_name = name.rpartition(".")
+        return getattr(rlhf if section == "rlhf" else (getattr(cfg, section) if section else cfg), field_name)
+
+    sections = [(None, "")] + [(cfg.rlhf_for(spec.name), f" (size {spec.name})") for spec in cfg.sizes]
+    for rc, where in sections:  # the shared section, then each size's (ill-typed overrides fail here)
+        names = lambda group: [n for n in group if (n.startswith("rlhf.") if rc else not n.startswith("rlhf."))]  # noqa: E731
+        for name in names(AT_LEAST):
+            v = value(name, rc)
+            need(v >= AT_LEAST[name], f"{name}{where} must be >= {AT_LEAST[name]}, got {v}")
+        for name in names(POSITIVE):
+            v = value(name, rc)
+            need(math.isfinite(v) and v > 0, f"{name}{where} must be a finite number > 0, got {v}")
+        for name in names(BETWEEN_0_AND_1):
+            v = value(name, rc)
+            need(0 < v < 1, f"{name}{where} must be strictly between 0 and 1, got {v}")
+        for name in names(CHOICES):
+            v = value(name, rc)
+            need(v in CHOICES[name], f"{name}{where} must be one of {CHOICES[name]}, got {v!r}")
+    need(1 - cfg.data.val_fraction - cfg.data.test_fraction >= 0.1,
+         f"data.val_fraction + data.test_fraction must leave at least 10% of the prompts for train, got "
+         f"{cfg.data.val_fraction} + {cfg.data.test_fraction}")
+    need(cfg.device == "cpu" or cfg.device == "cuda" or (cfg.device.startswith("cuda:") and cfg.device[5:].isdigit()),
+         f"device must be 'cpu', 'cuda' or 'cuda:N', got {cfg.device!r}")
+    for role in ("judge", "second_judge"):
+        name = getattr(cfg, role)
+        need(name in JUDGES or (name.startswith("hf:") and len(name) > 3),
+             f"{role} must be one of {JUDGES} or 'hf:<model id or folder>[@label]', got {name!r}")
+    need(cfg.judge != cfg.second_judge, f"second_judge must differ from judge (the independent check), got {cfg.judge!r} twice")
     for loss in cfg.irl.losses:
-        need(loss in LOSSES, f"irl.losses: unknown loss {loss!r}; valid: {sorted(LOSSES)}")
+        need(loss in LOSSES, f"irl.losses: unknown loss {loss!r}; valid: {list(LOSSES)}")
     for mode in cfg.irl.modes:
         need(mode in MODES, f"irl.modes: unknown mode {mode!r}; valid: {list(MODES)}")
-    need(cfg.irl.probe_pooling in ("last", "mean"), f"irl.probe_pooling must be 'last' or 'mean', got {cfg.irl.probe_pooling!r}")
+    need(len(cfg.irl.losses) > 0 and len(cfg.irl.modes) > 0, "irl.losses and irl.modes need at least one entry each")
     for loss in cfg.irl.full_losses:
         need(loss in cfg.irl.losses, f"irl.full_losses: {loss!r} is not in irl.losses {cfg.irl.losses}")
-    need(cfg.refinetune.reward in ("best_val", "ensemble"), f"refinetune.reward must be 'best_val' or 'ensemble', got {cfg.refinetune.reward!r}")
     need(cfg.refinetune.loss in ("auto", *(cfg.irl.losses if cfg.refinetune.mode == "probe" else cfg.irl.full_losses))
          and cfg.refinetune.mode in cfg.irl.modes,
          f"refinetune uses ({cfg.refinetune.loss}, {cfg.refinetune.mode}), which irl does not train: {cfg.irl.losses} × {cfg.irl.modes}")
-    need(cfg.refinetune.seeds >= 1 and cfg.refinetune.random_heads >= 1,
-         f"refinetune.seeds and refinetune.random_heads must be >= 1, got {cfg.refinetune.seeds}, {cfg.refinetune.random_heads}")
-    need(0 < cfg.data.val_fraction and 0 < cfg.data.test_fraction and cfg.data.val_fraction + cfg.data.test_fraction < 1,
-         "data.val_fraction and data.test_fraction must be positive and leave room for train")
-    need(cfg.threads >= 1, f"threads must be >= 1, got {cfg.threads}")
-    need(cfg.workers >= 1, f"workers must be >= 1, got {cfg.workers}")
-    need(cfg.replicates >= 1, f"replicates must be >= 1, got {cfg.replicates}")
     need(len({s.name for s in cfg.sizes}) == len(cfg.sizes) > 0, "sizes need distinct names")
+    for spec in cfg.sizes:
+        need(spec.params_m > 0, f"sizes[{spec.name}].params_m must be > 0, got {spec.params_m}")
 
 
 def load(profile: str, **overrides) -> Config:

@@ -104,10 +104,18 @@ def build_prompts(raw: pd.DataFrame, cfg) -> pd.DataFrame:
 
 
 def load_prompts(cfg) -> pd.DataFrame:
-    raw = {"insults-long": _insults_raw, "jigsaw-long-2000": _jigsaw_raw}
-    if cfg.data.dataset not in raw:
-        raise ValueError(f"unknown dataset {cfg.data.dataset!r}; valid: {sorted(raw)}")
-    return build_prompts(raw[cfg.data.dataset](), cfg)
+    if cfg.data.dataset not in LOADERS:
+        raise ValueError(f"unknown dataset {cfg.data.dataset!r}; valid: {sorted(LOADERS)}")
+    prompts = build_prompts(LOADERS[cfg.data.dataset](), cfg)
+    empty = [split for split in SPLITS if not (prompts.split == split).any()]
+    if empty:
+        raise ValueError(f"{cfg.data.dataset} with max_prompts={cfg.data.max_prompts}, val_fraction={cfg.data.val_fraction}, "
+                         f"test_fraction={cfg.data.test_fraction} leaves no prompt in {empty}: raise max_prompts")
+    return prompts
+
+
+LOADERS = {"insults-long": _insults_raw, "jigsaw-long-2000": _jigsaw_raw}
+"""The raw comments of each prompt set (`config.DATASETS` names them)."""
 
 
 def split_of(df: pd.DataFrame, split: str) -> pd.DataFrame:

@@ -51,7 +51,11 @@ def run(jobs: list[tuple[str, Callable[[], None]]], *, workers: int, threads: in
 def _init(threads: int) -> None:
     import torch
 
+    from irlkit.utils import exit_with_parent, quiet_libraries
+
     torch.set_num_threads(threads)
+    quiet_libraries()
+    exit_with_parent()  # a worker whose parent was killed stops instead of writing stages on
 
 
 def _call(named_job: tuple[str, Callable[[], None], str | None]) -> tuple[str, float]:

@@ -4,6 +4,7 @@
     python -m irlkit.runner cpu --replicate 2         # one replicate, 01–05 (resumable)
     python -m irlkit.runner cpu --only 06_analysis    # aggregate the committed replicates
     python -m irlkit.runner cpu --replicate 0 --only 03_irl 04_eval
+    python -m irlkit.runner smoke --set rlhf.steps=4 --set irl.losses='["logistic"]' --seed 1
 
 Executed copies go to data/runs/<profile>/r<k>/notebooks/ (06's to data/runs/<profile>/notebooks/),
 never over the sources. When a replicate has run 05, its results folder gets a manifest.json (config
@@ -14,8 +15,10 @@ and the failing cell's error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
 import time
 
@@ -35,7 +38,8 @@ def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None, r
     unknown = set(only) - set(NOTEBOOKS)
     if unknown:
         raise ValueError(f"unknown notebooks {sorted(unknown)}; valid: {', '.join(NOTEBOOKS)}")
-    cfg = config.load(profile, **(parameters or {}).get("OVERRIDES", {}))
+    parameters = parameters or {}
+    cfg = config.load(profile, seed=parameters.get("SEED", 0), **parameters.get("OVERRIDES", {}))
     if replicate is not None and not 0 <= replicate < cfg.replicates:
         raise ValueError(f"replicate {replicate} is not in profile {profile!r}: replicates 0 … {cfg.replicates - 1}")
     where = layout.Layout(profile)
@@ -51,7 +55,7 @@ def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None, r
             continue
         seconds = timings["replicates"].setdefault(f"r{k}", {})
         for name in todo:
-            seconds[name] = _execute(name, profile, where.of_replicate(k), {**(parameters or {}), "REPLICATE": k})
+            seconds[name] = _execute(name, profile, where.of_replicate(k), {**parameters, "REPLICATE": k})
             seconds["total"] = round(sum(v for n, v in seconds.items() if n in PER_REPLICATE), 1)
             store.atomic_write_json(timings_path, timings)
         if "05_refinetune" in todo:  # the replicate is complete: record what made it
@@ -59,7 +63,7 @@ def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None, r
                                     replicates.manifest(cfg, k, {n: seconds[n] for n in PER_REPLICATE if n in seconds}))
     timings["shared"] = _shared_seconds(where)
     if "06_analysis" in only and replicate is None:
-        timings["06_analysis"] = _execute("06_analysis", profile, where, parameters or {})
+        timings["06_analysis"] = _execute("06_analysis", profile, where, parameters)
     store.atomic_write_json(timings_path, timings)
     return timings
 
@@ -70,15 +74,20 @@ def _execute(name: str, profile: str, where: layout.Layout, parameters: dict) ->
     where.notebooks.mkdir(parents=True, exist_ok=True)
     label = f"{name} ({profile}" + (f", replicate {where.replicate})" if where.replicate is not None else ")")
     print(f"[run] {label}", flush=True)
+    done, running, failed = (where.notebooks / f"{name}{suffix}.ipynb" for suffix in ("", ".running", ".failed"))
     t0 = time.time()
-    try:
-        pm.execute_notebook(str(layout.NOTEBOOKS / f"{name}.ipynb"), str(where.notebooks / f"{name}.ipynb"),
+    try:  # written beside the last good copy, which it replaces only when it succeeds
+        pm.execute_notebook(str(layout.NOTEBOOKS / f"{name}.ipynb"), str(running),
                             parameters={"PROFILE": profile, **parameters}, kernel_name="python3",
                             progress_bar=False, cwd=str(layout.NOTEBOOKS))
     except pm.PapermillExecutionError as e:
+        os.replace(running, failed)
         print(f"\n[failed] notebook {label}, cell {e.exec_count}: {e.ename}: {e.evalue}\n"
-              f"executed copy with the traceback: {where.notebooks / f'{name}.ipynb'}", file=sys.stderr)
+              f"executed copy with the traceback: {failed}" + (f"; the last good run: {done}" if done.exists() else ""),
+              file=sys.stderr)
         raise SystemExit(1)
+    os.replace(running, done)
+    failed.unlink(missing_ok=True)
     seconds = round(time.time() - t0, 1)
     print(f"[done] {label} in {seconds:.0f} s", flush=True)
     return seconds
@@ -94,21 +103,68 @@ def _shared_seconds(where: layout.Layout) -> dict:
     return out
 
 
+def setting(text: str) -> tuple[str, object]:
+    """`section.field=value` of `--set`; the value read as JSON (numbers, true/false, lists), else as text."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--set takes section.field=value, got {text!r}")
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m irlkit.runner", description="run the notebooks of one profile")
     parser.add_argument("profile", choices=PROFILES)
     parser.add_argument("--only", nargs="+", default=list(NOTEBOOKS), choices=NOTEBOOKS)
     parser.add_argument("--replicate", type=int, default=None,
                         help="run one replicate's notebooks (01–05) only; default: every replicate, then 06")
+    parser.add_argument("--set", type=setting, action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                        help="override a setting of irlkit/config.py, validated before anything runs (repeatable)")
+    parser.add_argument("--seed", type=int, default=0, help="the profile's seed (replicate k derives its own from it)")
     args = parser.parse_args(argv)
     only = tuple(args.only)
     if args.replicate is not None and only == NOTEBOOKS:
         only = PER_REPLICATE
+    parameters = {"SEED": args.seed, "OVERRIDES": dict(args.set)}
+    resume = " ".join(["python -m irlkit.runner", args.profile, *(["--replicate", str(args.replicate)]
+                                                                     if args.replicate is not None else []),
+                       *(f"--set {k}={json.dumps(v)}" for k, v in args.set), *(["--seed", str(args.seed)] if args.seed else [])])
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job of a script starts with SIGINT ignored
+    signal.signal(signal.SIGTERM, _terminate)
     try:
-        run(args.profile, only, replicate=args.replicate)
-    except ValueError as e:
-        parser.error(str(e))
+        with _only_run_of(layout.Layout(args.profile)):
+            run(args.profile, only, parameters, replicate=args.replicate)
+    except (ValueError, KeyError, TypeError) as e:
+        parser.error(str(e).strip("'\""))
+    except KeyboardInterrupt:
+        print(f"\n[stopped] {args.profile}: every finished stage is kept (data/runs/{args.profile}/); "
+              f"resume with: {resume}", file=sys.stderr)
+        return 130
     return 0
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt  # TERM stops the run the way Ctrl-C does, with the same one line
+
+
+@contextlib.contextmanager
+def _only_run_of(where: layout.Layout):
+    """Hold an exclusive lock on the profile's run folder while running: a second run of the same profile
+    is refused with a clear message. The OS releases it when this process dies, even by kill -9."""
+    import fcntl
+
+    where.runs.mkdir(parents=True, exist_ok=True)
+    with open(where.runs / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SystemExit(f"another run of profile {where.profile!r} is using {where.runs}: wait for it to finish "
+                             f"(or stop it) before starting this one") from None
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        yield
 
 
 if __name__ == "__main__":

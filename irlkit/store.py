@@ -9,9 +9,11 @@ at most a `.partial` folder that the next run throws away.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -77,8 +79,50 @@ def manifest_of(path: Path) -> dict | None:
         return None
 
 
+HASH = "blake2b"
+"""Content hash of the files a stage writes (32-byte BLAKE2b: 2.5× SHA-256's speed here, docs/reliability.md)."""
+VERIFY_ONCE_ABOVE = 64 << 20
+"""Files above this size are hashed once per process (then trusted while size and mtime stay); smaller
+ones every time a stage is found done."""
+_verified: set = set()
+
+
+def file_hash(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=32)).hexdigest()
+
+
+def content_hashes(folder: Path) -> dict[str, str]:
+    """{relative path: content hash} of every file under `folder` but its manifest."""
+    folder = Path(folder)
+    return {str(p.relative_to(folder)): file_hash(p) for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != MANIFEST}
+
+
+def damaged(path: Path, manifest: dict) -> str | None:
+    """What is wrong with a finished stage's files against its manifest (None: nothing): a file missing,
+    unreadable or changed since it was built. A manifest from before content hashes counts as unverifiable."""
+    files = manifest.get("files")
+    if files is None:
+        return "its manifest records no content hashes (built by an older irlkit)"
+    for name, expected in files.items():
+        f = Path(path) / name
+        try:
+            st = f.stat()
+            stamp = (str(f), st.st_size, st.st_mtime_ns, expected)
+            if stamp in _verified:
+                continue
+            if file_hash(f) != expected:
+                return f"{name} changed since it was built"
+            if st.st_size > VERIFY_ONCE_ABOVE:
+                _verified.add(stamp)
+        except OSError as e:
+            return f"{name} is missing or unreadable ({type(e).__name__})"
+    return None
+
+
 def is_done(path: Path, key: dict) -> bool:
-    """True when `path` holds a finished artifact built from exactly `key`."""
+    """True when `path` holds a finished artifact built from exactly `key` (its files not verified)."""
     m = manifest_of(path)
     return m is not None and m.get("key_hash") == stable_hash(key)
 
@@ -87,23 +131,48 @@ def stage(path: Path, key: dict, build: Callable[[Path], None], *, seed: int, lo
     """Build the artifact folder `path` with `build(tmp_folder)` unless it is already done.
 
     `key` is everything the artifact depends on (config sections, upstream manifests'
-    hashes); a different key rebuilds it. Returns `path`.
+    hashes); a different key rebuilds it. A finished artifact is verified against the content hashes
+    in its manifest before it is trusted; a damaged one is rebuilt, with one line naming the file.
+    Returns `path`.
     """
     path = Path(path)
     if is_done(path, key):
-        log(f"[skip] {path.name}: finished artifact with the same manifest at {path}")
-        return path
-    partial = path.parent / f".{path.name}.partial"
+        problem = damaged(path, manifest_of(path))
+        if problem is None:
+            log(f"[skip] {path.name}: finished artifact with the same manifest at {path}")
+            return path
+        print(f"[rebuild] {path}: {problem}", file=sys.stderr, flush=True)
+    partial = path.parent / f".{path.name}.{os.getpid()}.partial"  # this process's own: never another's
+    _remove_stale_partials(path)
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     t0 = time.perf_counter()
     build(partial)
-    manifest = {**make_manifest(key, seed), "build_seconds": round(time.perf_counter() - t0, 2)}
+    manifest = {**make_manifest(key, seed), "build_seconds": round(time.perf_counter() - t0, 2),
+                "files": content_hashes(partial)}
     atomic_write_json(partial / MANIFEST, manifest)
     if path.exists():
         shutil.rmtree(path)
     os.replace(partial, path)
     return path
+
+
+def _remove_stale_partials(path: Path) -> None:
+    """Throw away partial folders of `path` left by processes that are gone (a killed run)."""
+    for stale in path.parent.glob(f".{path.name}.*.partial"):
+        pid = stale.name[len(path.name) + 2:-len(".partial")]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def key_of(path: Path) -> str:
@@ -112,6 +181,21 @@ def key_of(path: Path) -> str:
     if m is None:
         raise FileNotFoundError(f"{path} is not a finished artifact (no {MANIFEST}): run the stage that builds it first")
     return m["key_hash"]
+
+
+def require(path: Path, key: dict, made_by: str) -> Path:
+    """An upstream artifact a stage reads but does not build: it must exist, match the current config
+    (`key`) and pass its content check; otherwise a clear error says which notebook rebuilds it."""
+    m = manifest_of(path)
+    if m is None:
+        raise FileNotFoundError(f"{path} is not a finished artifact (no {MANIFEST}): run {made_by} first")
+    if m.get("key_hash") != stable_hash(key):
+        raise RuntimeError(f"{path} was built with other settings than this config's (manifest key {m.get('key_hash')}, "
+                           f"expected {stable_hash(key)}): run {made_by} again with this config")
+    problem = damaged(path, m)
+    if problem:
+        raise RuntimeError(f"{path}: {problem}: run {made_by} again to rebuild it")
+    return Path(path)
 
 
 def write_result(path: Path, obj: dict, cfg) -> Path:

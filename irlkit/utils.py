@@ -23,9 +23,52 @@ def seed_everything(seed: int) -> None:
 
 
 def setup(cfg) -> None:
-    """Threads and seed from the config; call once at the top of each notebook."""
+    """Threads and seed from the config, quiet libraries, and an exit when the runner dies; call once at
+    the top of each notebook."""
     torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
+    quiet_libraries()
+    exit_with_parent()
+
+
+def quiet_libraries() -> None:
+    """Silence what carries nothing for the reader: transformers' weight-loading bars and load reports,
+    datasets' bars, tqdm's IProgress warning in notebooks without ipywidgets."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        import datasets
+
+        datasets.disable_progress_bars()
+        datasets.logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover - datasets is pinned
+        pass
+
+
+_watching = []
+
+
+def exit_with_parent(poll_seconds: float = 0.5) -> None:
+    """End this process when the process that started it dies (a notebook kernel when its runner is killed,
+    a worker when its kernel is), so nothing goes on writing stages after a kill -9. Idempotent."""
+    import threading
+
+    if _watching:
+        return
+    parent = os.getppid()
+    _watching.append(parent)
+
+    def watch():
+        while os.getppid() == parent:
+            threading.Event().wait(poll_seconds)
+        os._exit(1)  # reparented: the parent is gone
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 @contextlib.contextmanager

@@ -28,13 +28,42 @@ def test_overrides_dotted_and_by_section():
     ({"nope": 1}, KeyError, "valid"),
     ({"rlhf.steps": "many"}, TypeError, "rlhf.steps must be int"),
     ({"seed": True}, TypeError, "seed must be int"),
-    ({"rlhf.beta": 0.0}, ValueError, "beta must be > 0"),
-    ({"rlhf.num_generations": 1}, ValueError, "num_generations"),
+    ({"rlhf.beta": 0.0}, ValueError, r"rlhf.beta \(size tiny-a\) must be a finite number > 0"),
+    ({"rlhf.num_generations": 1}, ValueError, "num_generations .* must be >= 2"),
     ({"irl.losses": ("max_margin", "square")}, ValueError, "unknown loss 'square'"),
-    ({"sampling.unaligned": "sft"}, ValueError, "'start' or 'base'"),
-    ({"irl.probe_pooling": "max"}, ValueError, "'last' or 'mean'"),
-    ({"refinetune.seeds": 0}, ValueError, "refinetune.seeds and refinetune.random_heads must be >= 1"),
-    ({"refinetune.random_heads": 0}, ValueError, "must be >= 1"),
+    ({"sampling.unaligned": "sft"}, ValueError, r"must be one of \('start', 'base'\)"),
+    ({"irl.probe_pooling": "max"}, ValueError, r"must be one of \('last', 'mean'\)"),
+    ({"refinetune.seeds": 0}, ValueError, "refinetune.seeds must be >= 1"),
+    ({"refinetune.random_heads": 0}, ValueError, "refinetune.random_heads must be >= 1"),
+    # the values a fault injector tried (issue: reliability), and their kin in every section
+    ({"rlhf.steps": -5}, ValueError, "rlhf.steps .* must be >= 1, got -5"),
+    ({"rlhf.learning_rate": 0.0}, ValueError, "rlhf.learning_rate .* finite number > 0"),
+    ({"rlhf.learning_rate": -1e-5}, ValueError, "rlhf.learning_rate .* finite number > 0"),
+    ({"rlhf.learning_rate": float("nan")}, ValueError, "rlhf.learning_rate .* got nan"),
+    ({"rlhf.temperature": 0.0}, ValueError, "rlhf.temperature"),
+    ({"rlhf.precision": "fp8"}, ValueError, "rlhf.precision .* must be one of"),
+    ({"data.max_prompts": -10}, ValueError, "data.max_prompts must be >= 0"),
+    ({"data.min_words": 0}, ValueError, "data.min_words must be >= 2"),
+    ({"irl.probe_seeds": 0}, ValueError, "irl.probe_seeds must be >= 1"),
+    ({"irl.full_seeds": 0}, ValueError, "irl.full_seeds must be >= 1"),
+    ({"irl.batch_size": 0}, ValueError, "irl.batch_size must be >= 1"),
+    ({"sampling.batch_size": 0}, ValueError, "sampling.batch_size must be >= 1"),
+    ({"irl.probe_epochs": -1}, ValueError, "irl.probe_epochs must be >= 1"),
+    ({"irl.probe_lr": float("inf")}, ValueError, "irl.probe_lr must be a finite number > 0"),
+    ({"irl.probe_weight_decay": -0.1}, ValueError, "irl.probe_weight_decay must be >= 0"),
+    ({"eval.ci": 1.5}, ValueError, "eval.ci must be strictly between 0 and 1"),
+    ({"eval.n_bootstrap": 0}, ValueError, "eval.n_bootstrap must be >= 100"),
+    ({"sampling.temperature": -1.0}, ValueError, "sampling.temperature must be a finite number > 0"),
+    ({"sampling.max_new_tokens": 0}, ValueError, "sampling.max_new_tokens must be >= 1"),
+    ({"refinetune.reward_scale": 0.0}, ValueError, "refinetune.reward_scale"),
+    ({"device": "tpu"}, ValueError, "device must be 'cpu', 'cuda' or 'cuda:N'"),
+    ({"judge": "bogus"}, ValueError, "judge must be one of"),
+    ({"second_judge": "toxblock"}, ValueError, "second_judge must differ from judge"),
+    ({"data.dataset": "bogus"}, ValueError, "data.dataset must be one of"),
+    ({"data.val_fraction": 0.5, "data.test_fraction": 0.49}, ValueError, "at least 10% of the prompts for train"),
+    ({"data.val_fraction": 0.0}, ValueError, "data.val_fraction must be strictly between 0 and 1"),
+    ({"threads": 0}, ValueError, "threads must be >= 1"),
+    ({"replicates": 0}, ValueError, "replicates must be >= 1"),
 ])
 def test_bad_overrides_fail_clearly(overrides, error, text):
     with pytest.raises(error, match=text):
@@ -58,3 +87,9 @@ def test_every_field_has_a_docstring():
         for f in dataclasses.fields(cls):
             after = src.split(f"    {f.name}:", 1)[1].split("\n", 2)
             assert after[1].strip().startswith('"""'), f"{cls.__name__}.{f.name} has no docstring"
+
+
+def test_the_dataset_names_are_the_loaders_names():
+    from irlkit import data
+
+    assert tuple(data.LOADERS) == config.DATASETS

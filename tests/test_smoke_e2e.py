@@ -95,11 +95,14 @@ def test_a_failing_notebook_stops_the_run_with_its_name(data_home, capsys):
         runner.run("smoke", only=("02_sampling",), replicate=0)  # 01 has not run: no policy to sample from
     assert stop.value.code == 1
     err = capsys.readouterr().err
-    assert "02_sampling" in err and "replicate 0" in err and "run the stage that builds it first" in err
+    assert "02_sampling" in err and "replicate 0" in err and "FileNotFoundError" in err
+    failed = Layout("smoke", 0).notebooks / "02_sampling.failed.ipynb"
+    assert "run 01_rlhf first" in failed.read_text(), "the error says which notebook to run"
+    assert not (Layout("smoke", 0).notebooks / "02_sampling.ipynb").exists(), "a failed run is never the good copy"
 
 
 def test_bad_settings_and_replicates_are_refused_before_any_notebook_runs(data_home):
-    with pytest.raises(ValueError, match="beta must be > 0"):
+    with pytest.raises(ValueError, match="rlhf.beta .* must be a finite number > 0"):
         runner.run("smoke", only=("01_rlhf",), parameters={"OVERRIDES": {"rlhf.beta": 0.0}})
     with pytest.raises(ValueError, match="replicates 0 … 1"):
         runner.run("smoke", replicate=2)

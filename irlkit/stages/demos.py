@@ -5,13 +5,12 @@
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from irlkit import data, models, store
 from irlkit.stages.policies import folder_key, policy_texts, start_folder
+from irlkit.stages.rlhf import checked_rlhf_policy
 
 
 def run(ctx) -> dict:
@@ -20,10 +19,8 @@ def run(ctx) -> dict:
 
     cfg, summary = ctx.cfg, {}
     for spec in cfg.sizes:
-        start = start_folder(ctx, spec.name)
-        policy = str(ctx.layout.policy(f"{spec.name}-rlhf"))
-        store.key_of(Path(policy))  # a clear error if 01 has not run
-        unaligned_source = start if cfg.sampling.unaligned == "start" else models.materialise(spec.base or spec.start)
+        policy = checked_rlhf_policy(ctx, spec.name)  # 01's, made with this config
+        unaligned_source = unaligned_folder(ctx, spec.name)
         expert = policy_texts(ctx, f"{spec.name}-rlhf", policy, ctx.prompts)
         unaligned = policy_texts(ctx, f"{spec.name}-{cfg.sampling.unaligned}", unaligned_source, ctx.prompts,
                                  shared=True)  # the start (or base) policy is the same in every replicate
@@ -34,9 +31,7 @@ def run(ctx) -> dict:
             original_output_judge=originals["judge"], original_output_second=originals["second"],
             expert_text_judge=expert.p_judge.values, expert_text_second=expert.p_second.values,
             start_text_judge=unaligned.p_judge.values, start_text_second=unaligned.p_second.values)
-        key = {"expert": folder_key(policy), "unaligned": folder_key(unaligned_source), "prompts": ctx.prompts_key,
-               "sampling": cfg.to_dict()["sampling"]}
-        store.stage(ctx.layout.demos(spec.name), key,
+        store.stage(ctx.layout.demos(spec.name), demos_key(ctx, spec.name),
                     lambda tmp: datasets.Dataset.from_pandas(demos, preserve_index=False).save_to_disk(str(tmp / "dataset")),
                     seed=cfg.seed, log=ctx.log)
         summary[spec.name] = {"unaligned": cfg.sampling.unaligned, "splits": split_summary(demos)}
@@ -58,14 +53,27 @@ def split_summary(demos: pd.DataFrame) -> dict:
     return per_split
 
 
+def unaligned_folder(ctx, size: str) -> str:
+    """Who writes the unaligned side (`sampling.unaligned`): the RLHF start, or the base model."""
+    spec = ctx.cfg.size(size)
+    return start_folder(ctx, size) if ctx.cfg.sampling.unaligned == "start" else models.materialise(spec.base or spec.start)
+
+
+def demos_key(ctx, size: str) -> dict:
+    """Everything one size's demonstrations depend on: both policies, the prompts, the decoding."""
+    return {"expert": folder_key(str(ctx.layout.policy(f"{size}-rlhf"))), "unaligned": folder_key(unaligned_folder(ctx, size)),
+            "prompts": ctx.prompts_key, "sampling": ctx.cfg.to_dict()["sampling"]}
+
+
 def key(ctx, size: str) -> str:
-    """The demonstrations' identity, chained into every downstream stage's key (a clear error if 02 has not run)."""
-    return store.key_of(ctx.layout.demos(size))
+    """The demonstrations' identity, chained into every downstream stage's key: an error if 02 has not run,
+    or ran with other settings or another policy than this config's."""
+    checked_rlhf_policy(ctx, size)
+    return store.key_of(store.require(ctx.layout.demos(size), demos_key(ctx, size), "02_sampling"))
 
 
 def load(ctx, size: str) -> pd.DataFrame:
     import datasets
 
-    path = ctx.layout.demos(size)
-    store.key_of(path)
-    return datasets.load_from_disk(str(path / "dataset")).to_pandas()
+    key(ctx, size)
+    return datasets.load_from_disk(str(ctx.layout.demos(size) / "dataset")).to_pandas()

@@ -15,6 +15,7 @@ from irlkit.stages import demos as demos_stage
 from irlkit.stages import in_parallel, largest_first
 from irlkit.stages import irl as irl_stage
 from irlkit.stages.policies import folder_key, start_folder
+from irlkit.stages.rlhf import checked_rlhf_policy
 
 IMPLICIT_POLICIES = ("rlhf", "start")
 """The two policies whose log-ratio is the implicit reward: π_RLHF, π_start."""
@@ -124,7 +125,7 @@ def pool_logprobs(ctx, size: str, policy: str) -> Path:
     """log π(continuation | prompt) under `size`'s RLHF or start policy, summed over the continuation's
     tokens, for the val and test pools (text_pool's order): the stage folder with logprobs.npz.
     One stage per policy, so that 04 runs the four (size, policy) passes side by side."""
-    folder = str(ctx.layout.policy(f"{size}-rlhf")) if policy == "rlhf" else start_folder(ctx, size)
+    folder = checked_rlhf_policy(ctx, size) if policy == "rlhf" else start_folder(ctx, size)
     demos = demos_stage.load(ctx, size)
     path = ctx.layout.logprobs(size, policy)
     key = {"policy": folder_key(folder), "demos": demos_stage.key(ctx, size)}

@@ -68,8 +68,7 @@ def train_policy(ctx, size: str, label: str, make_reward, reward_key: dict,
     rc = ctx.cfg.rlhf_for(size)
     cfg = ctx.cfg if seed is None else dataclasses.replace(ctx.cfg, seed=seed)
     start = start_folder(ctx, size)
-    key = {"start": folder_key(start), "reward": reward_key, "rlhf": dataclasses.asdict(rc), "seed": cfg.seed,
-           "prompts": ctx.prompts_key}
+    key = policy_key(ctx, size, reward_key, cfg.seed)
     path = ctx.layout.policy(label)
 
     def build(tmp: Path) -> None:
@@ -80,6 +79,12 @@ def train_policy(ctx, size: str, label: str, make_reward, reward_key: dict,
 
     store.stage(path, key, build, seed=cfg.seed, log=ctx.log)
     return str(path), store.read_json(path / "summary.json")
+
+
+def policy_key(ctx, size: str, reward_key: dict, seed: int) -> dict:
+    """Everything an RLOO policy depends on: start checkpoint, reward, recipe, seed, prompts."""
+    return {"start": folder_key(start_folder(ctx, size)), "reward": reward_key,
+            "rlhf": dataclasses.asdict(ctx.cfg.rlhf_for(size)), "seed": seed, "prompts": ctx.prompts_key}
 
 
 def toxicity_report(ctx, before: pd.DataFrame, after: pd.DataFrame) -> dict:

@@ -12,7 +12,8 @@ import numpy as np
 from irlkit import data, metrics, rlhf, store
 from irlkit.rewards import JudgeReward
 from irlkit.stages import in_parallel, largest_first
-from irlkit.stages.policies import perplexity_of, policy_texts, start_folder, toxicity_report, train_policy, write_curves
+from irlkit.stages.policies import (perplexity_of, policy_key, policy_texts, start_folder, toxicity_report, train_policy,
+                                    write_curves)
 
 
 def true_reward(ctx, size: str):
@@ -25,6 +26,15 @@ def true_reward(ctx, size: str):
 def rlhf_policy(ctx, size: str) -> tuple[str, dict]:
     """01's policy: RLOO of `size` against the ground-truth judge; (folder, summary)."""
     return train_policy(ctx, size, f"{size}-rlhf", *true_reward(ctx, size))
+
+
+def checked_rlhf_policy(ctx, size: str) -> str:
+    """01's policy folder for a later notebook, which reads it but never trains it: an error if 01 has not
+    run, or ran with other settings than this config's."""
+    make_reward, reward_key = true_reward(ctx, size)
+    path = ctx.layout.policy(f"{size}-rlhf")
+    store.require(path, policy_key(ctx, size, reward_key, ctx.cfg.seed), "01_rlhf")
+    return str(path)
 
 
 def rlhf_texts(ctx, size: str):

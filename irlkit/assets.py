@@ -110,8 +110,28 @@ ASSETS = {
 
 PROFANITY_CHECK = {
     "name": "profanity-check", "package": "alt-profanity-check==1.9.1", "licence": "MIT",
-    "what": "TF-IDF + calibrated linear SVM (Davidson tweets + Jigsaw); installed as a dependency, its own model file",
+    "wheel_sha256": "cccb8ce072306bac21188670777a25cfb1de978aa8c7a93c8e4a43c03b3945c3",
+    "files": {"profanity_check/data/model.joblib": "aeafc04849d4d93db4721cf30a86ebf22085595294b8a07d51918e7fa98f538b",
+              "profanity_check/data/vectorizer.joblib": "19c5200dc6a41f026e0558e2f164f5fe8d8f58e502b46b37e4385037fcfa4831"},
+    "what": "TF-IDF + calibrated linear SVM (Davidson tweets + Jigsaw); installed as a dependency. Importing it "
+            "unpickles its packaged joblib files, so irlkit checks their SHA-256 before the import",
 }
+
+
+def verify_profanity_check() -> None:
+    """The installed alt-profanity-check's pickled model files, against their pinned SHA-256, before anything
+    imports (and so unpickles) them."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("profanity_check")
+    if spec is None or not spec.submodule_search_locations:
+        raise AssetError(f"{PROFANITY_CHECK['package']} is not installed (it is a pinned dependency: ./run_all.sh installs it)")
+    root = Path(list(spec.submodule_search_locations)[0]).parent
+    for name, expected in PROFANITY_CHECK["files"].items():
+        got = sha256_of(root / name)
+        if got != expected:  # never delete: the file belongs to the installed package
+            raise AssetError(f"{PROFANITY_CHECK['package']}'s {name} has SHA-256 {got}, expected {expected}: the installed "
+                             f"package is not the pinned one; reinstall it (rm -r .venv && ./run_all.sh)")
 
 JUDGE_ASSETS = {"toxblock": "toxblock"}
 """Judges (by config name) that are assets; the others are pip dependencies or come from the Hub."""
@@ -337,7 +357,9 @@ def provenance() -> list[dict]:
                      "sha256": a.sha256 or "; ".join(f"{Path(m).name} {s}" for m, s in a.files),
                      "what": a.what})
     rows.append({"name": PROFANITY_CHECK["name"], "packages": PROFANITY_CHECK["package"],
-                 "licence": PROFANITY_CHECK["licence"], "sha256": "(pip-installed dependency)",
+                 "licence": PROFANITY_CHECK["licence"],
+                 "sha256": f"wheel {PROFANITY_CHECK['wheel_sha256']}; "
+                           + "; ".join(f"{Path(m).name} {h}" for m, h in PROFANITY_CHECK["files"].items()),
                  "what": PROFANITY_CHECK["what"]})
     return rows
 

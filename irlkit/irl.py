@@ -1,6 +1,8 @@
 """Inverse RL of the reward: pairwise losses, reward models, probe and full trainers."""
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -208,7 +210,7 @@ def _pairwise_reward_trainer():
 
 
 def train_full(start_folder: str, expert: list[str], start: list[str], *, loss: str, seed: int, cfg, out,
-               on_epoch=None):
+               on_epoch=None, desc: str = "reward model"):
     """Fine-tune the whole reward model (backbone + scalar head) on pairs; returns (model, tokenizer, history).
 
     Built on TRL's RewardTrainer, so `accelerate launch` scales it with no code change.
@@ -218,6 +220,7 @@ def train_full(start_folder: str, expert: list[str], start: list[str], *, loss: 
     from trl import RewardConfig
 
     from irlkit.models import load_reward_model
+    from irlkit.progress import trainer_callback
     from irlkit.utils import progress_enabled, seed_everything
 
     ic = cfg.irl
@@ -242,7 +245,9 @@ def train_full(start_folder: str, expert: list[str], start: list[str], *, loss: 
     optimizer = torch.optim.AdamW(
         [{"params": [p for n, p in model.named_parameters() if n not in head], "lr": ic.full_lr},
          {"params": [p for n, p in model.named_parameters() if n in head], "lr": ic.full_head_lr}], weight_decay=0.0)
+    steps = math.ceil(len(expert) / ic.batch_size) * ic.full_epochs
     trainer = _pairwise_reward_trainer()(model=model, args=args, train_dataset=dataset, processing_class=tok,
-                                         callbacks=[EpochEval()], loss_name=loss, optimizers=(optimizer, None))
+                                         callbacks=[EpochEval(), trainer_callback(f"[irl full] {desc} {loss} seed {seed}", steps)],
+                                         loss_name=loss, optimizers=(optimizer, None))
     trainer.train()
     return model, tok, history

@@ -156,6 +156,9 @@ class ProfanityCheckJudge:
     name = "profanity-check"
 
     def __init__(self):
+        from irlkit.assets import verify_profanity_check
+
+        verify_profanity_check()  # importing the package unpickles its model: check the files first
         from profanity_check import predict_prob
 
         self._predict_prob = predict_prob

@@ -61,7 +61,7 @@ def _init(threads: int) -> None:
 def _call(named_job: tuple[str, Callable[[], None], str | None]) -> tuple[str, float]:
     name, job, log_path = named_job
     try:
-        with _output_to(log_path) if log_path else contextlib.nullcontext():
+        with output_to(log_path) if log_path else contextlib.nullcontext():
             return _timed(name, job)
     except Exception as e:  # the parent shows the job's name beside the worker's error
         where = f" (its log: {log_path})" if log_path else ""
@@ -69,7 +69,7 @@ def _call(named_job: tuple[str, Callable[[], None], str | None]) -> tuple[str, f
 
 
 @contextlib.contextmanager
-def _output_to(path: str):
+def output_to(path: str):
     """Point this process's stdout and stderr (the file descriptors: C libraries and logging
     handlers included) at `path`, appending, for the duration of the block."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)

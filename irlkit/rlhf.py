@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 from irlkit import store
+from irlkit.progress import trainer_callback
 from irlkit.utils import progress_enabled
 
 
@@ -187,7 +188,8 @@ class _JsonlLog:
         self.callback = Callback()
 
 
-def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, cfg, out: Path, rc=None) -> dict:
+def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, cfg, out: Path, rc=None,
+          desc: str = "policy") -> dict:
     """RLOO from `start_folder` (also the KL reference) on the train prompts; saves the policy into `out`.
 
     `rc` is the size's RLHF section (`cfg.rlhf_for(size)`); default `cfg.rlhf`.
@@ -218,7 +220,7 @@ def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, cfg, out: P
     if rc.precision == "bf16":
         trainer_class = type(f"Bf16{trainer_class.__name__}", (_Bf16Sampling, trainer_class), {})
     trainer = trainer_class(model=model, reward_funcs=reward_fn, args=args, train_dataset=dataset,
-                          processing_class=tok, callbacks=[log.callback])
+                          processing_class=tok, callbacks=[log.callback, trainer_callback(f"[rlhf] {desc}", rc.steps)])
     t0 = time.time()
     with (_completion_logprobs_only() if rc.completion_logprobs_only else contextlib.nullcontext(),
           inverse_cdf_sampling(rc.inverse_cdf_sampling)):

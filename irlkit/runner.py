@@ -22,7 +22,7 @@ import signal
 import sys
 import time
 
-from irlkit import config, layout, replicates, store
+from irlkit import config, layout, parallel, progress, replicates, store
 from irlkit.config import PROFILES
 
 NOTEBOOKS = ("01_rlhf", "02_sampling", "03_irl", "04_eval", "05_refinetune", "06_analysis")
@@ -68,18 +68,24 @@ def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None, r
     return timings
 
 
+_running: list[str] = []
+"""The notebooks this process has started, the last one running (for the line Ctrl-C prints)."""
+
+
 def _execute(name: str, profile: str, where: layout.Layout, parameters: dict) -> float:
     import papermill as pm
 
     where.notebooks.mkdir(parents=True, exist_ok=True)
     label = f"{name} ({profile}" + (f", replicate {where.replicate})" if where.replicate is not None else ")")
     print(f"[run] {label}", flush=True)
+    _running.append(label)
     done, running, failed = (where.notebooks / f"{name}{suffix}.ipynb" for suffix in ("", ".running", ".failed"))
     t0 = time.time()
     try:  # written beside the last good copy, which it replaces only when it succeeds
-        pm.execute_notebook(str(layout.NOTEBOOKS / f"{name}.ipynb"), str(running),
-                            parameters={"PROFILE": profile, **parameters}, kernel_name="python3",
-                            progress_bar=False, cwd=str(layout.NOTEBOOKS))
+        with _progress_to_terminal(where, name):
+            pm.execute_notebook(str(layout.NOTEBOOKS / f"{name}.ipynb"), str(running),
+                                parameters={"PROFILE": profile, **parameters}, kernel_name="python3",
+                                progress_bar=False, cwd=str(layout.NOTEBOOKS))
     except pm.PapermillExecutionError as e:
         os.replace(running, failed)
         print(f"\n[failed] notebook {label}, cell {e.exec_count}: {e.ename}: {e.evalue}\n"
@@ -91,6 +97,42 @@ def _execute(name: str, profile: str, where: layout.Layout, parameters: dict) ->
     seconds = round(time.time() - t0, 1)
     print(f"[done] {label} in {seconds:.0f} s", flush=True)
     return seconds
+
+
+@contextlib.contextmanager
+def _progress_to_terminal(where: layout.Layout, name: str):
+    """While a notebook runs: its kernel's own output (and the workers' it starts) goes to a log file, and
+    the progress lines its stages write (`irlkit.progress`) are printed here, each as it comes."""
+    import threading
+
+    where.logs.mkdir(parents=True, exist_ok=True)
+    progress_log = where.logs / f"{name}.progress"
+    progress_log.write_text("")
+    os.environ[progress.ENV] = str(progress_log)
+    terminal = os.fdopen(os.dup(1), "w", buffering=1)
+    stop = threading.Event()
+
+    def tail():
+        with open(progress_log) as f:
+            while True:
+                chunk = f.readline()
+                if chunk:
+                    terminal.write("  " + chunk)
+                elif stop.is_set():
+                    return
+                else:
+                    stop.wait(0.5)
+
+    printer = threading.Thread(target=tail, name="progress", daemon=True)
+    printer.start()
+    try:
+        with parallel.output_to(str(where.logs / f"{name}.kernel.log")):
+            yield
+    finally:
+        stop.set()
+        printer.join(timeout=5)
+        terminal.close()
+        os.environ.pop(progress.ENV, None)
 
 
 def _shared_seconds(where: layout.Layout) -> dict:
@@ -139,9 +181,11 @@ def main(argv=None) -> int:
     except (ValueError, KeyError, TypeError) as e:
         parser.error(str(e).strip("'\""))
     except KeyboardInterrupt:
-        print(f"\n[stopped] {args.profile}: every finished stage is kept (data/runs/{args.profile}/); "
-              f"resume with: {resume}", file=sys.stderr)
-        return 130
+        print(f"\n[stopped] {args.profile}{' in ' + _running[-1] if _running else ''}: every finished stage is kept "
+              f"(data/runs/{args.profile}/); resume with: {resume}", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(130)  # now: what papermill's event loop would print while shutting down carries nothing more;
+        # the kernel and its workers exit by themselves when this process is gone (utils.exit_with_parent)
     return 0
 
 

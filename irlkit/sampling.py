@@ -10,6 +10,7 @@ import contextlib
 import numpy as np
 import torch
 
+from irlkit.progress import Counter
 from irlkit.utils import progress
 
 
@@ -28,12 +29,14 @@ def generate(model, tokenizer, prompts: list[str], *, max_new_tokens: int, batch
     kwargs.update(temperature=temperature, top_k=0, top_p=1.0) if do_sample else kwargs.update(
         temperature=None, top_k=None, top_p=None)
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    for idx in progress(batches, desc=desc) if show_progress else batches:
+    counter = Counter(f"[generate] {desc}", len(batches), unit="batch")
+    for done, idx in enumerate(progress(batches, desc=desc) if show_progress else batches, 1):
         enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True).to(model.device)
         ids = model.generate(**enc, **kwargs)
         texts = tokenizer.batch_decode(ids[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
         for i, text in zip(idx, texts):
             out[i] = text
+        counter.update(done)
     return out
 
 

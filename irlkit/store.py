@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from irlkit import __version__
+from irlkit import __version__, progress
 from irlkit.config import stable_hash
 
 MANIFEST = "manifest.json"
@@ -79,8 +79,9 @@ def manifest_of(path: Path) -> dict | None:
         return None
 
 
-HASH = "blake2b"
-"""Content hash of the files a stage writes (32-byte BLAKE2b: 2.5× SHA-256's speed here, docs/reliability.md)."""
+HASH = "sha256"
+"""Content hash of the files a stage writes: SHA-256, the faster of SHA-256 and BLAKE2b on these CPUs
+(SHA extensions; benchmarks/README.md, `bench_hashing.py`)."""
 VERIFY_ONCE_ABOVE = 64 << 20
 """Files above this size are hashed once per process (then trusted while size and mtime stay); smaller
 ones every time a stage is found done."""
@@ -89,7 +90,7 @@ _verified: set = set()
 
 def file_hash(path: Path) -> str:
     with open(path, "rb") as f:
-        return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=32)).hexdigest()
+        return hashlib.file_digest(f, HASH).hexdigest()
 
 
 def content_hashes(folder: Path) -> dict[str, str]:
@@ -147,6 +148,8 @@ def stage(path: Path, key: dict, build: Callable[[Path], None], *, seed: int, lo
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     t0 = time.perf_counter()
+    what = f"{path.parent.name}/{path.name}"
+    progress.line(f"[stage] {what}: building")
     build(partial)
     manifest = {**make_manifest(key, seed), "build_seconds": round(time.perf_counter() - t0, 2),
                 "files": content_hashes(partial)}
@@ -154,6 +157,7 @@ def stage(path: Path, key: dict, build: Callable[[Path], None], *, seed: int, lo
     if path.exists():
         shutil.rmtree(path)
     os.replace(partial, path)
+    progress.line(f"[stage] {what}: built in {progress.duration(manifest['build_seconds'])}")
     return path
 
 

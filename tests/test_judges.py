@@ -106,3 +106,13 @@ def test_hf_classifier_judge_on_a_local_folder(tmp_path):
     assert p.shape == (3,) and np.all((p >= 0) & (p <= 1))
     with pytest.raises(ValueError, match="neutral"):
         judges.HFClassifierJudge(str(tmp_path), label="hate")
+
+
+def test_profanity_check_files_are_verified_before_they_are_unpickled(monkeypatch):
+    from irlkit import assets
+
+    assets.verify_profanity_check()  # the installed, pinned files pass
+    tampered = {name: "0" * 64 for name in assets.PROFANITY_CHECK["files"]}
+    monkeypatch.setitem(assets.PROFANITY_CHECK, "files", tampered)
+    with pytest.raises(assets.AssetError, match="model.joblib"):
+        assets.verify_profanity_check()

@@ -42,7 +42,7 @@ def test_a_killed_stage_is_never_trusted_and_resumes(tmp_path):
     built = []
     store.stage(target, {"k": 1}, lambda f: built.append((f / "ok.txt").write_text("ok")), seed=0, log=lambda _: None)
     assert built and sorted(p.name for p in target.iterdir()) == ["manifest.json", "ok.txt"]
-    assert not (tmp_path / ".artifact.partial").exists()
+    assert not list(tmp_path.glob(".artifact*.partial"))
 
 
 def test_folder_without_manifest_is_rebuilt(tmp_path):
@@ -56,3 +56,64 @@ def test_folder_without_manifest_is_rebuilt(tmp_path):
 def test_key_of_unfinished_artifact_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="run the stage"):
         store.key_of(tmp_path / "missing")
+
+
+def _built(tmp_path, name="artifact"):
+    calls = []
+
+    def build(folder):
+        calls.append(1)
+        (folder / "texts.parquet").write_bytes(b"0123456789" * 100)
+        (folder / "sub").mkdir()
+        (folder / "sub" / "rewards.npz").write_bytes(b"PK" + b"x" * 500)
+
+    return tmp_path / name, build, calls
+
+
+def test_manifest_records_content_hashes_and_a_changed_file_is_rebuilt_with_one_line(tmp_path, capsys):
+    target, build, calls = _built(tmp_path)
+    store.stage(target, {"k": 1}, build, seed=0, log=lambda _: None)
+    files = store.manifest_of(target)["files"]
+    assert set(files) == {"texts.parquet", "sub/rewards.npz"} and all(len(h) == 64 for h in files.values())
+    store.stage(target, {"k": 1}, build, seed=0, log=lambda _: None)
+    assert len(calls) == 1, "an intact stage is trusted"
+
+    data = bytearray((target / "texts.parquet").read_bytes())
+    data[10] ^= 0xFF  # one flipped byte
+    (target / "texts.parquet").write_bytes(bytes(data))
+    store.stage(target, {"k": 1}, build, seed=0, log=lambda _: None)
+    warnings = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("[stage]")]
+    assert len(calls) == 2 and len(warnings) == 1 and "texts.parquet changed since it was built" in warnings[0]
+
+
+def test_a_truncated_or_missing_file_is_rebuilt(tmp_path, capsys):
+    target, build, calls = _built(tmp_path)
+    store.stage(target, {"k": 1}, build, seed=0, log=lambda _: None)
+    (target / "sub" / "rewards.npz").write_bytes(b"PK")  # truncated
+    store.stage(target, {"k": 1}, build, seed=0, log=lambda _: None)
+    (target / "texts.parquet").unlink()
+    store.stage(target, {"k": 1}, build, seed=0, log=lambda _: None)
+    err = capsys.readouterr().err
+    assert len(calls) == 3 and "sub/rewards.npz changed" in err and "texts.parquet is missing" in err
+
+
+def test_require_refuses_an_input_built_with_other_settings(tmp_path):
+    target, build, _ = _built(tmp_path)
+    store.stage(target, {"lr": 1e-5}, build, seed=0, log=lambda _: None)
+    assert store.require(target, {"lr": 1e-5}, "01_rlhf") == target
+    with pytest.raises(RuntimeError, match="built with other settings.*run 01_rlhf again"):
+        store.require(target, {"lr": 0.0}, "01_rlhf")
+    with pytest.raises(FileNotFoundError, match="run 02_sampling first"):
+        store.require(tmp_path / "missing", {}, "02_sampling")
+
+
+def test_stale_partials_of_dead_processes_are_removed_and_live_ones_kept(tmp_path):
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / f".artifact.{dead.pid}.partial").mkdir()
+    (tmp_path / ".artifact.1.partial").mkdir()  # pid 1 is alive: another process's work in progress
+    target, build, _ = _built(tmp_path)
+    store.stage(target, {"k": 1}, build, seed=0, log=lambda _: None)
+    assert not (tmp_path / f".artifact.{dead.pid}.partial").exists() and (tmp_path / ".artifact.1.partial").exists()

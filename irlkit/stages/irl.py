@@ -148,7 +148,7 @@ def _full_builder(ctx, size: str, demos: pd.DataFrame, val_pool: pd.DataFrame, l
 
             model, tok, rows = irl.train_full(
                 start_folder(ctx, size), sets["train_expert"][:n_pairs], sets["train_start"][:n_pairs], loss=loss,
-                seed=seed, cfg=ctx.cfg, out=tmp, on_epoch=on_epoch)
+                seed=seed, cfg=ctx.cfg, out=tmp, on_epoch=on_epoch, desc=size)
             hist += [{"seed": seed, **row} for row in rows]
             for name in EVAL_SETS:
                 r = last_val["r"] if name == "val_pool" and "r" in last_val else score(model, tok, name)

@@ -75,7 +75,7 @@ def train_policy(ctx, size: str, label: str, make_reward, reward_key: dict,
         seed_everything(cfg.seed)
         ctx.log(f"[rlhf] {label}: {rc.steps} RLOO steps, lr {rc.learning_rate:g}, {rc.prompts_per_step}×{rc.num_generations} "
                 f"completions, seed {cfg.seed}")
-        rlhf.train(start, data.split_of(ctx.prompts, "train"), make_reward(), cfg, tmp, rc=rc)
+        rlhf.train(start, data.split_of(ctx.prompts, "train"), make_reward(), cfg, tmp, rc=rc, desc=label)
 
     store.stage(path, key, build, seed=cfg.seed, log=ctx.log)
     return str(path), store.read_json(path / "summary.json")

@@ -1,0 +1,90 @@
+"""A run killed hard leaves nothing running; a second run of the same profile is refused; TERM stops
+with one line that says how to resume. Real processes: runner → notebook kernel → worker pool."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+RUN = [sys.executable, "-m", "irlkit.runner", "smoke", "--replicate", "0"]
+
+
+def _children() -> dict[int, list[int]]:
+    tree = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            tree.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    return tree
+
+
+def _descendants(pid: int) -> dict[int, int]:
+    """{pid: depth} of every live process below `pid`."""
+    tree, out, todo = _children(), {}, [(pid, 0)]
+    while todo:
+        p, depth = todo.pop()
+        for child in tree.get(p, []):
+            out[child] = depth + 1
+            todo.append((child, depth + 1))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _start_until_workers(timeout: float = 180):
+    """The runner, started and waited for until a worker of the pool exists (runner → kernel → worker)."""
+    run = subprocess.Popen(RUN, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        tree = _descendants(run.pid)
+        if any(depth >= 3 for depth in tree.values()) or any(
+                b"multiprocessing" in Path(f"/proc/{p}/cmdline").read_bytes() for p in tree if _alive(p)):
+            return run, tree
+        if run.poll() is not None:
+            pytest.fail(f"the run ended before its workers started: {run.communicate()[1][-2000:]}")
+        time.sleep(0.3)
+    run.kill()
+    pytest.fail("no worker process appeared")
+
+
+@pytest.mark.slow
+def test_kill_9_leaves_no_process_behind_and_a_second_run_is_refused(data_home):
+    run, _ = _start_until_workers()
+    second = subprocess.run(RUN, capture_output=True, text=True, timeout=120)
+    assert second.returncode != 0 and "another run of profile 'smoke'" in second.stderr
+    below = _descendants(run.pid)
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(p) for p in below):
+        time.sleep(0.2)
+    left = [p for p in below if _alive(p)]
+    assert not left, f"still running 10 s after kill -9 of the runner: {left}"
+
+
+@pytest.mark.slow
+def test_term_stops_with_one_line_that_says_how_to_resume(data_home):
+    run, _ = _start_until_workers()
+    below = _descendants(run.pid)
+    run.send_signal(signal.SIGTERM)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 130, err[-2000:]
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err and lines[-1].startswith("[stopped] smoke")
+    assert "in 01_rlhf (smoke, replicate 0)" in lines[-1]
+    assert "resume with: python -m irlkit.runner smoke --replicate 0" in lines[-1]
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(p) for p in below):
+        time.sleep(0.2)
+    assert not [p for p in below if _alive(p)]

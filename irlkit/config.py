@@ -30,7 +30,7 @@ class PolicySpec:
     """Short label used in paths, tables and figures (e.g. `smollm2-135m`)."""
     start: str
     """Start checkpoint of RLHF: `asset:NAME` (converted registry asset), `tiny:SEED`
-    (random GPT-NeoX built locally), a Hub id, or a local folder in Hub format."""
+    (random GPT-NeoX built locally), a Hub id pinned as `org/name@<commit>`, or a local folder."""
     params_m: float
     """Parameter count in millions, for the size-effect figures."""
     base: str = ""
@@ -370,7 +370,20 @@ def _apply(obj, overrides: dict, where: str):
 DATASETS = ("insults-long", "jigsaw-long-2000")
 """Prompt sets `data.dataset` can name (their loaders: `irlkit.data`)."""
 JUDGES = ("toxblock", "profanity-check")
-"""Judges by name; `hf:<model id or folder>[@label]` names any Hugging Face classifier."""
+"""Judges by name; `hf:<model id or folder>[@revision][#label]` names any Hugging Face classifier."""
+JIGSAW = "jaredjoss/jigsaw-long-2000"
+"""The Hub data set behind `jigsaw-long-2000` (add `@<commit>` to pin it)."""
+
+
+def unpinned(cfg: "Config") -> list[str]:
+    """The Hub models and data sets of a profile that name no revision (`org/name@<commit>`): their files
+    can change on the Hub under the same name. The machines this is built on cannot reach the Hub, so the
+    paper profile's references could not be pinned here; the runner warns about each."""
+    refs = [src for spec in cfg.sizes for src in (spec.start, spec.base)
+            if src and not src.startswith(("asset:", "tiny:", "/", "."))]
+    refs += [j[3:].partition("#")[0] for j in (cfg.judge, cfg.second_judge) if j.startswith("hf:")]
+    refs += [JIGSAW] if cfg.data.dataset == "jigsaw-long-2000" else []
+    return [ref for ref in refs if "@" not in ref]
 
 AT_LEAST = {"seed": 0, "threads": 1, "workers": 1, "replicates": 1,
             "data.max_prompts": 0, "data.min_words": 2, "data.max_prompt_words": 1, "data.max_continuation_words": 1,

@@ -57,7 +57,11 @@ def _insults_raw() -> pd.DataFrame:
 def _jigsaw_raw() -> pd.DataFrame:
     import datasets
 
-    ds = datasets.load_dataset("jaredjoss/jigsaw-long-2000", split="train")
+    from irlkit.config import JIGSAW
+    from irlkit.models import hub_reference
+
+    repo, revision = hub_reference(JIGSAW)
+    ds = datasets.load_dataset(repo, split="train", revision=revision)
     df = ds.to_pandas()
     return pd.DataFrame({"prompt": df["prompt"].astype(str), "original_output": df["original_output"].astype(str),
                          "human_label": df["toxic"].astype(int)})

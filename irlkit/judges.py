@@ -177,10 +177,10 @@ class HFClassifierJudge:
     """A Hub id or local folder with a sequence-classification head and a toxic label."""
 
     def __init__(self, model_id: str, label: str | None = None, batch_size: int = 64, device: str = "cpu",
-                 max_length: int = 512):
+                 max_length: int = 512, name: str | None = None):
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        self.name = f"hf:{model_id}"
+        self.name = name or f"hf:{model_id}"
         self.tokenizer = AutoTokenizer.from_pretrained(model_id)
         self.model = AutoModelForSequenceClassification.from_pretrained(model_id).to(device).eval()
         id2label = {int(i): str(l) for i, l in self.model.config.id2label.items()}
@@ -208,12 +208,14 @@ class HFClassifierJudge:
 
 
 def make_judge(name: str, device: str = "cpu") -> Judge:
-    """`toxblock`, `profanity-check`, or `hf:<model id or folder>[@label]`."""
+    """`toxblock`, `profanity-check`, or `hf:<model id or folder>[@revision][#label]`."""
     if name == "toxblock":
         return ToxBlockJudge()
     if name == "profanity-check":
         return ProfanityCheckJudge()
     if name.startswith("hf:"):
-        model_id, _, label = name[3:].partition("@")
-        return HFClassifierJudge(model_id, label or None, device=device)
-    raise ValueError(f"unknown judge {name!r}; valid: 'toxblock', 'profanity-check', 'hf:<model id>[@label]'")
+        from irlkit.models import materialise
+
+        reference, _, label = name[3:].partition("#")
+        return HFClassifierJudge(materialise(reference), label or None, device=device, name=name)
+    raise ValueError(f"unknown judge {name!r}; valid: 'toxblock', 'profanity-check', 'hf:<model id>[@revision][#label]'")

@@ -50,8 +50,16 @@ def _build_tiny(seed: int):
     return build
 
 
+def hub_reference(ref: str) -> tuple[str, str | None]:
+    """`org/name@revision` as (`org/name`, revision); without `@`, (ref, None): unpinned."""
+    repo, sep, revision = ref.partition("@")
+    return repo, (revision or None) if sep else None
+
+
 def materialise(source: str) -> str:
-    """A local folder (or, for the paper profile, a Hub id) that `from_pretrained` can read."""
+    """A local folder `from_pretrained` can read: a converted asset (`asset:NAME`), a tiny smoke model
+    (`tiny:SEED`), a local folder, or a Hub model `org/name@revision`, downloaded at that revision
+    (the paper profile; without `@revision` the Hub's current files, which are not pinned)."""
     if source.startswith("asset:"):
         from irlkit.assets import require
 
@@ -62,7 +70,12 @@ def materialise(source: str) -> str:
         store.stage(folder, {"tiny": seed, "shape": TINY_SHAPES.get(seed), "vocab": TINY_VOCAB, "format": 1},
                     _build_tiny(seed), seed=seed, log=lambda _: None)
         return str(folder)
-    return source
+    if Path(source).exists():
+        return source
+    from huggingface_hub import snapshot_download
+
+    repo, revision = hub_reference(source)
+    return snapshot_download(repo, revision=revision)
 
 
 def load_tokenizer(folder: str, padding_side: str = "left"):

@@ -42,6 +42,8 @@ def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None, r
     cfg = config.load(profile, seed=parameters.get("SEED", 0), **parameters.get("OVERRIDES", {}))
     if replicate is not None and not 0 <= replicate < cfg.replicates:
         raise ValueError(f"replicate {replicate} is not in profile {profile!r}: replicates 0 … {cfg.replicates - 1}")
+    for ref in config.unpinned(cfg):
+        print(f"[warning] {profile}: {ref} names no Hub revision (org/name@<commit>): its files may change", file=sys.stderr)
     where = layout.Layout(profile)
     timings_path = where.result("timings")
     timings = store.read_json(timings_path) if timings_path.exists() else {}

@@ -93,3 +93,15 @@ def test_the_dataset_names_are_the_loaders_names():
     from irlkit import data
 
     assert tuple(data.LOADERS) == config.DATASETS
+
+
+def test_hub_references_are_pinned_by_revision_or_listed_as_unpinned():
+    from irlkit.models import hub_reference
+
+    assert hub_reference("EleutherAI/pythia-70m@abc123") == ("EleutherAI/pythia-70m", "abc123")
+    assert hub_reference("EleutherAI/pythia-70m") == ("EleutherAI/pythia-70m", None)
+    assert config.unpinned(config.load("smoke")) == [] and config.unpinned(config.load("cpu")) == []
+    paper = config.unpinned(config.load("paper"))
+    assert "EleutherAI/pythia-70m" in paper and "s-nlp/roberta_toxicity_classifier" in paper and config.JIGSAW in paper
+    pinned = config.load("paper", judge="hf:s-nlp/roberta_toxicity_classifier@0123abcd")
+    assert "s-nlp/roberta_toxicity_classifier" not in config.unpinned(pinned)

@@ -182,6 +182,8 @@ class _JsonlLog:
 
         class Callback(TrainerCallback):
             def on_log(self, args, state, control, logs=None, **kwargs):
+                if not state.is_world_process_zero:  # under `accelerate launch`: one log, the first process's
+                    return
                 with open(outer.path, "a") as f:
                     f.write(json.dumps({"step": state.global_step, **(logs or {})}) + "\n")
 

@@ -72,8 +72,6 @@ class RLHFConfig:
     """Completions per prompt; RLOO's leave-one-out baseline needs at least 2."""
     prompts_per_step: int = 4
     """Prompts per optimiser step (TRL's batch counts completions: this × num_generations)."""
-    max_completion_length: int = 24
-    """New tokens per completion during training."""
     temperature: float = 1.0
     """Sampling temperature during training."""
     baseline: bool = False
@@ -101,7 +99,8 @@ class RLHFConfig:
 @dataclass(frozen=True)
 class SamplingConfig:
     max_new_tokens: int = 24
-    """New tokens per continuation: demonstrations and every policy evaluation."""
+    """The horizon: new tokens per continuation, the same in RLOO's completions, the demonstrations and
+    every policy evaluation (the reward is optimised over exactly the texts it is judged on)."""
     batch_size: int = 32
     """Prompts per `generate` call."""
     do_sample: bool = False
@@ -283,8 +282,7 @@ def _profiles() -> dict[str, Config]:
         workers=2,
         replicates=2,
         data=DataConfig(max_prompts=96),
-        rlhf=RLHFConfig(steps=2, learning_rate=1e-4, num_generations=2, prompts_per_step=2,
-                        max_completion_length=8, precision="bf16"),
+        rlhf=RLHFConfig(steps=2, learning_rate=1e-4, num_generations=2, prompts_per_step=2, precision="bf16"),
         sampling=SamplingConfig(max_new_tokens=8, precision="bf16"),
         irl=IRLConfig(probe_seeds=3, full_seeds=2, probe_epochs=5, full_epochs=1, full_losses=("max_margin",),
                       batch_size=8, max_length=32),
@@ -307,8 +305,8 @@ def _profiles() -> dict[str, Config]:
         # the learning rates' history: docs/history.md.
         # bf16 where only speed is at stake (AMX: benchmarks/README.md); log-probs and features stay fp32.
         rlhf=RLHFConfig(steps=24, learning_rate=6e-5, beta=0.05, num_generations=4, prompts_per_step=4,
-                        max_completion_length=16, precision="bf16"),
-        sampling=SamplingConfig(max_new_tokens=20, batch_size=32, precision="bf16"),
+                        precision="bf16"),
+        sampling=SamplingConfig(max_new_tokens=16, batch_size=32, precision="bf16"),
         irl=IRLConfig(probe_seeds=20, full_seeds=5, full_epochs=1, full_losses=("max_margin",), full_max_pairs=64,
                       max_length=48),
     )
@@ -322,8 +320,7 @@ def _profiles() -> dict[str, Config]:
         threads=8,
         device="cuda",
         data=DataConfig(dataset="jigsaw-long-2000", max_prompt_words=48, max_continuation_words=96),
-        rlhf=RLHFConfig(steps=600, learning_rate=3e-6, beta=0.035, num_generations=4, prompts_per_step=4,
-                        max_completion_length=128),
+        rlhf=RLHFConfig(steps=600, learning_rate=3e-6, beta=0.035, num_generations=4, prompts_per_step=4),
         sampling=SamplingConfig(max_new_tokens=50, batch_size=64, unaligned="start"),
         irl=IRLConfig(probe_seeds=30, full_seeds=30, probe_epochs=30, full_epochs=30, full_lr=1e-5,
                       batch_size=2, max_length=128),
@@ -387,7 +384,7 @@ def unpinned(cfg: "Config") -> list[str]:
 
 AT_LEAST = {"seed": 0, "threads": 1, "workers": 1, "replicates": 1,
             "data.max_prompts": 0, "data.min_words": 2, "data.max_prompt_words": 1, "data.max_continuation_words": 1,
-            "rlhf.steps": 1, "rlhf.num_generations": 2, "rlhf.prompts_per_step": 1, "rlhf.max_completion_length": 1,
+            "rlhf.steps": 1, "rlhf.num_generations": 2, "rlhf.prompts_per_step": 1,
             "sampling.max_new_tokens": 1, "sampling.batch_size": 1,
             "irl.probe_seeds": 1, "irl.full_seeds": 1, "irl.probe_epochs": 1, "irl.full_epochs": 1,
             "irl.full_max_pairs": 0, "irl.batch_size": 1, "irl.max_length": 2, "irl.probe_weight_decay": 0.0,

@@ -211,7 +211,7 @@ def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, cfg, out: P
     args = RLOOConfig(
         output_dir=str(out / "trainer"), max_steps=rc.steps, learning_rate=rc.learning_rate, beta=rc.beta,
         num_generations=rc.num_generations, per_device_train_batch_size=rc.prompts_per_step * rc.num_generations,
-        max_completion_length=rc.max_completion_length, temperature=rc.temperature, top_k=0, top_p=1.0,
+        max_completion_length=cfg.sampling.max_new_tokens, temperature=rc.temperature, top_k=0, top_p=1.0,
         logging_steps=1, save_strategy="no", report_to="none", seed=cfg.seed, data_seed=cfg.seed,
         bf16=rc.precision == "bf16", fp16=False, gradient_checkpointing=False, use_cpu=cfg.device == "cpu",
         disable_tqdm=not progress_enabled(cfg), dataloader_num_workers=0, lr_scheduler_type="constant",

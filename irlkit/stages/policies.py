@@ -48,12 +48,12 @@ def policy_texts(ctx, label: str, folder: str, prompts: pd.DataFrame, shared: bo
     return df.assign(split=df.prompt_id.map(ctx.prompts.set_index("prompt_id").split))
 
 
-def perplexity_of(ctx, label: str, folder: str, shared: bool = False) -> float:
-    """Perplexity of held-out clean human comments (test split), cached per policy (`shared`: as in
-    `policy_texts`)."""
-    clean = data.split_of(ctx.prompts, "test").query("human_label == 0").head(ctx.cfg.eval.ppl_texts)
+def perplexity_of(ctx, label: str, folder: str, shared: bool = False, split: str = "test") -> float:
+    """Perplexity of held-out clean human comments of `split` (test: what is reported; val: what a recipe
+    is chosen on), cached per policy (`shared`: as in `policy_texts`)."""
+    clean = data.split_of(ctx.prompts, split).query("human_label == 0").head(ctx.cfg.eval.ppl_texts)
     key = {"policy": folder_key(folder), "texts": stable_hash(list(clean.prompt_id))}
-    path = ctx.layout.perplexity(label, shared)
+    path = ctx.layout.perplexity(label if split == "test" else f"{label}-{split}", shared)
     store.stage(path, key, lambda tmp: store.atomic_write_json(
         tmp / "ppl.json", {"perplexity": rlhf.perplexity(folder, list(clean.text), ctx.cfg), "n": len(clean)}),
         seed=ctx.cfg.seed, log=ctx.log)
@@ -82,9 +82,10 @@ def train_policy(ctx, size: str, label: str, make_reward, reward_key: dict,
 
 
 def policy_key(ctx, size: str, reward_key: dict, seed: int) -> dict:
-    """Everything an RLOO policy depends on: start checkpoint, reward, recipe, seed, prompts."""
+    """Everything an RLOO policy depends on: start checkpoint, reward, recipe, horizon, seed, prompts."""
     return {"start": folder_key(start_folder(ctx, size)), "reward": reward_key,
-            "rlhf": dataclasses.asdict(ctx.cfg.rlhf_for(size)), "seed": seed, "prompts": ctx.prompts_key}
+            "rlhf": dataclasses.asdict(ctx.cfg.rlhf_for(size)), "horizon": ctx.cfg.sampling.max_new_tokens,
+            "seed": seed, "prompts": ctx.prompts_key}
 
 
 def toxicity_report(ctx, before: pd.DataFrame, after: pd.DataFrame) -> dict:

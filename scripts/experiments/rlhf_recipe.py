@@ -1,0 +1,85 @@
+"""Choose each size's RLHF learning rate on val, never on test.
+
+    .venv/bin/python scripts/experiments/rlhf_recipe.py            # the cpu profile's sizes and GRID
+
+The protocol, fixed before any run: for each size, RLOO with the cpu recipe at each learning rate of
+GRID (seed 0, the profile's horizon); on the **val** prompts, the judge's toxicity ratio of the
+policy's greedy continuations; on the **val** clean human comments, its perplexity. The chosen rate is
+the one with the lowest val toxicity ratio among those whose val perplexity rises by at most
+PERPLEXITY_BUDGET over the start policy's (ties: the lower rate). Test prompts are never read.
+
+Runs in a scratch data folder that borrows the main folder's assets; two runs side by side
+(`Config.workers`). Writes data/results/experiments/rlhf_recipe.json.
+"""
+import dataclasses
+import os
+
+from irlkit import config, data, layout, store
+
+GRID = {"smollm2-135m": (4e-5, 6e-5), "gemma3-270m": (1e-5, 1.5e-5, 2e-5)}
+PERPLEXITY_BUDGET = 0.15
+
+main_data = layout.data_dir()
+scratch = layout.experiment_scratch("rlhf_recipe")
+layout.Layout("cpu").link_into(scratch, [])
+os.environ["IRLKIT_DATA"] = str(scratch)  # workers inherit it
+
+from irlkit import stages  # noqa: E402
+
+
+def with_rate(cfg, size: str, lr: float):
+    spec = cfg.size(size)
+    overrides = {**dict(spec.rlhf), "learning_rate": lr}
+    sizes = tuple(dataclasses.replace(s, rlhf=tuple(overrides.items())) if s.name == size else s for s in cfg.sizes)
+    return dataclasses.replace(cfg, sizes=sizes)
+
+
+def label_of(size: str, lr: float) -> str:
+    return f"{size}-lr{lr:g}"
+
+
+def train_and_evaluate(ctx, size: str, lr: float) -> None:
+    """RLOO of `size` at `lr`, then its val texts and val perplexity (stages: a rerun skips them)."""
+    ctx = stages.Context(with_rate(ctx.base_cfg, size, lr))
+    label = label_of(size, lr)
+    folder, _ = stages.policies.train_policy(ctx, size, label, *stages.rlhf.true_reward(ctx, size))
+    stages.policies.policy_texts(ctx, label, folder, data.split_of(ctx.prompts, "val"))
+    stages.policies.perplexity_of(ctx, label, folder, split="val")
+
+
+def start_evaluated(ctx, size: str) -> None:
+    start = stages.policies.start_folder(ctx, size)
+    stages.policies.policy_texts(ctx, f"{size}-start-val", start, data.split_of(ctx.prompts, "val"))
+    stages.policies.perplexity_of(ctx, f"{size}-start", start, split="val")
+
+
+if __name__ == "__main__":
+    cfg = config.load("cpu", progress=False)
+    ctx = stages.Context(cfg)
+    stages.in_parallel(ctx, [(label_of(size, lr), train_and_evaluate, size, lr) for size in GRID for lr in GRID[size]]
+                       + [(f"{size}-start", start_evaluated, size) for size in GRID])
+    val = data.split_of(ctx.prompts, "val")
+    result = {"protocol": __doc__.split("\n\n")[1], "perplexity_budget": PERPLEXITY_BUDGET, "sizes": {}}
+    for size, rates in GRID.items():
+        start = stages.policies.start_folder(ctx, size)
+        before = stages.policies.policy_texts(ctx, f"{size}-start-val", start, val)
+        start_ppl = stages.policies.perplexity_of(ctx, f"{size}-start", start, split="val")
+        rows = []
+        for lr in rates:
+            c = stages.Context(with_rate(cfg, size, lr))
+            folder = str(c.layout.policy(label_of(size, lr)))
+            after = stages.policies.policy_texts(c, label_of(size, lr), folder, val)
+            tox = stages.policies.toxicity_report(c, before, after)["judge"]
+            ppl = stages.policies.perplexity_of(c, label_of(size, lr), folder, split="val")
+            rows.append({"learning_rate": lr, "val_ratio_start": tox["before"]["ratio"], "val_ratio": tox["after"]["ratio"],
+                         "val_relative_change": tox["paired"]["ratio_relative_change"],
+                         "val_p": tox["paired"]["ratio_diff"]["p_value"],
+                         "val_perplexity_start": start_ppl, "val_perplexity": ppl, "val_perplexity_change": ppl / start_ppl - 1})
+        allowed = [r for r in rows if r["val_perplexity_change"] <= PERPLEXITY_BUDGET] or rows
+        chosen = min(allowed, key=lambda r: (r["val_ratio"], r["learning_rate"]))
+        result["sizes"][size] = {"runs": rows, "chosen_learning_rate": chosen["learning_rate"],
+                                 "within_budget": chosen["val_perplexity_change"] <= PERPLEXITY_BUDGET}
+        print(size, "chosen on val:", chosen["learning_rate"], [(r["learning_rate"], round(r["val_ratio"], 3),
+                                                                 f"{r['val_perplexity_change']:+.0%}") for r in rows], flush=True)
+    os.environ["IRLKIT_DATA"] = str(main_data)
+    store.write_experiment("rlhf_recipe", result, cfg)

@@ -21,15 +21,16 @@ def is_toxic(p_toxic) -> np.ndarray:
 
 
 def bootstrap_ci(values, stat=np.mean, n: int = 1000, ci: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap CI of `stat` over the rows of `values` (fixed seed: same data, same CI)."""
+    """Percentile bootstrap CI of `stat` over the rows of `values` (`scipy.stats.bootstrap`; fixed seed:
+    same data, same CI). `stat` is called as `stat(sample, axis=-1)` when it takes an axis (np.mean)."""
     values = np.asarray(values, dtype=float)
     if len(values) == 0:
         return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(values), size=(n, len(values)))
-    boots = np.array([stat(values[i]) for i in idx])
-    lo, hi = np.quantile(boots, [(1 - ci) / 2, 1 - (1 - ci) / 2])
-    return float(lo), float(hi)
+    if np.all(values == values[0]):
+        return (float(stat(values)), float(stat(values)))  # a constant sample has a point interval
+    res = stats.bootstrap((values,), stat, n_resamples=n, confidence_level=ci, method="percentile",
+                          random_state=np.random.default_rng(seed), vectorized=stat is np.mean)
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 def toxicity(p_toxic, *, n: int = 1000, ci: float = 0.95, seed: int = 0) -> dict:
@@ -41,14 +42,15 @@ def toxicity(p_toxic, *, n: int = 1000, ci: float = 0.95, seed: int = 0) -> dict
 
 
 def paired_difference(a, b, *, n: int = 1000, ci: float = 0.95, seed: int = 0) -> dict:
-    """Mean of b − a over the same items, bootstrap CI, and a two-sided sign-flip permutation p-value."""
-    d = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
-    rng = np.random.default_rng(seed)
-    observed = abs(d.mean())
-    flips = rng.choice([-1.0, 1.0], size=(max(n, 1000), len(d)))
-    null = np.abs((flips * d).mean(axis=1))
-    p = (1 + np.sum(null >= observed - 1e-12)) / (1 + len(null))
-    return {"diff": float(d.mean()), "diff_ci": bootstrap_ci(d, n=n, ci=ci, seed=seed), "p_value": float(p)}
+    """Mean of b − a over the same items, bootstrap CI, and a two-sided paired permutation p-value
+    (`scipy.stats.permutation_test`, swapping a and b within items: the sign of each difference)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    d = b - a
+    if not np.any(d):
+        return {"diff": 0.0, "diff_ci": (0.0, 0.0), "p_value": 1.0}
+    test = stats.permutation_test((a, b), lambda x, y, axis=-1: np.mean(y - x, axis=axis), permutation_type="samples",
+                                  n_resamples=max(n, 1000), vectorized=True, random_state=np.random.default_rng(seed))
+    return {"diff": float(d.mean()), "diff_ci": bootstrap_ci(d, n=n, ci=ci, seed=seed), "p_value": float(test.pvalue)}
 
 
 def runs_difference(a, b_runs, *, n: int = 1000, ci: float = 0.95, seed: int = 0) -> dict:
@@ -78,16 +80,31 @@ def compare_policies(p_before, p_after, *, n: int = 1000, ci: float = 0.95, seed
 
 
 def best_threshold(reward, toxic) -> float:
-    """The threshold t maximising accuracy of [R̂ <= t] vs toxic (chosen on val, applied to test)."""
+    """The threshold t maximising accuracy of [R̂ <= t] vs toxic (chosen on val, applied to test): every
+    operating point of `sklearn.metrics.roc_curve` on −R̂, as the midpoint between the two rewards it
+    separates (below the lowest reward: predict nothing toxic). Ties: the lowest such t."""
+    from sklearn.metrics import roc_curve
+
     reward, toxic = np.asarray(reward, float), np.asarray(toxic, bool)
-    candidates = np.unique(reward)
-    mids = np.concatenate([[candidates[0] - 1], (candidates[1:] + candidates[:-1]) / 2, [candidates[-1] + 1]])
-    accs = [np.mean((reward <= t) == toxic) for t in mids]
-    return float(mids[int(np.argmax(accs))])
+    if toxic.all() or not toxic.any():
+        # one class only: predicting it everywhere is exact
+        return float(reward.max() + 1) if toxic.all() else float(reward.min() - 1)
+    fpr, tpr, thresholds = roc_curve(toxic, -reward, drop_intermediate=False)
+    accuracy = (tpr * toxic.sum() + (1 - fpr) * (~toxic).sum()) / len(toxic)
+    best = int(np.argmax(accuracy))
+    values = np.unique(reward)
+    if best == 0:  # thresholds[0] = inf: nothing predicted toxic
+        return float(values[0] - 1)
+    cut = -thresholds[best]  # predicted toxic: R̂ <= cut
+    above = values[values > cut]
+    return float((cut + above[0]) / 2) if len(above) else float(cut + 1)
 
 
 def pearson_distance(rho: float) -> float:
-    """sqrt((1 − ρ)/2): 0 for identical rewards up to shift and scale, 1 for opposite (EPIC-style)."""
+    """sqrt((1 − ρ)/2): 0 for identical rewards up to shift and scale, 1 for opposite (EPIC-style);
+    NaN when the correlation is undefined (a constant reward)."""
+    if rho != rho:
+        return float("nan")
     return float(np.sqrt(max(0.0, (1 - rho) / 2)))
 
 
@@ -132,7 +149,9 @@ def seed_agreement(rewards_by_seed: np.ndarray) -> np.ndarray:
     if r.shape[0] == 1:
         return np.ones((1, 1))
     rho = stats.spearmanr(r, axis=1)[0]
-    return np.atleast_2d(rho)
+    if r.shape[0] == 2:  # scipy returns the one coefficient of two variables as a scalar
+        return np.array([[1.0, rho], [rho, 1.0]])
+    return np.asarray(rho)
 
 
 def spread(values) -> dict:

@@ -29,8 +29,12 @@ def test_paired_difference_detects_a_real_change_and_not_noise():
     rng = np.random.default_rng(0)
     before = rng.uniform(size=300)
     assert metrics.paired_difference(before, before - 0.3)["p_value"] < 0.01
-    same = metrics.paired_difference(before, before + rng.normal(0, 1e-3, size=300) * 0)
-    assert same["diff"] == 0 and same["p_value"] > 0.5
+    same = metrics.paired_difference(before, before)
+    assert same["diff"] == 0 and same["p_value"] == 1.0
+    noise = metrics.paired_difference(before, before + rng.normal(0, 0.2, size=300))  # pure noise, no shift
+    assert noise["diff_ci"][0] < 0 < noise["diff_ci"][1] and noise["p_value"] > 0.05
+    small = metrics.paired_difference(before, before - 0.05 + rng.normal(0, 0.2, size=300))  # a real effect in noise
+    assert small["diff_ci"][1] < 0 and small["p_value"] < 0.01
 
 
 def test_perfect_and_reversed_rewards():
@@ -66,3 +70,30 @@ def test_seed_agreement_and_spread():
     assert metrics.mean_off_diagonal(m) == pytest.approx(-1 / 3)
     s = metrics.spread([0.5, 0.7])
     assert s["mean"] == pytest.approx(0.6) and s["min"] == 0.5 and s["max"] == 0.7 and s["n"] == 2
+
+
+def _best_threshold_reference(reward, toxic) -> float:
+    """The hand-written scan best_threshold replaced (every midpoint between sorted rewards)."""
+    reward, toxic = np.asarray(reward, float), np.asarray(toxic, bool)
+    candidates = np.unique(reward)
+    mids = np.concatenate([[candidates[0] - 1], (candidates[1:] + candidates[:-1]) / 2, [candidates[-1] + 1]])
+    accs = [np.mean((reward <= t) == toxic) for t in mids]
+    return float(mids[int(np.argmax(accs))])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_best_threshold_from_roc_curve_agrees_with_the_scan_it_replaced(seed):
+    rng = np.random.default_rng(seed)
+    reward = np.round(rng.normal(size=60), 1 if seed % 2 else 6)  # odd seeds: many ties
+    toxic = rng.uniform(size=60) < 1 / (1 + np.exp(3 * reward))
+    assert metrics.best_threshold(reward, toxic) == pytest.approx(_best_threshold_reference(reward, toxic))
+
+
+def test_pearson_distance_of_an_undefined_correlation_is_nan():
+    assert np.isnan(metrics.pearson_distance(float("nan")))
+    assert np.isnan(metrics.reward_vs_judge(np.zeros(6), np.array([0.9, 0.8, 0.2, 0.1, 0.6, 0.3]))["pearson_distance"])
+
+
+def test_seed_agreement_of_two_seeds_is_a_two_by_two_matrix():
+    m = metrics.seed_agreement(np.array([[1, 2, 3, 4], [4, 3, 2, 1]], float))
+    assert m.shape == (2, 2) and m[0, 1] == pytest.approx(-1) and metrics.mean_off_diagonal(m) == pytest.approx(-1)

@@ -56,10 +56,14 @@ def text_pool(demos: pd.DataFrame, split: str, with_prompt: bool) -> pd.DataFram
     return pd.concat(parts, ignore_index=True)
 
 
-def comment_pool(demos: pd.DataFrame, split: str) -> pd.DataFrame:
-    """The whole human comments of one split, for the comparison with human labels."""
+def comment_pool(demos: pd.DataFrame, split: str, with_prompt: bool) -> pd.DataFrame:
+    """The human-labelled comments of one split, as every reward reads them when it is compared with the
+    human labels: the comment's human continuation (after its prompt when `with_prompt`), the text a
+    reward scores of any policy, and the one the implicit reward scores. The label is the whole
+    comment's. (Defined here once; the judges' own quality, judges.json, reads whole comments.)"""
     rows = demos[demos.split == split]
-    return pd.DataFrame({"prompt_id": rows.prompt_id.values, "input": (rows.prompt + rows.original_output).values,
+    return pd.DataFrame({"prompt_id": rows.prompt_id.values,
+                         "input": [reward_input(p, c, with_prompt) for p, c in zip(rows.prompt, rows.original_output)],
                          "human_label": rows.human_label.values})
 
 

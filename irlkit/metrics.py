@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import stats
-from sklearn.metrics import confusion_matrix, f1_score, roc_auc_score
+from sklearn.metrics import confusion_matrix, f1_score
 
 from irlkit.judges import TOXIC_THRESHOLD
 
@@ -108,17 +108,34 @@ def pearson_distance(rho: float) -> float:
     return float(np.sqrt(max(0.0, (1 - rho) / 2)))
 
 
+def auc(reward, toxic) -> float:
+    """ROC-AUC of R̂ for telling clean (high R̂) from toxic: P(R̂ of a clean text > R̂ of a toxic one), ties
+    half (Mann–Whitney U on ranks, equal to `sklearn.metrics.roc_auc_score(toxic, −R̂)`); NaN with one class."""
+    reward, toxic = np.asarray(reward, float), np.asarray(toxic, bool)
+    n_toxic = int(toxic.sum())
+    n_clean = len(toxic) - n_toxic
+    if n_toxic == 0 or n_clean == 0:
+        return float("nan")
+    ranks = stats.rankdata(-reward)  # toxic texts should rank high on −R̂
+    return float((ranks[toxic].sum() - n_toxic * (n_toxic + 1) / 2) / (n_toxic * n_clean))
+
+
+def accuracy_at(reward, toxic, threshold: float) -> float:
+    """Accuracy of the rule "toxic iff R̂ <= threshold" (threshold 0: the study's sign rule)."""
+    return float(np.mean((np.asarray(reward, float) <= threshold) == np.asarray(toxic, bool)))
+
+
 def reward_vs_labels(reward, toxic, *, threshold: float | None = None) -> dict:
     """R̂ against binary labels (judge's or human): sign and calibrated accuracy, ROC-AUC, F1, confusion."""
     reward, toxic = np.asarray(reward, float), np.asarray(toxic, bool)
     sign_pred = reward <= 0  # the study's rule
-    out = {"n": int(len(reward)), "sign_accuracy": float(np.mean(sign_pred == toxic)),
+    out = {"n": int(len(reward)), "sign_accuracy": accuracy_at(reward, toxic, 0.0),
            "majority_accuracy": float(max(toxic.mean(), 1 - toxic.mean())) if len(toxic) else float("nan"),
            "sign_f1": float(f1_score(toxic, sign_pred, zero_division=0)),
-           "auc": float(roc_auc_score(toxic, -reward)) if 0 < toxic.sum() < len(toxic) else float("nan")}
+           "auc": auc(reward, toxic)}
     if threshold is not None:
         pred = reward <= threshold
-        out.update(threshold=float(threshold), calibrated_accuracy=float(np.mean(pred == toxic)),
+        out.update(threshold=float(threshold), calibrated_accuracy=accuracy_at(reward, toxic, threshold),
                    calibrated_f1=float(f1_score(toxic, pred, zero_division=0)),
                    confusion=confusion_matrix(toxic, pred, labels=[False, True]).tolist())
     return out
@@ -128,10 +145,18 @@ def reward_vs_judge(reward, p_toxic, *, threshold: float | None = None) -> dict:
     """R̂ against the judge: label metrics on toxic = P >= 0.5, and correlations with r* = −P."""
     reward, r_star = np.asarray(reward, float), -np.asarray(p_toxic, float)
     out = reward_vs_labels(reward, is_toxic(p_toxic), threshold=threshold)
-    pearson = float(stats.pearsonr(reward, r_star)[0]) if np.std(reward) > 0 else float("nan")
+    pearson = pearson_r(reward, r_star)
     out.update(pearson=pearson, spearman=float(stats.spearmanr(reward, r_star)[0]),
                kendall=float(stats.kendalltau(reward, r_star)[0]), pearson_distance=pearson_distance(pearson))
     return out
+
+
+def pearson_r(x, y) -> float:
+    """Pearson's correlation; NaN when either side is constant."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) < 2 or np.std(x) == 0 or np.std(y) == 0:
+        return float("nan")
+    return float(np.corrcoef(x, y)[0, 1])
 
 
 def pairwise_accuracy(reward_expert, reward_start) -> float:

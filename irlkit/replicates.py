@@ -119,6 +119,12 @@ def quantities(results: dict) -> dict[str, dict[str, float]]:
         selected = s["models"][s["selected"]]["selected_on_val"]
         q.update(irl_auc=selected["auc"], irl_human_auc=selected["human_auc"], implicit_auc=s["implicit"]["sum"]["auc"],
                  random_auc=s["random"]["auc"])
+        for reward, entry in (("irl", selected), ("implicit", s["implicit"]["sum"]), ("random", s["random"])):
+            if "auc_model_text" in entry:  # within-source AUCs (results since the evidence change)
+                q[f"{reward}_auc_model_text"] = entry["auc_model_text"]
+                q[f"{reward}_auc_human_text"] = entry["auc_human_text"]
+        if "ceiling" in s:
+            q.update(ceiling_auc=s["ceiling"]["auc"], irl_share_of_ceiling=s["share_of_ceiling"])
         for arm in ARMS:
             entry = _arm(refinetune.get(size, {}), arm)
             if entry is not None:

@@ -152,6 +152,24 @@ class _Bf16Sampling:
             self.model_wrapped = wrapped
 
 
+class _InverseCdfSampling:
+    """Mixin: RLOO's completion tokens drawn by inverse CDF (`sampling.inverse_cdf_sampling`), the patch
+    of `torch.multinomial` held only while TRL samples the completions, nowhere else."""
+
+    def _generate_single_turn(self, *args, **kwargs):
+        from irlkit.sampling import inverse_cdf_sampling
+
+        with inverse_cdf_sampling(True):
+            return super()._generate_single_turn(*args, **kwargs)
+
+
+PATCHED = {"_generate_and_score_completions": ("self", "inputs"), "_compute_loss": ("self", "model", "inputs"),
+           "_get_per_token_logps_and_entropies": ("self", "model", "input_ids", "attention_mask", "logits_to_keep"),
+           "_generate_single_turn": ("self",)}
+"""The methods of TRL's RLOOTrainer that irlkit overrides, with the leading parameters it relies on
+(tests/test_rlhf.py checks them against the installed TRL, so a TRL that changes them fails loudly)."""
+
+
 @contextlib.contextmanager
 def _completion_logprobs_only():
     """Make TRL's fused log-prob head project only the scored (completion) positions on a CPU too.
@@ -202,7 +220,6 @@ def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, cfg, out: P
     from trl import RLOOConfig, RLOOTrainer
 
     from irlkit.models import load_policy
-    from irlkit.sampling import inverse_cdf_sampling
 
     rc = rc or cfg.rlhf
     model, tok = load_policy(start_folder, cfg.device)
@@ -221,11 +238,12 @@ def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, cfg, out: P
     trainer_class = _one_pass_rloo_trainer() if rc.one_pass and PartialState().num_processes == 1 else RLOOTrainer
     if rc.precision == "bf16":
         trainer_class = type(f"Bf16{trainer_class.__name__}", (_Bf16Sampling, trainer_class), {})
+    if rc.inverse_cdf_sampling:
+        trainer_class = type(f"InverseCdf{trainer_class.__name__}", (_InverseCdfSampling, trainer_class), {})
     trainer = trainer_class(model=model, reward_funcs=reward_fn, args=args, train_dataset=dataset,
                           processing_class=tok, callbacks=[log.callback, trainer_callback(f"[rlhf] {desc}", rc.steps)])
     t0 = time.time()
-    with (_completion_logprobs_only() if rc.completion_logprobs_only else contextlib.nullcontext(),
-          inverse_cdf_sampling(rc.inverse_cdf_sampling)):
+    with _completion_logprobs_only() if rc.completion_logprobs_only else contextlib.nullcontext():
         trainer.train()
     wall = time.time() - t0
     trainer.save_model(str(out))

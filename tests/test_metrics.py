@@ -97,3 +97,14 @@ def test_pearson_distance_of_an_undefined_correlation_is_nan():
 def test_seed_agreement_of_two_seeds_is_a_two_by_two_matrix():
     m = metrics.seed_agreement(np.array([[1, 2, 3, 4], [4, 3, 2, 1]], float))
     assert m.shape == (2, 2) and m[0, 1] == pytest.approx(-1) and metrics.mean_off_diagonal(m) == pytest.approx(-1)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_auc_is_sklearns_roc_auc_with_ties(seed):
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(seed)
+    reward = np.round(rng.normal(size=200), 1)
+    toxic = rng.uniform(size=200) < 0.3
+    assert metrics.auc(reward, toxic) == pytest.approx(roc_auc_score(toxic, -reward))
+    assert np.isnan(metrics.auc(reward, np.zeros(200, bool)))

@@ -23,7 +23,7 @@ def _irl_size(rng, n_seeds=3):
     for col in ("original_output", "expert_text", "start_text"):
         demos[f"{col}_judge"], demos[f"{col}_second"] = rng.uniform(size=2 * n), rng.uniform(size=2 * n)
     pools = [irl.text_pool(demos, "val", False), irl.text_pool(demos, "test", False),
-             irl.comment_pool(demos, "val"), irl.comment_pool(demos, "test")]
+             irl.comment_pool(demos, "val", False), irl.comment_pool(demos, "test", False)]
     pools = dict(zip(["val_pool", "test_pool", "val_comments", "test_comments"], pools))
     models = {}
     for name in ("probe/max_margin", "probe/logistic"):

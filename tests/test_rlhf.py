@@ -110,3 +110,66 @@ def test_bf16_rloo_samples_with_a_fresh_bf16_copy_and_keeps_fp32_weights(data_ho
     assert [w.dtype for w in sampler_weights] == [torch.float32] * 3
     moved = sum((fp32[k] - initial[k]).norm() for k in initial)
     assert sum((bf16[k] - initial[k]).norm() for k in initial) > 0.5 * moved  # it trains as far
+
+
+def test_the_trl_internals_irlkit_patches_are_still_there():
+    """irlkit overrides four methods of TRL's RLOOTrainer and reads `trl.trainer.utils._use_triton`. A TRL
+    that renames them, changes their leading parameters or stops routing the fused head through
+    `_use_triton` would silently drop a patch: this fails instead, naming what moved."""
+    import inspect
+
+    import trl
+    import trl.trainer.utils as trl_utils
+    from trl import RLOOTrainer
+
+    from irlkit.rlhf import PATCHED
+
+    assert trl.__version__ == "1.16.0", f"irlkit's patches were written against TRL 1.16.0, found {trl.__version__}"
+    for name, leading in PATCHED.items():
+        method = getattr(RLOOTrainer, name, None)
+        assert method is not None, f"RLOOTrainer.{name} is gone"
+        params = tuple(inspect.signature(method).parameters)[:len(leading)]
+        assert params == leading, f"RLOOTrainer.{name} now takes {params}, irlkit expects {leading}"
+    assert "device" in inspect.signature(trl_utils._use_triton).parameters
+    assert "_use_triton(" in inspect.getsource(trl_utils.add_fused_lm_head), "the fused head no longer asks _use_triton"
+    assert "_generate_single_turn(" in inspect.getsource(RLOOTrainer), "RLOO no longer samples in _generate_single_turn"
+
+
+def test_torch_multinomial_is_patched_only_while_completions_are_sampled():
+    import torch
+
+    from irlkit import rlhf
+
+    original = torch.multinomial
+    seen = []
+
+    class Sampler:
+        def _generate_single_turn(self, *args, **kwargs):
+            seen.append(torch.multinomial is not original)
+            return "sampled"
+
+    trainer = type("T", (rlhf._InverseCdfSampling, Sampler), {})()
+    assert trainer._generate_single_turn() == "sampled" and seen == [True]
+    assert torch.multinomial is original, "restored after sampling"
+
+
+def test_scoping_the_multinomial_patch_to_sampling_changes_no_weight(tmp_path):
+    """The patch used to be held for the whole of training; held only while sampling, RLOO must train
+    the same policy to the bit (multinomial is drawn nowhere else)."""
+    import dataclasses
+    import hashlib
+
+    from irlkit import config, data, models, rlhf, sampling
+    from irlkit.judges import make_judge
+    from irlkit.rewards import JudgeReward
+
+    cfg = config.load("smoke", progress=False)
+    start = models.materialise(cfg.sizes[0].start)
+    prompts = data.split_of(data.load_prompts(cfg), "train")
+    fn = rlhf.reward_function(JudgeReward(make_judge("toxblock")))
+    rc = cfg.rlhf_for(cfg.sizes[0].name)
+    rlhf.train(start, prompts, fn, cfg, tmp_path / "scoped", rc=rc)
+    with sampling.inverse_cdf_sampling(True):
+        rlhf.train(start, prompts, fn, cfg, tmp_path / "global", rc=dataclasses.replace(rc, inverse_cdf_sampling=False))
+    digest = lambda k: hashlib.sha256((tmp_path / k / "model.safetensors").read_bytes()).hexdigest()  # noqa: E731
+    assert digest("scoped") == digest("global")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from irlkit import implicit, irl, metrics, models, store
+from irlkit import evidence, implicit, irl, metrics, models, store
 from irlkit.config import Config
 from irlkit.stages import demos as demos_stage
 from irlkit.stages import in_parallel, largest_first
@@ -22,7 +22,9 @@ IMPLICIT_POLICIES = ("rlhf", "start")
 
 FLAT_METRICS = {"sign_accuracy": ("judge", "sign_accuracy"), "calibrated_accuracy": ("judge", "calibrated_accuracy"),
                 "majority_accuracy": ("judge", "majority_accuracy"),
-                "auc": ("judge", "auc"), "f1": ("judge", "calibrated_f1"), "sign_f1": ("judge", "sign_f1"),
+                "auc": ("judge", "auc"), "auc_model_text": ("judge_model_text", "auc"),
+                "auc_human_text": ("judge_human_text", "auc"),
+                "f1": ("judge", "calibrated_f1"), "sign_f1": ("judge", "sign_f1"),
                 "pearson": ("judge", "pearson"), "spearman": ("judge", "spearman"), "kendall": ("judge", "kendall"),
                 "pearson_distance": ("judge", "pearson_distance"),
                 "human_sign_accuracy": ("human", "sign_accuracy"), "human_calibrated_accuracy": ("human", "calibrated_accuracy"),
@@ -34,7 +36,8 @@ def pools(demos: pd.DataFrame, cfg: Config) -> dict[str, pd.DataFrame]:
     """The four eval sets (`irl_stage.EVAL_SETS`) as frames with the judges' scores and human labels."""
     return {"val_pool": irl.text_pool(demos, "val", cfg.irl.with_prompt),
             "test_pool": irl.text_pool(demos, "test", cfg.irl.with_prompt),
-            "val_comments": irl.comment_pool(demos, "val"), "test_comments": irl.comment_pool(demos, "test")}
+            "val_comments": irl.comment_pool(demos, "val", cfg.irl.with_prompt),
+            "test_comments": irl.comment_pool(demos, "test", cfg.irl.with_prompt)}
 
 
 def evaluate_reward(val_pool, test_pool, val_comments, test_comments, r: dict) -> dict:
@@ -42,8 +45,12 @@ def evaluate_reward(val_pool, test_pool, val_comments, test_comments, r: dict) -
     thr_judge = metrics.best_threshold(r["val_pool"], metrics.is_toxic(val_pool.p_judge.values))
     thr_human = metrics.best_threshold(r["val_comments"], val_comments.human_label.values.astype(bool))
     src = test_pool.source.values
+    model_text, human_text = src != "original", src == "original"
     return {
         "judge": metrics.reward_vs_judge(r["test_pool"], test_pool.p_judge.values, threshold=thr_judge),
+        # within one source: "toxic" apart from "human-written" (most judge-toxic test texts are human)
+        "judge_model_text": metrics.reward_vs_judge(r["test_pool"][model_text], test_pool.p_judge.values[model_text]),
+        "judge_human_text": metrics.reward_vs_judge(r["test_pool"][human_text], test_pool.p_judge.values[human_text]),
         "human": metrics.reward_vs_labels(r["test_comments"], test_comments.human_label.values.astype(bool),
                                           threshold=thr_human),
         "pairwise_accuracy": metrics.pairwise_accuracy(r["test_pool"][src == "expert"], r["test_pool"][src == "start"]),
@@ -106,7 +113,8 @@ def _random_reference(ctx, size: str, eval_sets: dict) -> dict:
     from irlkit.stages.refinetune import random_reward
 
     model = random_reward(ctx, size)
-    return flat(evaluate_reward(*eval_sets.values(), {k: model.score(list(p.input)) for k, p in eval_sets.items()}))
+    r = {k: model.score(list(p.input)) for k, p in eval_sets.items()}
+    return flat(evaluate_reward(*eval_sets.values(), r)), r
 
 
 def _judge_references(eval_sets: dict) -> dict:
@@ -116,9 +124,35 @@ def _judge_references(eval_sets: dict) -> dict:
     for which in ("judge", "second"):
         r = -test[f"p_{which}"].values
         src = test.source.values
+        auc = lambda mask: metrics.reward_vs_judge(r[mask], test.p_judge.values[mask])["auc"]  # noqa: E731
         out[which] = {"pairwise_accuracy": metrics.pairwise_accuracy(r[src == "expert"], r[src == "start"]),
-                      "auc_vs_judge": metrics.reward_vs_judge(r, test.p_judge.values)["auc"]}
+                      "auc_vs_judge": auc(np.ones(len(r), bool)), "auc_model_text": auc(src != "original"),
+                      "auc_human_text": auc(src == "original")}
     return out
+
+
+def _score(eval_sets: dict, r: dict) -> dict:
+    return flat(evaluate_reward(*eval_sets.values(), r))
+
+
+def _evidence(ctx, size: str, size_out: dict, eval_sets: dict, rewards_by_name: dict) -> None:
+    """Intervals over test prompts for the selected IRL reward, the implicit reward and the random head,
+    their paired comparisons, and the supervised ceiling on the same features (into `size_out`)."""
+    ec = ctx.cfg.eval
+    cis = evidence.prompt_bootstrap(rewards_by_name, eval_sets, _score, n=ec.n_bootstrap, ci=ec.ci, seed=ec.bootstrap_seed)
+    size_out["selected_reward"] = {"model": size_out["selected"], **evidence.flat_with_ci(cis["irl"])}
+    size_out["implicit"]["sum"].update(evidence.flat_with_ci(cis["implicit"]))
+    size_out["random"].update(evidence.flat_with_ci(cis["random"]))
+    size_out["comparisons"] = {"irl_vs_implicit": evidence.compare(cis, "irl", "implicit", ec.ci),
+                               "irl_vs_random": evidence.compare(cis, "irl", "random", ec.ci)}
+    demos = demos_stage.load(ctx, size)
+    train = demos[demos.split == "train"]
+    toxic = metrics.is_toxic(np.concatenate([train.expert_text_judge.values, train.start_text_judge.values]))
+    c, r = evidence.ceiling(irl_stage.features(ctx, size, demos), toxic, eval_sets["val_pool"])
+    if r is not None:
+        size_out["ceiling"] = {"fit": "logistic regression on the train texts' judge labels, C chosen on val",
+                               "C": c, **_score(eval_sets, r)}
+        size_out["share_of_ceiling"] = size_out["selected_reward"]["auc"] / size_out["ceiling"]["auc"]
 
 
 def pool_logprobs(ctx, size: str, policy: str) -> Path:
@@ -157,17 +191,17 @@ def implicit_rewards(ctx, size: str) -> dict[str, np.ndarray]:
     return out
 
 
-def _implicit(ctx, size: str, eval_sets: dict) -> dict:
-    """The implicit reward's metrics, both normalisations."""
+def _implicit(ctx, size: str, eval_sets: dict) -> tuple[dict, dict]:
+    """The implicit reward's metrics, both normalisations; and the summed one's values on the eval sets."""
     z = implicit_rewards(ctx, size)
-    out = {}
+    out, values = {}, {}
     for norm in ("sum", "mean"):
-        # The implicit reward is defined on (prompt, continuation): comments get the comment's own continuation score.
-        r = {"val_pool": z[f"val_{norm}"], "test_pool": z[f"test_{norm}"],
-             "val_comments": z[f"val_{norm}"][:len(eval_sets["val_comments"])],
-             "test_comments": z[f"test_{norm}"][:len(eval_sets["test_comments"])]}
-        out[norm] = flat(evaluate_reward(*eval_sets.values(), r))
-    return out
+        # defined on (prompt, continuation); a comment is read as its human continuation, as every reward reads it
+        values[norm] = {"val_pool": z[f"val_{norm}"], "test_pool": z[f"test_{norm}"],
+                        "val_comments": z[f"val_{norm}"][:len(eval_sets["val_comments"])],
+                        "test_comments": z[f"test_{norm}"][:len(eval_sets["test_comments"])]}
+        out[norm] = flat(evaluate_reward(*eval_sets.values(), values[norm]))
+    return out, values["sum"]
 
 
 def run(ctx) -> dict:
@@ -183,9 +217,14 @@ def run(ctx) -> dict:
             history, rewards = irl_stage.load(ctx, spec.name, mode, loss)
             size_out["models"][f"{mode}/{loss}"] = model_result(mode, loss, history, rewards, eval_sets)
         size_out["selected"] = choose_model(cfg, size_out["models"])
-        size_out["implicit"] = _implicit(ctx, spec.name, eval_sets)
-        size_out["random"] = _random_reference(ctx, spec.name, eval_sets)
+        size_out["implicit"], implicit_r = _implicit(ctx, spec.name, eval_sets)
+        size_out["random"], random_r = _random_reference(ctx, spec.name, eval_sets)
         size_out["judges"] = _judge_references(eval_sets)
+        mode, loss = size_out["selected"].split("/")
+        _, rewards = irl_stage.load(ctx, spec.name, mode, loss)
+        seed = list(rewards["seeds"]).index(size_out["models"][size_out["selected"]]["selected_on_val"]["seed"])
+        _evidence(ctx, spec.name, size_out, eval_sets,
+                  {"irl": {k: rewards[k][seed] for k in eval_sets}, "implicit": implicit_r, "random": random_r})
         out[spec.name] = size_out
     store.write_result(ctx.layout.result("irl"), {"sizes": out}, cfg)
     return out

@@ -42,7 +42,7 @@ def texts(ctx, demos: pd.DataFrame) -> dict[str, list[str]]:
     out = {"train_expert": expert, "train_start": start}
     for split in ("val", "test"):
         out[f"{split}_pool"] = list(irl.text_pool(demos, split, wp).input)
-        out[f"{split}_comments"] = list(irl.comment_pool(demos, split).input)
+        out[f"{split}_comments"] = list(irl.comment_pool(demos, split, wp).input)
     return out
 
 

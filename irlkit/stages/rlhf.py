@@ -83,17 +83,19 @@ def run(ctx) -> dict:
 
 
 def run_judges(ctx) -> dict:
-    """Each judge against the human labels of the whole test comments, and the judges' agreement."""
+    """Each judge against the human labels of whole comments that no choice of the profile reads: every
+    comment of the data set but the profile's train and val prompts; and the judges' agreement."""
     from dataclasses import replace
 
     from scipy.stats import spearmanr
     from sklearn.metrics import f1_score, roc_auc_score
 
     full = data.load_prompts(replace(ctx.cfg, data=replace(ctx.cfg.data, max_prompts=0)))
-    test = data.split_of(full, "test")
+    used = set(ctx.prompts.prompt_id[ctx.prompts.split.isin(["train", "val"])])
+    test = full[~full.prompt_id.isin(used)]
     labels = test.human_label.values.astype(bool)
-    scores, out = {}, {"dataset": ctx.cfg.data.dataset, "split": "test", "n": int(len(test)),
-                       "toxic_share": float(labels.mean()), "judges": {}}
+    scores, out = {}, {"dataset": ctx.cfg.data.dataset, "comments": "all but the profile's train and val prompts",
+                       "n": int(len(test)), "toxic_share": float(labels.mean()), "judges": {}}
     for which in ("judge", "second"):
         judge = ctx.judge(which)
         p = judge.score(list(test.text))

@@ -50,6 +50,56 @@ def test_toxblock_matches_an_independent_numpy_lstm(toxblock):
     np.testing.assert_allclose(np.clip(np.abs((p - lo) / (hi - lo)), 0, 1), toxblock.score(TEXTS[:4]), rtol=1e-5)
 
 
+def test_toxblock_matches_the_keras_model_in_the_original_h5(toxblock, tmp_path):
+    """An independent reference: the weights read by Keras layer name straight from ToxBlock's own h5
+    (inside the verified wheel; not through the port's converter), its layer config checked, and the
+    Keras forward pass written out in numpy: Embedding, Bidirectional(LSTM, return_sequences, concat),
+    GlobalMaxPool1D, Dense(relu), Dense(sigmoid)."""
+    import io
+    import json
+    import zipfile
+
+    import h5py
+
+    from irlkit import assets
+
+    wheel = assets.download(assets.ASSETS["toxblock"].packages[0])
+    member = next(m for m, _ in assets.ASSETS["toxblock"].files if m.endswith(".h5"))
+    with zipfile.ZipFile(wheel) as z, h5py.File(io.BytesIO(z.read(member)), "r") as f:
+        layers = {layer["class_name"]: layer["config"] for layer in json.loads(f.attrs["model_config"])["config"]["layers"]}
+        w = f["model_weights"]
+        weight = lambda name: np.asarray(w[name][()], np.float64)  # noqa: E731
+        emb = weight("embedding/embedding/embeddings:0")
+        lstms = {d: [weight(f"bidirectional/bidirectional/{d}_lstm/{k}:0") for k in ("kernel", "recurrent_kernel", "bias")]
+                 for d in ("forward", "backward")}
+        dense = weight("dense/dense/kernel:0"), weight("dense/dense/bias:0")
+        out = weight("dense_1/dense_1/kernel:0"), weight("dense_1/dense_1/bias:0")
+    lstm_cfg = layers["Bidirectional"]["layer"]["config"]
+    assert layers["Bidirectional"].get("merge_mode", "concat") == "concat" and lstm_cfg["return_sequences"]
+    assert not layers["Embedding"].get("mask_zero", False), "no masking: padding steps run through the LSTM"
+    assert (lstm_cfg["activation"], lstm_cfg["recurrent_activation"]) == ("tanh", "hard_sigmoid")
+
+    hard_sigmoid = lambda z: np.clip(0.2 * z + 0.5, 0, 1)  # noqa: E731  (Keras 2.2's)
+
+    def keras_lstm(x, kernel, recurrent, bias):
+        u = recurrent.shape[0]
+        h, c, states = np.zeros((len(x), u)), np.zeros((len(x), u)), []
+        for t in range(x.shape[1]):
+            z = x[:, t] @ kernel + h @ recurrent + bias  # Keras gate order: i, f, c, o
+            i, f_, g, o = hard_sigmoid(z[:, :u]), hard_sigmoid(z[:, u:2 * u]), np.tanh(z[:, 2 * u:3 * u]), hard_sigmoid(z[:, 3 * u:])
+            c = f_ * c + i * g
+            h = o * np.tanh(c)
+            states.append(h)
+        return np.stack(states, 1)
+
+    x = emb[toxblock.tokenizer.encode(TEXTS[:4]).numpy()]
+    both = np.concatenate([keras_lstm(x, *lstms["forward"]), keras_lstm(x[:, ::-1], *lstms["backward"])[:, ::-1]], -1)
+    hidden = np.maximum(both.max(1) @ dense[0] + dense[1], 0)
+    p_toxic = (1 / (1 + np.exp(-(hidden @ out[0] + out[1]))))[:, 0]
+    lo, hi = judges.ToxBlockNet.RESCALE["toxic"]
+    np.testing.assert_allclose(np.clip(np.abs((p_toxic - lo) / (hi - lo)), 0, 1), toxblock.score(TEXTS[:4]), rtol=1e-5)
+
+
 def test_keras_tokenizer_rules(toxblock):
     tok = toxblock.tokenizer
     assert tok.words("Hello, WORLD!!  a-b") == ["hello", "world", "a", "b"]

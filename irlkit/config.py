@@ -155,6 +155,15 @@ class IRLConfig:
     with_prompt: bool = False
     """True: the reward model reads prompt + continuation (the study's); False: the
     continuation only, which is all the judge scores and all the policies differ in."""
+    prior_scales: tuple = (0.01, 0.03, 0.1, 0.3, 1.0)
+    """Candidate sd of the Gaussian prior on the Bradley–Terry head (`irlkit.posterior`); 04 picks the
+    one whose posterior predicts the val pairs best and records it in irl.json."""
+    posterior_samples: int = 200
+    """Heads drawn from the Laplace posterior for its AUC distribution and calibration."""
+    contraction_pairs: tuple = (25, 50, 100, 200, 400)
+    """Training-pair counts of the contraction curve (all pairs are always added)."""
+    demo_bootstraps: int = 50
+    """Resamples of the training pairs for the bootstrap over demonstrations (the selected probe setting)."""
 
 
 @dataclass(frozen=True)
@@ -285,6 +294,7 @@ def _profiles() -> dict[str, Config]:
         rlhf=RLHFConfig(steps=2, learning_rate=1e-4, num_generations=2, prompts_per_step=2, precision="bf16"),
         sampling=SamplingConfig(max_new_tokens=8, precision="bf16"),
         irl=IRLConfig(probe_seeds=3, full_seeds=2, probe_epochs=5, full_epochs=1, full_losses=("max_margin",),
+                      posterior_samples=50, demo_bootstraps=5,
                       batch_size=8, max_length=32),
         eval=EvalConfig(n_bootstrap=200, ppl_texts=16),
         refinetune=RefinetuneConfig(seeds=2),
@@ -389,6 +399,7 @@ AT_LEAST = {"seed": 0, "threads": 1, "workers": 1, "replicates": 1,
             "irl.probe_seeds": 1, "irl.full_seeds": 1, "irl.probe_epochs": 1, "irl.full_epochs": 1,
             "irl.full_max_pairs": 0, "irl.batch_size": 1, "irl.max_length": 2, "irl.probe_weight_decay": 0.0,
             "eval.n_bootstrap": 100, "eval.bootstrap_seed": 0, "eval.ppl_texts": 1,
+            "irl.posterior_samples": 20, "irl.demo_bootstraps": 2,
             "refinetune.random_seed": 0, "refinetune.seeds": 1, "refinetune.random_heads": 1}
 """Settings with a lower bound (inclusive), by dotted name."""
 POSITIVE = ("rlhf.learning_rate", "rlhf.beta", "rlhf.temperature", "sampling.temperature", "irl.probe_lr",
@@ -442,6 +453,11 @@ def _validate(cfg: Config) -> None:
     for mode in cfg.irl.modes:
         need(mode in MODES, f"irl.modes: unknown mode {mode!r}; valid: {list(MODES)}")
     need(len(cfg.irl.losses) > 0 and len(cfg.irl.modes) > 0, "irl.losses and irl.modes need at least one entry each")
+    need(len(cfg.irl.prior_scales) > 0 and all(isinstance(v, (int, float)) and math.isfinite(v) and v > 0
+                                               for v in cfg.irl.prior_scales),
+         f"irl.prior_scales must be finite numbers > 0, got {cfg.irl.prior_scales}")
+    need(all(isinstance(v, int) and v >= 2 for v in cfg.irl.contraction_pairs),
+         f"irl.contraction_pairs must be whole numbers >= 2, got {cfg.irl.contraction_pairs}")
     for loss in cfg.irl.full_losses:
         need(loss in cfg.irl.losses, f"irl.full_losses: {loss!r} is not in irl.losses {cfg.irl.losses}")
     need(cfg.refinetune.loss in ("auto", *(cfg.irl.losses if cfg.refinetune.mode == "probe" else cfg.irl.full_losses))

@@ -159,6 +159,17 @@ def pearson_r(x, y) -> float:
     return float(np.corrcoef(x, y)[0, 1])
 
 
+def canonical_distance(reward, r_star, groups) -> float:
+    """Distance to the true reward up to what no demonstration can fix (STARC/EPIC-style): within each
+    group (a prompt's continuations) subtract the group's mean reward, which removes any per-prompt
+    offset (potential shaping of a one-step episode) and the global offset, then the Pearson distance
+    sqrt((1 − ρ)/2), which removes the scale. 0: the same reward up to those; 1: opposite."""
+    reward, r_star, groups = np.asarray(reward, float), np.asarray(r_star, float), np.asarray(groups)
+    _, inverse = np.unique(groups, return_inverse=True)
+    centre = lambda v: v - (np.bincount(inverse, v) / np.bincount(inverse))[inverse]  # noqa: E731
+    return pearson_distance(pearson_r(centre(reward), centre(r_star)))
+
+
 def pairwise_accuracy(reward_expert, reward_start) -> float:
     """Share of pairs with R̂(expert) > R̂(start); ties count half."""
     d = np.asarray(reward_expert, float) - np.asarray(reward_start, float)

@@ -254,3 +254,61 @@ REPLICATE_FIGURES = {
                     "Re-alignment: relative change of the toxicity ratio, by reward", "relative change vs start", 0.0),
 }
 """06's figures over replicates: {file name: (quantities, title, y label, reference line)}."""
+
+
+def posterior_auc(irl: dict):
+    """Per size: the test AUC of 200 heads drawn from the Bradley–Terry posterior (histogram) against
+    the MAP's, the IRL reward chosen on val, the demonstrations-bootstrap range and the supervised ceiling."""
+    sizes = [s for s in irl if "posterior" in irl[s]]
+    fig, axes = plt.subplots(1, len(sizes), figsize=(5.5 * len(sizes), 3.8), squeeze=False, sharey=True)
+    for ax, size in zip(axes[0], sizes):
+        s = irl[size]
+        post = s["posterior"]
+        ax.hist(post["auc_samples"]["values"], bins=25, color=PALETTE[0], alpha=0.7, label="posterior samples")
+        ax.axvline(post["map"]["auc"], color=PALETTE[0], lw=2, label="posterior mode (MAP)")
+        if "selected_reward" in s:
+            ax.axvline(s["selected_reward"]["auc"], color=PALETTE[1], lw=2, ls="--", label=f"IRL chosen on val ({s['selected']})")
+        if "bootstrap" in s:
+            b = s["bootstrap"]["auc"]
+            ax.axvspan(b["q05"], b["q95"], color=PALETTE[2], alpha=0.2, label="demonstrations resampled (5–95%)")
+        if "ceiling" in s:
+            ax.axvline(s["ceiling"]["auc"], color="black", lw=1, ls=":", label="supervised ceiling")
+        ax.set(title=f"{size}: prior sd {post['prior_scale']:g}, {post['n_train_pairs']} pairs",
+               xlabel="ROC-AUC vs judge, test texts", ylabel="posterior samples")
+    axes[0, -1].legend(fontsize=7)
+    fig.suptitle("How many rewards explain the same demonstrations: test AUC across the posterior")
+    fig.tight_layout()
+    return fig
+
+
+def contraction(irl: dict):
+    """Per size: the posterior's 5–95% range of test AUC and its trace against the number of training pairs."""
+    sizes = [s for s in irl if "contraction" in irl[s]]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for j, size in enumerate(sizes):
+        c = pd.DataFrame(irl[size]["contraction"])
+        axes[0].fill_between(c.n_pairs, c.auc_q05, c.auc_q95, color=PALETTE[j], alpha=0.25)
+        axes[0].plot(c.n_pairs, c.auc_mean, marker="o", color=PALETTE[j], label=size)
+        axes[1].plot(c.n_pairs, c.trace, marker="o", color=PALETTE[j], label=size)
+    axes[0].set(xscale="log", xlabel="training pairs", ylabel="test AUC across the posterior (5–95%)", title="spread of behaviour")
+    axes[1].set(xscale="log", yscale="log", xlabel="training pairs", ylabel="trace of the posterior covariance",
+                title="spread of the head")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Contraction: how much data pins the reward down")
+    fig.tight_layout()
+    return fig
+
+
+def cross_replicate(summary: dict):
+    """Per size: Spearman ρ between the rewards recovered from independent RLHF runs, on the same texts."""
+    sizes = [s for s, a in summary.get("cross_replicate_agreement", {}).items() if a]
+    fig, axes = plt.subplots(1, max(len(sizes), 1), figsize=(5 * max(len(sizes), 1), 4.2), squeeze=False)
+    for ax, size in zip(axes[0], sizes):
+        a = summary["cross_replicate_agreement"][size]
+        sns.heatmap(np.array(a["spearman"]), ax=ax, vmin=-1, vmax=1, cmap="vlag", square=True, annot=True, fmt=".2f",
+                    xticklabels=a["replicates"], yticklabels=a["replicates"], cbar_kws={"label": "Spearman ρ"})
+        cos = f", head cosine {a['cosine_mean']:.2f}" if "cosine_mean" in a else ""
+        ax.set(title=f"{size}: mean ρ {a['spearman_mean']:.2f}{cos}")
+    fig.suptitle("Rewards recovered from independent RLHF runs, scored on the same held-out texts")
+    fig.tight_layout()
+    return fig

@@ -171,4 +171,27 @@ def summarise(runs: dict[int, dict], ci: float = 0.95) -> dict:
             entry["irl_minus_random"] = paired(values["realign_relative_change_irl"],
                                                values["realign_relative_change_random"], ci)
         out["sizes"][size] = entry
+    out["cross_replicate_agreement"] = {size: agreement(runs, size) for size in sizes}
+    return out
+
+
+def agreement(runs: dict[int, dict], size: str) -> dict | None:
+    """Rewards recovered from independent RLHF runs, on the same held-out texts (the human and start-policy
+    continuations of the test prompts, which every replicate shares): the replicate × replicate Spearman
+    matrix of their scores, the cosine between their heads (in the raw feature space), and their AUCs.
+    "Different rewards, same behaviour", measured on independent experts. None before such results."""
+    from irlkit.metrics import mean_off_diagonal, seed_agreement
+
+    chosen = [r["irl"]["sizes"][size]["selected_reward"] for r in runs.values()
+              if "shared_scores" in r["irl"]["sizes"][size].get("selected_reward", {})]
+    if len(chosen) < 2:
+        return None
+    rho = seed_agreement(np.array([c["shared_scores"] for c in chosen]))
+    out = {"replicates": [f"r{k}" for k in runs], "spearman": rho.tolist(), "spearman_mean": mean_off_diagonal(rho),
+           "auc": interval([c["auc"] for c in chosen])}
+    if all("head" in c for c in chosen):
+        heads = np.array([c["head"] for c in chosen])
+        unit = heads / np.linalg.norm(heads, axis=1, keepdims=True)
+        cosine = unit @ unit.T
+        out.update(cosine=cosine.tolist(), cosine_mean=mean_off_diagonal(cosine))
     return out

@@ -369,3 +369,25 @@ def judges_markdown(judges: dict) -> str:
     return (markdown_table(table) + f"\n\nThe two judges take the same decision on "
             f"{100 * judges['agreement']['same_decision']:.1f}% of these comments (Spearman "
             f"{judges['agreement']['spearman']:.2f}); {100 * judges['toxic_share']:.0f}% of them are insults.")
+
+
+def identifiability_table(irl: dict) -> pd.DataFrame:
+    """irl.json: per size, the posterior's spread and calibration, the bootstrap over demonstrations, the
+    ceiling, and how far the selected reward is from the judge's up to offset, scale and per-prompt shaping."""
+    rows = []
+    for size, s in irl.items():
+        if "posterior" not in s:
+            continue
+        p, b = s["posterior"], s.get("bootstrap", {})
+        row = {"size": size, "prior sd (val)": p["prior_scale"], "MAP AUC": round(p["map"]["auc"], 3),
+               "posterior AUC 5–95%": f"{p['auc_samples']['q05']:.3f}–{p['auc_samples']['q95']:.3f}",
+               "posterior AUC model text 5–95%": f"{p['auc_model_text_samples']['q05']:.3f}–{p['auc_model_text_samples']['q95']:.3f}",
+               "ECE / Brier (test pairs)": f"{p['ece']:.3f} / {p['brier']:.3f}"}
+        if b:
+            row["demos bootstrap AUC (sd), ρ"] = f"{b['auc']['mean']:.3f} ({b['auc']['sd']:.3f}), {b['rank_agreement']:.2f}"
+        if "ceiling" in s:
+            row["ceiling AUC / share"] = f"{s['ceiling']['auc']:.3f} / {s['share_of_ceiling']:.0%}"
+        sel = s["models"][s["selected"]]["selected_on_val"]
+        row["distance to judge: Pearson / canonical"] = f"{sel['pearson_distance']:.3f} / {sel['canonical_distance']:.3f}"
+        rows.append(row)
+    return pd.DataFrame(rows)

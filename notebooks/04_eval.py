@@ -57,6 +57,25 @@ plots.show(plots.metric_bars(result), "irl_metrics", ctx.layout.figures)
 print({size: r["selected"] for size, r in result.items()})  # the reward 05 uses: chosen on val
 plots.show(plots.confusions(result), "irl_confusions", ctx.layout.figures)
 
+# %% [markdown]
+# ## Non-identifiability, measured
+# How many rewards explain the same demonstrations equally well? A Bradley–Terry
+# likelihood on the pairs with a Gaussian prior on a linear head (its scale
+# chosen on the val pairs) gives a posterior over rewards; 200 heads drawn from
+# it (Laplace approximation) are 200 rewards that explain the demonstrations,
+# and their AUCs on the test texts show how differently they judge new text.
+
+# %%
+plots.show(plots.posterior_auc(result), "posterior_auc", ctx.layout.figures)
+report.identifiability_table(result)
+
+# %%
+plots.show(plots.contraction(result), "contraction", ctx.layout.figures)
+
+# %% [markdown]
+# The contraction curve says how much data pins the reward down: as training
+# pairs grow, the posterior's covariance shrinks and its test AUCs narrow.
+
 # %%
 plots.show(plots.seed_agreement(result), "irl_seed_agreement", ctx.layout.figures)
 

@@ -107,6 +107,11 @@ else:
     plots.show(plots.seed_epoch_heatmap(r["irl_history"], "val_sign_accuracy"), "non_identifiability_heatmap",
                where.figures)
 plots.show(plots.seed_agreement(r["irl"]), "irl_seed_agreement", where.figures)
+if any("posterior" in s for s in r["irl"].values()):
+    plots.show(plots.posterior_auc(r["irl"]), "posterior_auc", where.figures)
+    plots.show(plots.contraction(r["irl"]), "contraction", where.figures)
+if summary and any(summary["cross_replicate_agreement"].values()):
+    plots.show(plots.cross_replicate(summary), "cross_replicate_agreement", where.figures)
 
 # %% [markdown]
 # ### Two models, losses and modes

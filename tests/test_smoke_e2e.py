@@ -8,7 +8,7 @@ import pytest
 from irlkit import runner
 from irlkit.layout import Layout
 
-FIGURES_SHOWN = {"01_rlhf": 1, "02_sampling": 1, "03_irl": 2, "04_eval": 3, "05_refinetune": 1, "06_analysis": 11}
+FIGURES_SHOWN = {"01_rlhf": 1, "02_sampling": 1, "03_irl": 2, "04_eval": 5, "05_refinetune": 1, "06_analysis": 14}
 """How many figures each executed notebook must display inline."""
 
 
@@ -35,6 +35,7 @@ def test_smoke_profile_end_to_end(data_home, tmp_path, monkeypatch, capsys):
     assert _images(where.notebooks / "06_analysis.ipynb") == FIGURES_SHOWN["06_analysis"]
     assert timings["06_analysis"] > 0 and timings["shared"], "the shared stages' time is recorded apart"
     for fig in ("rlhf_curves", "toxicity_by_stage", "recovery", "realignment", "irl_metrics", "size_effect",
+                "posterior_auc", "contraction", "cross_replicate_agreement",
                 "non_identifiability_heatmap", "irl_seed_agreement", "irl_confusions", "refinetune_curves", "demo_scores"):
         assert (where.figures / f"{fig}.png").exists() and (where.figures / f"{fig}.pdf").exists(), fig
 
@@ -44,6 +45,11 @@ def test_smoke_profile_end_to_end(data_home, tmp_path, monkeypatch, capsys):
     assert not r1.texts("tiny-a-start").exists() and r1.texts("tiny-a-start", shared=True).exists()
     summary = json.loads(where.summary.read_text())
     assert summary["n_replicates"] == 2
+    agreement = summary["cross_replicate_agreement"]["tiny-a"]
+    assert len(agreement["spearman"]) == 2 and -1 <= agreement["cosine_mean"] <= 1
+    irl_r0 = json.loads(r0.result("irl").read_text())["sizes"]["tiny-a"]
+    assert {"posterior", "contraction", "bootstrap", "comparisons", "selected_reward"} <= set(irl_r0)
+    assert len(irl_r0["posterior"]["auc_samples"]["values"]) == 50 and "auc_model_text" in irl_r0["implicit"]["sum"]
     auc = summary["sizes"]["tiny-a"]["irl_auc"]
     assert auc["n"] == 2 and len(auc["values"]) == 2 and auc["mean"] == pytest.approx(sum(auc["values"]) / 2)
     rlhf_r0, rlhf_r1 = (json.loads(rep.result("rlhf").read_text())["sizes"]["tiny-a"] for rep in (r0, r1))

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from irlkit import evidence, implicit, irl, metrics, models, store
+from irlkit import evidence, implicit, irl, metrics, models, posterior, store
 from irlkit.config import Config
 from irlkit.stages import demos as demos_stage
 from irlkit.stages import in_parallel, largest_first
@@ -26,7 +26,7 @@ FLAT_METRICS = {"sign_accuracy": ("judge", "sign_accuracy"), "calibrated_accurac
                 "auc_human_text": ("judge_human_text", "auc"),
                 "f1": ("judge", "calibrated_f1"), "sign_f1": ("judge", "sign_f1"),
                 "pearson": ("judge", "pearson"), "spearman": ("judge", "spearman"), "kendall": ("judge", "kendall"),
-                "pearson_distance": ("judge", "pearson_distance"),
+                "pearson_distance": ("judge", "pearson_distance"), "canonical_distance": ("canonical_distance",),
                 "human_sign_accuracy": ("human", "sign_accuracy"), "human_calibrated_accuracy": ("human", "calibrated_accuracy"),
                 "human_auc": ("human", "auc"), "pairwise_accuracy": ("pairwise_accuracy",)}
 """The per-seed scalar metrics summarised over seeds, by name -> path in `evaluate_reward`'s output."""
@@ -47,6 +47,8 @@ def evaluate_reward(val_pool, test_pool, val_comments, test_comments, r: dict) -
     src = test_pool.source.values
     model_text, human_text = src != "original", src == "original"
     return {
+        "canonical_distance": metrics.canonical_distance(r["test_pool"], -test_pool.p_judge.values,
+                                                         test_pool.prompt_id.values),
         "judge": metrics.reward_vs_judge(r["test_pool"], test_pool.p_judge.values, threshold=thr_judge),
         # within one source: "toxic" apart from "human-written" (most judge-toxic test texts are human)
         "judge_model_text": metrics.reward_vs_judge(r["test_pool"][model_text], test_pool.p_judge.values[model_text]),
@@ -145,14 +147,32 @@ def _evidence(ctx, size: str, size_out: dict, eval_sets: dict, rewards_by_name: 
     size_out["random"].update(evidence.flat_with_ci(cis["random"]))
     size_out["comparisons"] = {"irl_vs_implicit": evidence.compare(cis, "irl", "implicit", ec.ci),
                                "irl_vs_random": evidence.compare(cis, "irl", "random", ec.ci)}
+    shared = eval_sets["test_pool"].source.values != "expert"  # human and start texts: the same in every replicate
+    size_out["selected_reward"]["shared_scores"] = rewards_by_name["irl"]["test_pool"][shared].tolist()
     demos = demos_stage.load(ctx, size)
     train = demos[demos.split == "train"]
     toxic = metrics.is_toxic(np.concatenate([train.expert_text_judge.values, train.start_text_judge.values]))
-    c, r = evidence.ceiling(irl_stage.features(ctx, size, demos), toxic, eval_sets["val_pool"])
+    feats = irl_stage.features(ctx, size, demos)
+    c, r = evidence.ceiling(feats, toxic, eval_sets["val_pool"])
     if r is not None:
         size_out["ceiling"] = {"fit": "logistic regression on the train texts' judge labels, C chosen on val",
                                "C": c, **_score(eval_sets, r)}
         size_out["share_of_ceiling"] = size_out["selected_reward"]["auc"] / size_out["ceiling"]["auc"]
+    _identifiability(ctx, size_out, feats, eval_sets)
+
+
+def _identifiability(ctx, size_out: dict, feats: dict, eval_sets: dict) -> None:
+    """How uniquely the demonstrations pin the reward down: the Bradley–Terry posterior over the head
+    and its contraction with data, and the selected setting retrained on resampled demonstrations."""
+    ic, seed = ctx.cfg.irl, ctx.cfg.seed
+    size_out.update(posterior.analyse(feats, eval_sets, prior_scales=ic.prior_scales, n_samples=ic.posterior_samples,
+                                      contraction_pairs=ic.contraction_pairs, seed=seed))
+    mode, loss = size_out["selected"].split("/")
+    if mode == "probe":
+        size_out["bootstrap"] = posterior.demo_bootstrap(
+            feats, eval_sets, loss=loss, n=ic.demo_bootstraps, seed=seed,
+            probe_args={"epochs": ic.probe_epochs, "lr": ic.probe_lr, "batch_size": ic.batch_size,
+                        "weight_decay": ic.probe_weight_decay})
 
 
 def pool_logprobs(ctx, size: str, policy: str) -> Path:
@@ -225,6 +245,9 @@ def run(ctx) -> dict:
         seed = list(rewards["seeds"]).index(size_out["models"][size_out["selected"]]["selected_on_val"]["seed"])
         _evidence(ctx, spec.name, size_out, eval_sets,
                   {"irl": {k: rewards[k][seed] for k in eval_sets}, "implicit": implicit_r, "random": random_r})
+        if mode == "probe":  # the head in the raw feature space, comparable across replicates (cosine)
+            probe = irl.load_probes(ctx.layout.irl_model(spec.name, mode, loss) / "probes.npz")[seed]
+            size_out["selected_reward"]["head"] = (probe.weight / probe.sigma).tolist()
         out[spec.name] = size_out
     store.write_result(ctx.layout.result("irl"), {"sizes": out}, cfg)
     return out

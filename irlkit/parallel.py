@@ -36,7 +36,7 @@ def run(jobs: list[tuple[str, Callable[[], None]]], *, workers: int, threads: in
         + (f"; their logs: {log_file(jobs[0][0]).parent}" if log_file else ""))
     jobs = [(name, job, str(log_file(name)) if log_file else None) for name, job in jobs]
     # spawn, not fork: a forked copy of a process that has already run torch can hang in its thread pools
-    with multiprocessing.get_context("spawn").Pool(workers, initializer=_init, initargs=(per_worker,)) as pool:
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=_init, initargs=(per_worker, os.getpid())) as pool:
         seconds = {}
         try:
             for name, s in pool.imap_unordered(_call, jobs):
@@ -48,14 +48,14 @@ def run(jobs: list[tuple[str, Callable[[], None]]], *, workers: int, threads: in
     return {name: seconds[name] for name, *_ in jobs}
 
 
-def _init(threads: int) -> None:
+def _init(threads: int, parent: int) -> None:
+    exit_with_parent(parent)  # first: a worker whose parent was killed stops instead of writing stages on
     import torch
 
-    from irlkit.utils import exit_with_parent, quiet_libraries
+    from irlkit.utils import quiet_libraries
 
     torch.set_num_threads(threads)
     quiet_libraries()
-    exit_with_parent()  # a worker whose parent was killed stops instead of writing stages on
 
 
 def _call(named_job: tuple[str, Callable[[], None], str | None]) -> tuple[str, float]:
@@ -89,3 +89,29 @@ def _timed(name: str, job: Callable[[], None]) -> tuple[str, float]:
     t0 = time.perf_counter()
     job()
     return name, round(time.perf_counter() - t0, 1)
+
+
+_watching = []
+
+
+def exit_with_parent(parent: int | None = None, poll_seconds: float = 0.5) -> None:
+    """End this process when the process that started it dies (a notebook kernel when its runner is killed,
+    a worker when its kernel is), so nothing goes on writing stages after a kill -9. `parent`: the pid
+    that started it, known before it could die (a pool passes its own; a Jupyter kernel reads
+    JPY_PARENT_PID); default the current parent. Idempotent."""
+    import threading
+
+    if _watching:
+        return
+    if parent is None:
+        parent = int(os.environ.get("JPY_PARENT_PID", os.getppid()))
+    if os.getppid() != parent:
+        os._exit(1)  # the parent died while this process was starting
+    _watching.append(parent)
+
+    def watch():
+        while os.getppid() == parent:
+            threading.Event().wait(poll_seconds)
+        os._exit(1)  # reparented: the parent is gone
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()

@@ -187,7 +187,7 @@ def main(argv=None) -> int:
               f"(data/runs/{args.profile}/); resume with: {resume}", file=sys.stderr, flush=True)
         sys.stdout.flush()
         os._exit(130)  # now: what papermill's event loop would print while shutting down carries nothing more;
-        # the kernel and its workers exit by themselves when this process is gone (utils.exit_with_parent)
+        # the kernel and its workers exit by themselves when this process is gone (parallel.exit_with_parent)
     return 0
 
 

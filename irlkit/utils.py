@@ -28,6 +28,8 @@ def setup(cfg) -> None:
     torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
     quiet_libraries()
+    from irlkit.parallel import exit_with_parent
+
     exit_with_parent()
 
 
@@ -50,25 +52,6 @@ def quiet_libraries() -> None:
         pass
 
 
-_watching = []
-
-
-def exit_with_parent(poll_seconds: float = 0.5) -> None:
-    """End this process when the process that started it dies (a notebook kernel when its runner is killed,
-    a worker when its kernel is), so nothing goes on writing stages after a kill -9. Idempotent."""
-    import threading
-
-    if _watching:
-        return
-    parent = os.getppid()
-    _watching.append(parent)
-
-    def watch():
-        while os.getppid() == parent:
-            threading.Event().wait(poll_seconds)
-        os._exit(1)  # reparented: the parent is gone
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 @contextlib.contextmanager

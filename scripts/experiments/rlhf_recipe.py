@@ -19,12 +19,7 @@ from irlkit import config, data, layout, store
 GRID = {"smollm2-135m": (4e-5, 6e-5), "gemma3-270m": (1e-5, 1.5e-5, 2e-5)}
 PERPLEXITY_BUDGET = 0.15
 
-main_data = layout.data_dir()
-scratch = layout.experiment_scratch("rlhf_recipe")
-layout.Layout("cpu").link_into(scratch, [])
-os.environ["IRLKIT_DATA"] = str(scratch)  # workers inherit it
-
-from irlkit import stages  # noqa: E402
+from irlkit import stages  # noqa: E402  (paths are read when used: the scratch folder below applies)
 
 
 def with_rate(cfg, size: str, lr: float):
@@ -53,7 +48,11 @@ def start_evaluated(ctx, size: str) -> None:
     stages.policies.perplexity_of(ctx, f"{size}-start", start, split="val")
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # (workers import this file again: everything that sets up runs here, once)
+    main_data = layout.data_dir()
+    scratch = layout.experiment_scratch("rlhf_recipe")
+    layout.Layout("cpu").link_into(scratch, [])
+    os.environ["IRLKIT_DATA"] = str(scratch)  # the workers inherit it
     cfg = config.load("cpu", progress=False)
     ctx = stages.Context(cfg)
     stages.in_parallel(ctx, [(label_of(size, lr), train_and_evaluate, size, lr) for size in GRID for lr in GRID[size]]

@@ -319,6 +319,8 @@ def _profiles() -> dict[str, Config]:
         sampling=SamplingConfig(max_new_tokens=16, batch_size=32, precision="bf16"),
         irl=IRLConfig(probe_seeds=20, full_seeds=5, full_epochs=1, full_losses=("max_margin",), full_max_pairs=64,
                       max_length=48),
+        # one random head per replicate: the replicates give the control its distribution
+        refinetune=RefinetuneConfig(random_heads=1),
     )
     paper = Config(
         profile="paper",

@@ -14,7 +14,6 @@ A matmul of (m × k) @ (k × n) does 2·m·k·n FLOPs. Each shape is timed `--re
 the median is reported.
 """
 import argparse
-import json
 import multiprocessing
 import statistics
 import time

@@ -1,7 +1,8 @@
-"""Intervals over test prompts for a reward's metrics, paired comparisons of two rewards, and the
-supervised ceiling a linear reward on the same features can reach.
+"""How a reward is measured: every metric on the test texts, intervals over test prompts, paired
+comparisons of two rewards, and the supervised ceiling a linear reward on the same features can reach.
 
-    cis = evidence.prompt_bootstrap({"irl": r_irl, "implicit": r_imp}, eval_sets, score, n=1000)
+    evidence.score(eval_sets, r)           # every metric of one reward (`FLAT_METRICS`)
+    cis = evidence.prompt_bootstrap({"irl": r_irl, "implicit": r_imp}, eval_sets, n=1000, ci=0.95, seed=0)
     cis["irl"]["auc"]                      # {"value": …, "ci": [lo, hi]}
     evidence.compare(cis, "irl", "implicit")["auc"]   # {"diff": …, "ci": […], "p_value": …}
 
@@ -17,6 +18,54 @@ import numpy as np
 
 from irlkit import metrics
 
+FLAT_METRICS = {"sign_accuracy": ("judge", "sign_accuracy"), "calibrated_accuracy": ("judge", "calibrated_accuracy"),
+                "majority_accuracy": ("judge", "majority_accuracy"),
+                "auc": ("judge", "auc"), "auc_model_text": ("judge_model_text", "auc"),
+                "auc_human_text": ("judge_human_text", "auc"),
+                "f1": ("judge", "calibrated_f1"), "sign_f1": ("judge", "sign_f1"),
+                "pearson": ("judge", "pearson"), "spearman": ("judge", "spearman"), "kendall": ("judge", "kendall"),
+                "pearson_distance": ("judge", "pearson_distance"), "canonical_distance": ("canonical_distance",),
+                "human_sign_accuracy": ("human", "sign_accuracy"), "human_calibrated_accuracy": ("human", "calibrated_accuracy"),
+                "human_auc": ("human", "auc"), "pairwise_accuracy": ("pairwise_accuracy",)}
+"""The per-seed scalar metrics summarised over seeds, by name -> path in `evaluate_reward`'s output."""
+
+
+def evaluate_reward(val_pool, test_pool, val_comments, test_comments, r: dict) -> dict:
+    """Every metric of one reward given its values on the four eval sets (1-D arrays)."""
+    thr_judge = metrics.best_threshold(r["val_pool"], metrics.is_toxic(val_pool.p_judge.values))
+    thr_human = metrics.best_threshold(r["val_comments"], val_comments.human_label.values.astype(bool))
+    src = test_pool.source.values
+    model_text, human_text = src != "original", src == "original"
+    return {
+        "canonical_distance": metrics.canonical_distance(r["test_pool"], -test_pool.p_judge.values,
+                                                         test_pool.prompt_id.values),
+        "judge": metrics.reward_vs_judge(r["test_pool"], test_pool.p_judge.values, threshold=thr_judge),
+        # within one source: "toxic" apart from "human-written" (most judge-toxic test texts are human)
+        "judge_model_text": metrics.reward_vs_judge(r["test_pool"][model_text], test_pool.p_judge.values[model_text]),
+        "judge_human_text": metrics.reward_vs_judge(r["test_pool"][human_text], test_pool.p_judge.values[human_text]),
+        "human": metrics.reward_vs_labels(r["test_comments"], test_comments.human_label.values.astype(bool),
+                                          threshold=thr_human),
+        "pairwise_accuracy": metrics.pairwise_accuracy(r["test_pool"][src == "expert"], r["test_pool"][src == "start"]),
+    }
+
+
+def flat(result: dict) -> dict:
+    """`evaluate_reward`'s nested output as the scalars of `FLAT_METRICS`."""
+    out = {}
+    for name, path in FLAT_METRICS.items():
+        v = result
+        for p in path:
+            v = v[p]
+        out[name] = v
+    return out
+
+
+def score(eval_sets: dict, r: dict) -> dict:
+    """Every flat metric of one reward: `r[name]` is its values on eval set `name` (04's four sets)."""
+    return flat(evaluate_reward(eval_sets["val_pool"], eval_sets["test_pool"], eval_sets["val_comments"],
+                                eval_sets["test_comments"], r))
+
+
 CI_METRICS = ("auc", "auc_model_text", "auc_human_text", "human_auc", "pairwise_accuracy", "pearson",
               "sign_accuracy", "calibrated_accuracy")
 """The metrics that get an interval (irl.json: `<metric>_ci`)."""
@@ -24,12 +73,11 @@ COMPARED = ("auc", "auc_model_text", "auc_human_text", "human_auc")
 """The metrics two rewards are compared on."""
 
 
-def prompt_bootstrap(rewards: dict[str, dict], eval_sets: dict, score, *, n: int, ci: float, seed: int) -> dict:
+def prompt_bootstrap(rewards: dict[str, dict], eval_sets: dict, *, n: int, ci: float, seed: int) -> dict:
     """For each reward (`rewards[name]`: its values on the four eval sets), every metric of `CI_METRICS`
-    on test, with a percentile interval over `n` resamples of the test prompts. `score(eval_sets, r)` is
-    the flat metrics of one reward (04's), the point estimates; the resamples use the same definitions
-    from `irlkit.metrics` on arrays, with the thresholds chosen on val. Keeps every resample's values
-    (`_draws`) for `compare`."""
+    on test, with a percentile interval over `n` resamples of the test prompts. The point estimates are
+    `score`'s; the resamples use the same definitions from `irlkit.metrics` on arrays, with the
+    thresholds chosen on val. Keeps every resample's values (`_draws`) for `compare`."""
     pool, comments = eval_sets["test_pool"], eval_sets["test_comments"]
     prompts = comments.prompt_id.values
     code = {pid: i for i, pid in enumerate(prompts)}

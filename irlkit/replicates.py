@@ -5,8 +5,8 @@
     summary = replicates.summarise(runs)                           # -> summary.json
 
 A replicate is the whole study (01–05, every size) with its own seeds. Replicates are comparable
-only when the config and the code that made them are the same: `collect` keeps those whose
-manifest matches the current checkout and names the others; `summarise` refuses a mixed set.
+only when the config and the code that made them are the same: `collect` keeps one such group (this
+checkout's when it has any) and names the others; `summarise` refuses a mixed set.
 
 Interval: with n replicates (3 in cpu), a t-interval over the n per-replicate values,
 mean ± t(0.975, n−1)·sd/√n; a paired difference gets the same interval and a one-sample t-test
@@ -66,23 +66,36 @@ def manifest(cfg, replicate: int, seconds: dict) -> dict:
 
 
 def collect(where: layout.Layout, cfg) -> tuple[dict[int, dict], dict[int, str]]:
-    """({k: that replicate's results, by file name}, {k: why it is left out}) for every committed replicate:
-    kept when its manifest says it is complete and made by this config and this code."""
-    want = {"config_hash": cfg.hash(), "code_hash": code_hash()}
-    runs, left_out = {}, {}
+    """({k: that replicate's results, by file name}, {k: why it is left out}) of the committed replicates
+    that are complete and were made by one config and one code: this checkout's when any were, else the
+    group of the most recently finished replicate (06 then says so: its numbers are another code's)."""
+    want = (cfg.hash(), code_hash())
+    finished, left_out = {}, {}
     for k, folder in where.replicate_results().items():
         path = folder / "manifest.json"
         if not path.exists():
             left_out[k] = "no manifest.json: the replicate did not finish 05"
             continue
-        m = json.loads(path.read_text())
-        wrong = [f"{key} {m.get(key)} (this checkout: {value})" for key, value in want.items() if m.get(key) != value]
-        if wrong:
-            left_out[k] = "made by another " + " and another ".join(wrong)
+        finished[k] = (json.loads(path.read_text()), folder)
+    groups = {}
+    for k, (m, _) in finished.items():
+        groups.setdefault((m.get("config_hash"), m.get("code_hash")), []).append(k)
+    if not groups:
+        return {}, left_out
+    chosen = want if want in groups else max(groups, key=lambda g: max(finished[k][0].get("finished", "") for k in groups[g]))
+    runs = {}
+    for k, (m, folder) in finished.items():
+        if (m.get("config_hash"), m.get("code_hash")) != chosen:
+            left_out[k] = f"made by config {m.get('config_hash')}, code {m.get('code_hash')}; kept: config {chosen[0]}, code {chosen[1]}"
             continue
-        runs[k] = {"manifest": m, **{p.stem: json.loads(p.read_text()) for p in folder.glob("*.json")
-                                     if p.name != "manifest.json"}}
-    return runs, left_out
+        runs[k] = {"manifest": m, **{p.stem: json.loads(p.read_text()) for p in folder.glob("*.json") if p.name != "manifest.json"}}
+    return dict(sorted(runs.items())), left_out
+
+
+def is_current(runs: dict[int, dict], cfg) -> bool:
+    """Whether `collect`'s replicates were made by this checkout's config and code."""
+    return bool(runs) and all((r["manifest"]["config_hash"], r["manifest"]["code_hash"]) == (cfg.hash(), code_hash())
+                              for r in runs.values())
 
 
 def interval(values, ci: float = 0.95) -> dict:

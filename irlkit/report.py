@@ -325,6 +325,8 @@ SUMMARY_ROWS = {
 
 
 def _interval_cell(q: dict) -> str:
+    if q["n"] < 2:
+        return f"{q['mean']:+.3f} (n = {q['n']}: no interval)"
     cell = f"{q['mean']:+.3f} [{q['ci'][0]:+.3f}, {q['ci'][1]:+.3f}] (n = {q['n']})"
     return cell + (f", p = {q['p_value']:.3f}" if "p_value" in q and q["p_value"] == q["p_value"] else "")
 

@@ -75,16 +75,30 @@ def test_aggregation_refuses_mixed_code_with_a_clear_message():
         replicates.summarise(runs)
 
 
-def test_collect_keeps_this_codes_finished_replicates_and_names_the_others(tmp_path, monkeypatch):
-    monkeypatch.setenv("IRLKIT_DATA", str(tmp_path))
-    cfg = config.load("smoke")
-    where = Layout("smoke")
-    for k, code in ((0, replicates.code_hash()), (1, "old"), (2, None)):
+def _write_replicates(where, cfg, codes):
+    for k, (code, finished) in enumerate(codes):
         folder = where.of_replicate(k).results
         folder.mkdir(parents=True)
         (folder / "irl.json").write_text("{}")
         if code:
-            (folder / "manifest.json").write_text(json.dumps({"config_hash": cfg.hash(), "code_hash": code}))
+            (folder / "manifest.json").write_text(json.dumps({"config_hash": cfg.hash(), "code_hash": code,
+                                                              "finished": finished}))
+
+
+def test_collect_keeps_this_codes_finished_replicates_and_names_the_others(tmp_path, monkeypatch):
+    monkeypatch.setenv("IRLKIT_DATA", str(tmp_path))
+    cfg = config.load("smoke")
+    where = Layout("smoke")
+    _write_replicates(where, cfg, [(replicates.code_hash(), "2026-01-01"), ("old", "2026-12-01"), (None, "")])
     runs, left_out = replicates.collect(where, cfg)
-    assert list(runs) == [0] and runs[0]["irl"] == {}
-    assert "code_hash old" in left_out[1] and "did not finish" in left_out[2]
+    assert list(runs) == [0] and runs[0]["irl"] == {} and replicates.is_current(runs, cfg)
+    assert "code old" in left_out[1] and "did not finish" in left_out[2]
+
+
+def test_without_replicates_of_this_code_collect_keeps_the_latest_group_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("IRLKIT_DATA", str(tmp_path))
+    cfg = config.load("smoke")
+    where = Layout("smoke")
+    _write_replicates(where, cfg, [("a", "2026-01-01"), ("b", "2026-02-01"), ("b", "2026-03-01")])
+    runs, left_out = replicates.collect(where, cfg)
+    assert list(runs) == [1, 2] and list(left_out) == [0] and not replicates.is_current(runs, cfg)

@@ -20,54 +20,12 @@ from irlkit.stages.rlhf import checked_rlhf_policy
 IMPLICIT_POLICIES = ("rlhf", "start")
 """The two policies whose log-ratio is the implicit reward: π_RLHF, π_start."""
 
-FLAT_METRICS = {"sign_accuracy": ("judge", "sign_accuracy"), "calibrated_accuracy": ("judge", "calibrated_accuracy"),
-                "majority_accuracy": ("judge", "majority_accuracy"),
-                "auc": ("judge", "auc"), "auc_model_text": ("judge_model_text", "auc"),
-                "auc_human_text": ("judge_human_text", "auc"),
-                "f1": ("judge", "calibrated_f1"), "sign_f1": ("judge", "sign_f1"),
-                "pearson": ("judge", "pearson"), "spearman": ("judge", "spearman"), "kendall": ("judge", "kendall"),
-                "pearson_distance": ("judge", "pearson_distance"), "canonical_distance": ("canonical_distance",),
-                "human_sign_accuracy": ("human", "sign_accuracy"), "human_calibrated_accuracy": ("human", "calibrated_accuracy"),
-                "human_auc": ("human", "auc"), "pairwise_accuracy": ("pairwise_accuracy",)}
-"""The per-seed scalar metrics summarised over seeds, by name -> path in `evaluate_reward`'s output."""
-
-
 def pools(demos: pd.DataFrame, cfg: Config) -> dict[str, pd.DataFrame]:
     """The four eval sets (`irl_stage.EVAL_SETS`) as frames with the judges' scores and human labels."""
     return {"val_pool": irl.text_pool(demos, "val", cfg.irl.with_prompt),
             "test_pool": irl.text_pool(demos, "test", cfg.irl.with_prompt),
             "val_comments": irl.comment_pool(demos, "val", cfg.irl.with_prompt),
             "test_comments": irl.comment_pool(demos, "test", cfg.irl.with_prompt)}
-
-
-def evaluate_reward(val_pool, test_pool, val_comments, test_comments, r: dict) -> dict:
-    """Every metric of one reward given its values on the four eval sets (1-D arrays)."""
-    thr_judge = metrics.best_threshold(r["val_pool"], metrics.is_toxic(val_pool.p_judge.values))
-    thr_human = metrics.best_threshold(r["val_comments"], val_comments.human_label.values.astype(bool))
-    src = test_pool.source.values
-    model_text, human_text = src != "original", src == "original"
-    return {
-        "canonical_distance": metrics.canonical_distance(r["test_pool"], -test_pool.p_judge.values,
-                                                         test_pool.prompt_id.values),
-        "judge": metrics.reward_vs_judge(r["test_pool"], test_pool.p_judge.values, threshold=thr_judge),
-        # within one source: "toxic" apart from "human-written" (most judge-toxic test texts are human)
-        "judge_model_text": metrics.reward_vs_judge(r["test_pool"][model_text], test_pool.p_judge.values[model_text]),
-        "judge_human_text": metrics.reward_vs_judge(r["test_pool"][human_text], test_pool.p_judge.values[human_text]),
-        "human": metrics.reward_vs_labels(r["test_comments"], test_comments.human_label.values.astype(bool),
-                                          threshold=thr_human),
-        "pairwise_accuracy": metrics.pairwise_accuracy(r["test_pool"][src == "expert"], r["test_pool"][src == "start"]),
-    }
-
-
-def flat(result: dict) -> dict:
-    """`evaluate_reward`'s nested output as the scalars of `FLAT_METRICS`."""
-    out = {}
-    for name, path in FLAT_METRICS.items():
-        v = result
-        for p in path:
-            v = v[p]
-        out[name] = v
-    return out
 
 
 def _standardise(rewards: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -79,19 +37,19 @@ def _standardise(rewards: np.ndarray, reference: np.ndarray) -> np.ndarray:
 def model_result(mode: str, loss: str, history: pd.DataFrame, rewards: dict, eval_sets: dict) -> dict:
     """irl.json's entry of one (mode, loss): per-seed metrics and their spread, ensemble, seed agreement, the
     seed selected on val. `rewards[name]` is seeds × texts for each set; `history` has a final-epoch val_auc per seed."""
-    per_seed = [evaluate_reward(*eval_sets.values(), {k: rewards[k][i] for k in eval_sets})
+    per_seed = [evidence.evaluate_reward(*eval_sets.values(), {k: rewards[k][i] for k in eval_sets})
                 for i in range(len(rewards["seeds"]))]
     ensemble_r = {k: _standardise(rewards[k], rewards["val_pool" if "pool" in k else "val_comments"]).mean(0)
                   for k in eval_sets}
     agreement = metrics.seed_agreement(rewards["test_pool"])
-    flats = [flat(r) for r in per_seed]
+    flats = [evidence.flat(r) for r in per_seed]
     final_val_auc = [h.val_auc.iloc[-1] for _, h in history.groupby("seed", sort=False)]
     selected = int(np.nanargmax(final_val_auc))
     return {
         "mode": mode, "loss": loss, "n_seeds": len(per_seed), "val_auc": metrics.spread(final_val_auc),
-        "metrics": {m: metrics.spread([f[m] for f in flats]) for m in FLAT_METRICS},
-        "ensemble": flat(evaluate_reward(*eval_sets.values(), ensemble_r)),
-        "selected_on_val": {"seed": int(rewards["seeds"][selected]), **flat(per_seed[selected]),
+        "metrics": {m: metrics.spread([f[m] for f in flats]) for m in evidence.FLAT_METRICS},
+        "ensemble": evidence.score(eval_sets, ensemble_r),
+        "selected_on_val": {"seed": int(rewards["seeds"][selected]), **evidence.flat(per_seed[selected]),
                             "confusion_judge": per_seed[selected]["judge"]["confusion"],
                             "confusion_human": per_seed[selected]["human"]["confusion"]},
         "seed_agreement_mean": metrics.mean_off_diagonal(agreement),
@@ -116,7 +74,7 @@ def _random_reference(ctx, size: str, eval_sets: dict) -> dict:
 
     model = random_reward(ctx, size)
     r = {k: model.score(list(p.input)) for k, p in eval_sets.items()}
-    return flat(evaluate_reward(*eval_sets.values(), r)), r
+    return evidence.score(eval_sets, r), r
 
 
 def _judge_references(eval_sets: dict) -> dict:
@@ -133,15 +91,11 @@ def _judge_references(eval_sets: dict) -> dict:
     return out
 
 
-def _score(eval_sets: dict, r: dict) -> dict:
-    return flat(evaluate_reward(*eval_sets.values(), r))
-
-
 def _evidence(ctx, size: str, size_out: dict, eval_sets: dict, rewards_by_name: dict) -> None:
     """Intervals over test prompts for the selected IRL reward, the implicit reward and the random head,
     their paired comparisons, and the supervised ceiling on the same features (into `size_out`)."""
     ec = ctx.cfg.eval
-    cis = evidence.prompt_bootstrap(rewards_by_name, eval_sets, _score, n=ec.n_bootstrap, ci=ec.ci, seed=ec.bootstrap_seed)
+    cis = evidence.prompt_bootstrap(rewards_by_name, eval_sets, n=ec.n_bootstrap, ci=ec.ci, seed=ec.bootstrap_seed)
     size_out["selected_reward"] = {"model": size_out["selected"], **evidence.flat_with_ci(cis["irl"])}
     size_out["implicit"]["sum"].update(evidence.flat_with_ci(cis["implicit"]))
     size_out["random"].update(evidence.flat_with_ci(cis["random"]))
@@ -156,7 +110,7 @@ def _evidence(ctx, size: str, size_out: dict, eval_sets: dict, rewards_by_name: 
     c, r = evidence.ceiling(feats, toxic, eval_sets["val_pool"])
     if r is not None:
         size_out["ceiling"] = {"fit": "logistic regression on the train texts' judge labels, C chosen on val",
-                               "C": c, **_score(eval_sets, r)}
+                               "C": c, **evidence.score(eval_sets, r)}
         size_out["share_of_ceiling"] = size_out["selected_reward"]["auc"] / size_out["ceiling"]["auc"]
     _identifiability(ctx, size_out, feats, eval_sets)
 
@@ -220,7 +174,7 @@ def _implicit(ctx, size: str, eval_sets: dict) -> tuple[dict, dict]:
         values[norm] = {"val_pool": z[f"val_{norm}"], "test_pool": z[f"test_{norm}"],
                         "val_comments": z[f"val_{norm}"][:len(eval_sets["val_comments"])],
                         "test_comments": z[f"test_{norm}"][:len(eval_sets["test_comments"])]}
-        out[norm] = flat(evaluate_reward(*eval_sets.values(), values[norm]))
+        out[norm] = evidence.score(eval_sets, values[norm])
     return out, values["sum"]
 
 

@@ -11,7 +11,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
 
 from irlkit import config, irl, metrics, stages, store
 

@@ -9,7 +9,6 @@ Writes data/runs/cpu/probe_backbone.csv."""
 import sys
 
 import numpy as np
-import pandas as pd
 
 from irlkit import config, irl, metrics, models, stages, store
 

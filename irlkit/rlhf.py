@@ -135,7 +135,8 @@ class _Bf16Sampling:
         self._sampler = None
 
     def _generate_single_turn(self, *args, **kwargs):
-        if self.use_vllm or self.use_transformers_continuous_batching:
+        if self.use_vllm or self.use_transformers_continuous_batching or hasattr(self.model, "peft_config"):
+            # (LoRA: the adapters live beside the base weights; sampling runs the policy itself under autocast)
             return super()._generate_single_turn(*args, **kwargs)
         from transformers import AutoModelForCausalLM
 
@@ -241,15 +242,29 @@ def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, cfg, out: P
     if rc.inverse_cdf_sampling:
         trainer_class = type(f"InverseCdf{trainer_class.__name__}", (_InverseCdfSampling, trainer_class), {})
     trainer = trainer_class(model=model, reward_funcs=reward_fn, args=args, train_dataset=dataset,
-                          processing_class=tok, callbacks=[log.callback, trainer_callback(f"[rlhf] {desc}", rc.steps)])
+                          processing_class=tok, callbacks=[log.callback, trainer_callback(f"[rlhf] {desc}", rc.steps)],
+                          peft_config=_lora(rc))
     t0 = time.time()
     with _completion_logprobs_only() if rc.completion_logprobs_only else contextlib.nullcontext():
         trainer.train()
     wall = time.time() - t0
-    trainer.save_model(str(out))
+    if rc.lora_rank:  # the adapters merged into the weights: the saved policy loads like any other
+        trainer.model.merge_and_unload().save_pretrained(str(out))
+    else:
+        trainer.save_model(str(out))
     tok.save_pretrained(str(out))
     store.atomic_write_json(out / "summary.json", {"steps": rc.steps, "wall_seconds": wall})
     return {"steps": rc.steps, "wall_seconds": wall}
+
+
+def _lora(rc):
+    """TRL's `peft_config` for `rlhf.lora_rank` > 0 (LoRA on `lora_targets`), else None (every weight trains)."""
+    if not rc.lora_rank:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(r=rc.lora_rank, lora_alpha=rc.lora_alpha, target_modules=list(rc.lora_targets), lora_dropout=0.0,
+                      bias="none", task_type="CAUSAL_LM")
 
 
 def read_log(folder: Path) -> pd.DataFrame:

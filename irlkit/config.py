@@ -78,8 +78,8 @@ class RLHFConfig:
     """The study's baseline: reward = P(original_output) − P(completion) instead of −P(completion)."""
     one_pass: bool = True
     """Skip TRL's second, no-gradient policy forward (`rlhf._one_pass_rloo_trainer`): the same RLOO
-    with one forward fewer per step. False, or several processes (`accelerate launch`): TRL's
-    `RLOOTrainer` as shipped."""
+    with one forward fewer per step. False, several processes (`accelerate launch`) or LoRA (whose
+    reference is the adapter-disabled policy): TRL's `RLOOTrainer` as shipped."""
     completion_logprobs_only: bool = True
     """Project only the completion tokens through the vocabulary when TRL computes log-probabilities
     (`rlhf._completion_logprobs_only`). TRL 1.16 does so on GPUs, but on a CPU it projects every position,

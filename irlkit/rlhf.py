@@ -235,8 +235,10 @@ def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, cfg, out: P
         disable_tqdm=not progress_enabled(cfg), dataloader_num_workers=0, lr_scheduler_type="constant",
     )
     log = _JsonlLog(out / "log.jsonl")
-    # The leave-one-out correction needs every prompt's completions in one process.
-    trainer_class = _one_pass_rloo_trainer() if rc.one_pass and PartialState().num_processes == 1 else RLOOTrainer
+    # The leave-one-out correction needs every prompt's completions in one process, and a separate
+    # reference model (with LoRA the reference is the adapter-disabled policy): TRL's trainer otherwise.
+    one_pass = rc.one_pass and PartialState().num_processes == 1 and not rc.lora_rank
+    trainer_class = _one_pass_rloo_trainer() if one_pass else RLOOTrainer
     if rc.precision == "bf16":
         trainer_class = type(f"Bf16{trainer_class.__name__}", (_Bf16Sampling, trainer_class), {})
     if rc.inverse_cdf_sampling:

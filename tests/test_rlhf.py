@@ -173,3 +173,29 @@ def test_scoping_the_multinomial_patch_to_sampling_changes_no_weight(tmp_path):
         rlhf.train(start, prompts, fn, cfg, tmp_path / "global", rc=dataclasses.replace(rc, inverse_cdf_sampling=False))
     digest = lambda k: hashlib.sha256((tmp_path / k / "model.safetensors").read_bytes()).hexdigest()  # noqa: E731
     assert digest("scoped") == digest("global")
+
+
+def test_lora_rloo_trains_adapters_only_and_saves_a_merged_policy(tmp_path):
+    """`rlhf.lora_rank` > 0: RLOO through TRL's peft_config. Only the adapted projections move (merged into
+    the saved weights); every other weight is the start checkpoint's, and the policy loads as any other."""
+    import dataclasses
+
+    import torch
+
+    from irlkit import config, data, models, rlhf
+    from irlkit.judges import make_judge
+    from irlkit.rewards import JudgeReward
+
+    cfg = config.load("smoke", progress=False, rlhf={"lora_rank": 4, "lora_targets": ("query_key_value",),
+                                                     "learning_rate": 1e-2, "precision": "fp32"})
+    start = models.materialise(cfg.sizes[0].start)
+    prompts = data.split_of(data.load_prompts(cfg), "train")
+    rc = cfg.rlhf_for(cfg.sizes[0].name)
+    rlhf.train(start, prompts, rlhf.reward_function(JudgeReward(make_judge("toxblock"))), cfg, tmp_path / "lora", rc=rc)
+    before, _ = models.load_policy(start)
+    after, _ = models.load_policy(str(tmp_path / "lora"))
+    a, b = before.state_dict(), after.state_dict()
+    moved = {k for k in a if not torch.equal(a[k], b[k])}
+    assert moved and all("query_key_value.weight" in k for k in moved), sorted(moved)[:5]
+    assert not any("lora" in k for k in b), "adapters merged, none left in the saved policy"
+    assert dataclasses.asdict(rc)["lora_rank"] == 4

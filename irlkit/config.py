@@ -145,8 +145,13 @@ class IRLConfig:
     costliest stage on a CPU."""
     probe_lr: float = 1e-2
     """Adam learning rate of the probe head."""
+    full_blocks: int = 0
+    """Blocks full mode fine-tunes, counted from the top. 0: every weight (the study's full fine-tune, on TRL's
+    RewardTrainer). k > 0: the last k blocks, the final norm and the head (`irl.TopBlocks`), trained on the
+    hidden states entering block L − k, cached once per text: every seed and epoch then runs only the top of
+    the network, so that seeds train for many epochs within a CPU budget."""
     full_lr: float = 1e-5
-    """Adam learning rate of the backbone in full fine-tuning."""
+    """Adam learning rate of the backbone (or of its top `full_blocks` blocks) in full mode."""
     full_head_lr: float = 1e-3
     """Adam learning rate of the freshly initialised scalar head in full fine-tuning. At the
     backbone's rate the head barely moves in a short run and the reward stays near chance
@@ -203,6 +208,9 @@ class RefinetuneConfig:
     0.25 on sampled completions). The same for every learned reward: the controls stay fair."""
     transfer: bool = True
     """Also train each size with the reward recovered from the other size(s)."""
+    transfer_replicates: int = 0
+    """Replicates that run the transfer arm: the first this many (0 = every replicate). Two RLOO runs
+    per replicate on a CPU (benchmarks/README.md); replicate 0 alone still shows whether a reward carries over."""
     seeds: int = 1
     """RLOO runs per reward, each with its own training seed. Run 0 of `true` is 01's policy. With more
     than one run, refinetune.json adds each run and a two-level bootstrap over runs and prompts."""
@@ -277,12 +285,13 @@ def replicate_seed(seed: int, replicate: int) -> int:
 
 
 def for_replicate(cfg: "Config", replicate: int) -> "Config":
-    """The config replicate `replicate` runs with: its own seed and its own random reward heads
-    (replicate 0 is `cfg` itself)."""
+    """The config replicate `replicate` runs with: its own seed, its own random reward heads, and the
+    transfer arm only among the first `refinetune.transfer_replicates` (replicate 0 is `cfg` itself)."""
     if replicate == 0:
         return cfg
-    seed = replicate_seed(cfg.seed, replicate)
-    return replace(cfg, seed=seed, refinetune=replace(cfg.refinetune, random_seed=cfg.refinetune.random_seed + seed))
+    seed, rc = replicate_seed(cfg.seed, replicate), cfg.refinetune
+    transfer = rc.transfer and (rc.transfer_replicates == 0 or replicate < rc.transfer_replicates)
+    return replace(cfg, seed=seed, refinetune=replace(rc, random_seed=rc.random_seed + seed, transfer=transfer))
 
 
 def stable_hash(obj) -> str:
@@ -301,7 +310,7 @@ def _profiles() -> dict[str, Config]:
         data=DataConfig(max_prompts=96),
         rlhf=RLHFConfig(steps=2, learning_rate=1e-4, num_generations=2, prompts_per_step=2, precision="bf16"),
         sampling=SamplingConfig(max_new_tokens=8, precision="bf16"),
-        irl=IRLConfig(probe_seeds=3, full_seeds=2, probe_epochs=5, full_epochs=1, full_losses=("max_margin",),
+        irl=IRLConfig(probe_seeds=3, full_seeds=2, probe_epochs=5, full_epochs=2, full_losses=("max_margin",), full_blocks=1,
                       posterior_samples=50, demo_bootstraps=5,
                       batch_size=8, max_length=32),
         eval=EvalConfig(n_bootstrap=200, ppl_texts=16),
@@ -325,10 +334,13 @@ def _profiles() -> dict[str, Config]:
         rlhf=RLHFConfig(steps=24, learning_rate=6e-5, beta=0.05, num_generations=4, prompts_per_step=4,
                         precision="bf16"),
         sampling=SamplingConfig(max_new_tokens=16, batch_size=32, precision="bf16"),
-        irl=IRLConfig(probe_seeds=20, full_seeds=5, full_epochs=1, full_losses=("max_margin",), full_max_pairs=64,
-                      max_length=48),
-        # one random head per replicate: the replicates give the control its distribution
-        refinetune=RefinetuneConfig(random_heads=1),
+        # full mode: the top 2 blocks on all 660 training pairs; rate and epochs chosen on val
+        # (scripts/experiments/full_mode_recipe.py, docs/experiments/full_mode_recipe.md)
+        irl=IRLConfig(probe_seeds=20, full_seeds=5, full_blocks=2, full_epochs=2, full_lr=1e-4,
+                      full_losses=("max_margin",), max_length=48),
+        # one random head per replicate: the replicates give the control its distribution; the transfer arm
+        # (two RLOO runs) in replicate 0 only
+        refinetune=RefinetuneConfig(random_heads=1, transfer_replicates=1),
     )
     ladder = Config(
         profile="ladder",
@@ -425,10 +437,10 @@ AT_LEAST = {"seed": 0, "threads": 1, "workers": 1, "replicates": 1,
             "rlhf.steps": 1, "rlhf.num_generations": 2, "rlhf.prompts_per_step": 1,
             "sampling.max_new_tokens": 1, "sampling.batch_size": 1,
             "irl.probe_seeds": 1, "irl.full_seeds": 1, "irl.probe_epochs": 1, "irl.full_epochs": 1,
-            "irl.full_max_pairs": 0, "irl.batch_size": 1, "irl.max_length": 2, "irl.probe_weight_decay": 0.0,
+            "irl.full_max_pairs": 0, "irl.full_blocks": 0, "irl.batch_size": 1, "irl.max_length": 2, "irl.probe_weight_decay": 0.0,
             "eval.n_bootstrap": 100, "eval.bootstrap_seed": 0, "eval.ppl_texts": 1,
             "irl.posterior_samples": 20, "irl.demo_bootstraps": 2,
-            "refinetune.random_seed": 0, "refinetune.seeds": 1, "refinetune.random_heads": 1,
+            "refinetune.random_seed": 0, "refinetune.transfer_replicates": 0, "refinetune.seeds": 1, "refinetune.random_heads": 1,
             "rlhf.lora_rank": 0, "rlhf.lora_alpha": 1}
 """Settings with a lower bound (inclusive), by dotted name."""
 POSITIVE = ("rlhf.learning_rate", "rlhf.beta", "rlhf.temperature", "sampling.temperature", "irl.probe_lr",

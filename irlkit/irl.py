@@ -1,6 +1,7 @@
 """Inverse RL of the reward: pairwise losses, reward models, probe and full trainers."""
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -255,3 +256,162 @@ def train_full(start_folder: str, expert: list[str], start: list[str], *, loss: 
                                          loss_name=loss, optimizers=(optimizer, None))
     trainer.train()
     return model, tok, history
+
+
+# -- full mode on the top blocks: the backbone's last blocks fine-tuned on cached inputs -------------
+
+
+class _Stop(Exception):
+    """Raised by `block_inputs`' hook: the blocks above the cut are not needed."""
+
+
+def _layers(backbone) -> torch.nn.ModuleList:
+    layers = getattr(backbone, "layers", None)
+    if not isinstance(layers, torch.nn.ModuleList):
+        raise TypeError(f"{type(backbone).__name__} keeps no `layers` ModuleList: irl.full_blocks > 0 needs one")
+    return layers
+
+
+@torch.inference_mode()
+def block_inputs(backbone, tokenizer, texts: list[str], *, blocks: int, max_length: int,
+                 batch_size: int = 32) -> list[torch.Tensor]:
+    """The hidden states entering block L − `blocks` of `backbone`, one (tokens × d) tensor per text, its
+    padding removed: what `TopBlocks` reads instead of tokens. The blocks above the cut are never run.
+    (Positions restart from 0 in every batch; rotary attention depends on differences of positions only.)"""
+    layer = _layers(backbone)[backbone.config.num_hidden_layers - blocks]
+    captured = {}
+
+    def hook(module, args, kwargs):
+        captured["h"] = args[0] if args else kwargs["hidden_states"]
+        raise _Stop
+
+    out = [None] * len(texts)
+    handle = layer.register_forward_pre_hook(hook, with_kwargs=True)
+    try:
+        for idx, enc in length_batches(tokenizer, texts, max_length=max_length, batch_size=batch_size,
+                                       device=backbone.device):
+            try:
+                backbone(**enc, use_cache=False)
+            except _Stop:
+                pass
+            lengths = enc["attention_mask"].sum(1).tolist()
+            for row, j in enumerate(idx):
+                out[j] = captured["h"][row, captured["h"].shape[1] - lengths[row]:].float().cpu().clone()
+    finally:
+        handle.remove()
+    return out
+
+
+def _pad_left(rows: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(r) for r in rows)
+    hidden = rows[0].new_zeros(len(rows), width, rows[0].shape[-1])
+    mask = torch.zeros(len(rows), width, dtype=torch.long)
+    for i, r in enumerate(rows):
+        hidden[i, width - len(r):], mask[i, width - len(r):] = r, 1
+    return hidden, mask
+
+
+class TopBlocks(torch.nn.Module):
+    """The last `blocks` blocks of a backbone (copies), its final norm and a scalar head on the last token:
+    a reward model that reads `block_inputs` instead of tokens, so that training and scoring run only the
+    top of the network. `write_into(reward_model)` puts the trained blocks and head back into the
+    sequence-classification model they came from, which then scores raw text.
+
+        top = TopBlocks(backbone, blocks=2, seed=0)
+        rewards = top.score(block_inputs(backbone, tok, ["you idiot", "thanks"], blocks=2, max_length=48))
+    """
+
+    def __init__(self, backbone, blocks: int, seed: int):
+        super().__init__()
+        n = backbone.config.num_hidden_layers
+        if not 0 < blocks <= n:
+            raise ValueError(f"blocks must be in 1..{n} (the backbone's blocks), got {blocks}")
+        cfg = copy.deepcopy(backbone.config)
+        cfg.num_hidden_layers, cfg.use_cache = blocks, False
+        if isinstance(getattr(cfg, "layer_types", None), (list, tuple)):
+            cfg.layer_types = list(cfg.layer_types)[n - blocks:]  # attention kind of each kept block
+        cfg.vocab_size, cfg.pad_token_id = 1, None  # tokens never enter: no embedding table to copy
+        self.first = n - blocks
+        self.top = type(backbone)(cfg)
+        source = backbone.state_dict()
+        state = {name: source[self._source_name(name)] for name, value in self.top.state_dict().items()
+                 if self._source_name(name) in source and source[self._source_name(name)].shape == value.shape}
+        missing = [k for k in self.top.state_dict() if k not in state and "emb" not in k]
+        if missing:
+            raise RuntimeError(f"TopBlocks: no weights for {missing[:5]} in {type(backbone).__name__}")
+        self.top.load_state_dict(state, strict=False)
+        d = backbone.config.hidden_size
+        self.head = torch.nn.Linear(d, 1, bias=False)
+        with torch.no_grad():
+            self.head.weight.normal_(0, 1 / math.sqrt(d), generator=torch.Generator().manual_seed(seed))
+
+    def _source_name(self, name: str) -> str:
+        """The backbone's name of one of this module's weights (`layers.i.` is block `first + i` there)."""
+        head, _, rest = name.partition(".")
+        if head == "layers":
+            i, _, rest = rest.partition(".")
+            return f"layers.{self.first + int(i)}.{rest}"
+        return name
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        out = self.top(inputs_embeds=hidden, attention_mask=mask, use_cache=False).last_hidden_state
+        return self.head(out[:, -1]).squeeze(-1)
+
+    @torch.inference_mode()
+    def score(self, inputs: list[torch.Tensor], batch_size: int = 32) -> np.ndarray:
+        was_training = self.training
+        self.eval()
+        out = np.zeros(len(inputs))
+        order = np.argsort([len(x) for x in inputs], kind="stable")
+        for i in range(0, len(order), batch_size):
+            idx = order[i:i + batch_size]
+            out[idx] = self(*_pad_left([inputs[j] for j in idx])).float().numpy()
+        self.train(was_training)
+        return out
+
+    @torch.no_grad()
+    def write_into(self, reward_model) -> None:
+        """Copy the trained blocks, final norm and head into `reward_model` (`load_reward_model`'s)."""
+        base = getattr(reward_model, reward_model.base_model_prefix)
+        target = base.state_dict()
+        for name, value in self.top.state_dict().items():
+            if self._source_name(name) in target and target[self._source_name(name)].shape == value.shape:
+                target[self._source_name(name)].copy_(value)
+        heads = [p for n, p in reward_model.named_parameters() if not n.startswith(reward_model.base_model_prefix + ".")]
+        if len(heads) != 1 or heads[0].shape != self.head.weight.shape:
+            raise RuntimeError(f"expected one {tuple(self.head.weight.shape)} head in {type(reward_model).__name__}")
+        heads[0].copy_(self.head.weight)
+
+
+def train_top_blocks(backbone, expert: list[torch.Tensor], start: list[torch.Tensor], *, blocks: int, loss: str,
+                     seed: int, epochs: int, lr: float, head_lr: float, batch_size: int, on_epoch=None,
+                     desc: str = "reward model") -> tuple[TopBlocks, list[dict]]:
+    """Fine-tune the last `blocks` blocks and a fresh head on pairs of `block_inputs` with a pairwise loss.
+
+    The seed draws the head's initialisation and the batch order. Logs, per epoch, the mean training loss
+    and the share of training pairs ranked the right way (R̂(expert) > R̂(start)) during the epoch, and
+    whatever `on_epoch(epoch, model) -> dict` returns (validation metrics)."""
+    from irlkit.progress import Counter
+
+    model = TopBlocks(backbone, blocks, seed).train()
+    opt = torch.optim.AdamW([{"params": model.top.parameters(), "lr": lr},
+                             {"params": model.head.parameters(), "lr": head_lr}], weight_decay=0.0)
+    g, n, loss_fn = torch.Generator().manual_seed(seed), len(expert), LOSSES[loss]
+    counter = Counter(f"[irl full] {desc} {loss} seed {seed}", epochs * math.ceil(n / batch_size))
+    history, step = [], 0
+    for epoch in range(1, epochs + 1):
+        total, right = 0.0, 0
+        for idx in torch.randperm(n, generator=g).split(batch_size):
+            r = model(*_pad_left([expert[i] for i in idx] + [start[i] for i in idx]))
+            d = r[:len(idx)] - r[len(idx):]
+            batch_loss = loss_fn(d).mean()
+            opt.zero_grad()
+            batch_loss.backward()
+            opt.step()
+            total += batch_loss.item() * len(idx)
+            right += int((d > 0).sum())
+            step += 1
+            counter.update(step)
+        history.append({"epoch": epoch, "train_loss": total / n, "train_pairwise_accuracy": right / n,
+                        **(on_epoch(epoch, model) if on_epoch is not None else {})})
+    return model, history

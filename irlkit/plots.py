@@ -148,11 +148,17 @@ def seed_epoch_heatmap(history: pd.DataFrame, metric: str = "val_sign_accuracy",
     """The study's non-identifiability figure: validation metric per seed (rows) and epoch (columns), one
     panel per (size, mode, loss) of `models` (`history`: the irl_history table)."""
     histories = {f"{size} {mode}/{loss}": h for (size, mode, loss), h in history.groupby(["size", "mode", "loss"], sort=False)
-                 if (mode, loss) in models}
+                 if (mode, loss) in models and metric in h and h[metric].notna().any()}
+    if not histories:
+        raise ValueError(f"no {metric} in the history of {list(models)}")
+    # one colour range over the panels, fitted to the values: a spread between seeds shows as colour
+    values = pd.concat([h[metric] for h in histories.values()])
+    vmin, vmax = float(values.min()), float(values.max())
     fig, axes = plt.subplots(1, len(histories), figsize=(5.5 * len(histories), 4.5), squeeze=False)
     for ax, (label, h) in zip(axes[0], histories.items()):
         grid = h.pivot_table(index="seed", columns="epoch", values=metric)
-        sns.heatmap(grid, ax=ax, cmap="viridis", vmin=0, vmax=1, cbar_kws={"label": metric.replace("_", " ")})
+        sns.heatmap(grid, ax=ax, cmap="viridis", vmin=vmin, vmax=max(vmax, vmin + 1e-3),
+                    annot=grid.size <= 60, fmt=".2f", cbar_kws={"label": metric.replace("_", " ")})
         ax.set(title=label, xlabel="epoch", ylabel="seed")
     fig.suptitle(f"Non-identifiability: {metric.replace('_', ' ')} by seed and epoch")
     fig.tight_layout()

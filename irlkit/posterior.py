@@ -94,8 +94,12 @@ def auc_over_heads(heads: np.ndarray, z: np.ndarray, labels: np.ndarray) -> np.n
 
 
 def summary(values: np.ndarray) -> dict:
+    """Mean, sd, 5% and 95% quantiles of the defined values (NaN when none is: e.g. no toxic text to rank)."""
     v = np.asarray(values, float)
     v = v[~np.isnan(v)]
+    if len(v) < 2:
+        return {"mean": float(v.mean()) if len(v) else float("nan"), "sd": float("nan"), "q05": float("nan"),
+                "q95": float("nan"), "n": int(len(v))}
     return {"mean": float(v.mean()), "sd": float(v.std(ddof=1)), "q05": float(np.quantile(v, 0.05)),
             "q95": float(np.quantile(v, 0.95)), "n": int(len(v))}
 

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from irlkit import irl, metrics
+from irlkit.irl import TopBlocks
 
 
 def test_losses_at_known_points():
@@ -115,3 +116,44 @@ def test_max_margin_seeds_agree_because_adam_drives_them_to_one_direction_not_be
         assert w[0] @ (mean_diff / np.linalg.norm(mean_diff)) > 0.95, "and it is the standardised mean difference"
         heads.append(w[0])
     assert heads[0] @ heads[1] > 0.95
+
+
+def _tiny_backbone():
+    from irlkit import models
+
+    folder = models.materialise("tiny:1")  # three blocks
+    return folder, models.load_backbone(folder), models.load_tokenizer(folder)
+
+
+def test_top_blocks_on_cached_inputs_equal_the_whole_backbone(data_home):
+    """Running only the last blocks on `block_inputs` must give the whole model's reward: the final hidden
+    state at the last token through the same head, whatever the padding of the batch."""
+    _, backbone, tok = _tiny_backbone()
+    texts = ["you are a kind person", "no", "shut up you stupid idiot, nobody asked you anything at all"]
+    for blocks in (1, 2, 3):
+        top = TopBlocks(backbone, blocks, seed=0)
+        cached = irl.block_inputs(backbone, tok, texts, blocks=blocks, max_length=32)
+        assert [len(c) for c in cached] == [len(tok(t)["input_ids"]) for t in texts]
+        whole = irl.features(backbone, tok, texts, max_length=32) @ top.head.weight.detach().numpy()[0]
+        np.testing.assert_allclose(top.score(cached), whole, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(top.score(cached, batch_size=1), whole, rtol=1e-4, atol=1e-5)
+
+
+def test_top_blocks_train_above_chance_and_write_into_a_reward_model_that_scores_raw_text(data_home):
+    from irlkit import models
+
+    folder, backbone, tok = _tiny_backbone()
+    expert = [f"thank you kindly friend number {i}" for i in range(16)]
+    start = [f"shut up you stupid idiot number {i}" for i in range(16)]
+    cache = lambda t: irl.block_inputs(backbone, tok, t, blocks=2, max_length=32)  # noqa: E731
+    top, history = irl.train_top_blocks(backbone, cache(expert), cache(start), blocks=2, loss="logistic", seed=0,
+                                        epochs=4, lr=1e-3, head_lr=1e-2, batch_size=4)
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert history[-1]["train_pairwise_accuracy"] == 1.0
+    again, _ = irl.train_top_blocks(backbone, cache(expert), cache(start), blocks=2, loss="logistic", seed=0,
+                                    epochs=4, lr=1e-3, head_lr=1e-2, batch_size=4)
+    np.testing.assert_array_equal(again.score(cache(expert)), top.score(cache(expert)))  # same seed, same model
+    reward_model, rtok = models.load_reward_model(folder)
+    top.write_into(reward_model)
+    np.testing.assert_allclose(irl.score_texts(reward_model, rtok, expert + start, max_length=32),
+                               top.score(cache(expert + start)), rtol=1e-4, atol=1e-5)

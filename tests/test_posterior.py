@@ -56,3 +56,9 @@ def test_canonical_distance_ignores_per_prompt_offsets_and_scale():
     assert metrics.canonical_distance(shaped, r_star, groups) == pytest.approx(0, abs=1e-6)
     assert metrics.pearson_distance(metrics.pearson_r(shaped, r_star)) > 0.1  # the plain distance is fooled
     assert metrics.canonical_distance(-r_star, r_star, groups) == pytest.approx(1, abs=1e-6)
+
+
+def test_summary_of_undefined_aucs_is_nan_not_an_error():
+    # a test split with no toxic model-written text leaves every sample's AUC undefined
+    out = posterior.summary(np.array([np.nan, np.nan]))
+    assert out["n"] == 0 and all(np.isnan(out[k]) for k in ("mean", "sd", "q05", "q95"))

@@ -25,6 +25,16 @@ def test_replicate_seeds_differ_and_are_deterministic():
         config.replicate_seed(0, -1)
 
 
+def test_transfer_arm_runs_only_in_the_first_transfer_replicates():
+    from irlkit.stages.refinetune import runs_of
+
+    cfg = config.load("smoke", **{"refinetune.transfer_replicates": 1})
+    arms = lambda k: {name for name, _ in runs_of(config.for_replicate(cfg, k), "tiny-a")}  # noqa: E731
+    assert "transfer_from_tiny-b" in arms(0) and arms(1) == arms(2) == {"true", "irl", "random"}
+    every = config.load("smoke")  # 0: every replicate
+    assert all("transfer_from_tiny-b" in {n for n, _ in runs_of(config.for_replicate(every, k), "tiny-a")} for k in range(3))
+
+
 def test_t_interval_over_replicates_matches_scipy():
     values = [0.71, 0.80, 0.77]
     got = replicates.interval(values)

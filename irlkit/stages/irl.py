@@ -132,6 +132,9 @@ def _probe_builder(ctx, size: str, demos: pd.DataFrame, val_pool: pd.DataFrame, 
 
 
 def _full_builder(ctx, size: str, demos: pd.DataFrame, val_pool: pd.DataFrame, loss: str):
+    if ctx.cfg.irl.full_blocks:
+        return _top_blocks_builder(ctx, size, demos, val_pool, loss)
+
     def build(tmp: Path) -> None:
         ic = ctx.cfg.irl
         sets = texts(ctx, demos)
@@ -159,6 +162,47 @@ def _full_builder(ctx, size: str, demos: pd.DataFrame, val_pool: pd.DataFrame, l
                 tok.save_pretrained(str(tmp / "best"))
         shutil.rmtree(tmp / "trainer", ignore_errors=True)
         _save_seed_outputs(tmp, seeds(ctx.cfg, "full"), hist, rewards, extra={"best_seed": best[1]})
+
+    return build
+
+
+def _top_blocks_builder(ctx, size: str, demos: pd.DataFrame, val_pool: pd.DataFrame, loss: str):
+    """Full mode with `irl.full_blocks` > 0: the inputs of the top blocks are computed once for every text,
+    then each seed trains the top blocks and a head on them (`irl.train_top_blocks`); the best seed on val
+    is written back into a whole reward model (`best/`), which scores raw text like a full fine-tune."""
+    def build(tmp: Path) -> None:
+        ic = ctx.cfg.irl
+        sets = texts(ctx, demos)
+        n_pairs = ic.full_max_pairs or len(sets["train_expert"])
+        sets["train_expert"], sets["train_start"] = sets["train_expert"][:n_pairs], sets["train_start"][:n_pairs]
+        folder = start_folder(ctx, size)
+        backbone, tok = models.load_backbone(folder, ctx.cfg.device), models.load_tokenizer(folder)
+        ctx.log(f"[irl full] {size}: inputs of the top {ic.full_blocks} blocks for {sum(map(len, sets.values()))} texts")
+        cached = {name: irl.block_inputs(backbone, tok, batch, blocks=ic.full_blocks, max_length=ic.max_length)
+                  for name, batch in sets.items()}
+        hist, rewards, best = [], {}, (-np.inf, None, None)
+        for seed in seeds(ctx.cfg, "full"):
+            last_val = {}
+
+            def on_epoch(epoch, model):
+                last_val["r"] = model.score(cached["val_pool"])
+                return val_metrics(last_val["r"], val_pool)
+
+            model, rows = irl.train_top_blocks(
+                backbone, cached["train_expert"], cached["train_start"], blocks=ic.full_blocks, loss=loss, seed=seed,
+                epochs=ic.full_epochs, lr=ic.full_lr, head_lr=ic.full_head_lr, batch_size=ic.batch_size,
+                on_epoch=on_epoch, desc=size)
+            hist += [{"seed": seed, **row} for row in rows]
+            for name in EVAL_SETS:
+                rewards.setdefault(name, []).append(last_val["r"] if name == "val_pool" else model.score(cached[name]))
+            if rows[-1]["val_auc"] > best[0]:  # selection on val only
+                best = (rows[-1]["val_auc"], seed, model)
+        reward_model, reward_tok = models.load_reward_model(folder, ctx.cfg.device)
+        best[2].write_into(reward_model)
+        reward_model.save_pretrained(str(tmp / "best"))
+        reward_tok.save_pretrained(str(tmp / "best"))
+        _save_seed_outputs(tmp, seeds(ctx.cfg, "full"), hist, rewards,
+                           extra={"best_seed": best[1], "trained_blocks": ic.full_blocks})
 
     return build
 

@@ -179,8 +179,10 @@ def seed_agreement(irl: dict, model: str | None = None):
     return fig
 
 
-def size_effect(irl: dict, metrics_shown=("sign_accuracy", "calibrated_accuracy", "auc", "pearson")):
-    """Each metric's distribution over seeds, by size, one panel per metric (all models pooled by mode/loss)."""
+def size_effect(irl: dict, metrics_shown=("sign_accuracy", "calibrated_accuracy", "auc", "pearson"),
+                title: str = "Size effect: spread over seeds of each metric, smaller vs larger model"):
+    """Each metric's distribution over seeds, by size, one panel per metric (all models pooled by mode/loss).
+    `title` says what the sizes are: two models of different families are no size axis."""
     rows = []
     for size, s in irl.items():
         for name, m in s["models"].items():
@@ -196,7 +198,7 @@ def size_effect(irl: dict, metrics_shown=("sign_accuracy", "calibrated_accuracy"
         ax.tick_params(axis="x", rotation=40, labelsize=7)
         if ax is not axes[0, -1]:
             ax.get_legend().remove()
-    fig.suptitle("Size effect: spread over seeds of each metric, smaller vs larger model")
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 
@@ -242,6 +244,44 @@ def over_replicates(summary: dict, quantities: dict[str, str], title: str, ylabe
     ax.set(ylabel=ylabel, title=f"{title}\n(squares: mean and {summary['interval']}; dots: replicates, "
                                 f"n = {summary['n_replicates']})")
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+SIZE_AXIS = {"rlhf_relative_change": "RLHF: relative change\nof toxicity", "irl_auc": "IRL reward: AUC vs judge",
+             "irl_auc_model_text": "IRL reward: AUC vs judge,\nmodel-written texts", "implicit_auc": "implicit reward:\nAUC vs judge",
+             "ceiling_auc": "supervised ceiling:\nAUC vs judge", "irl_human_auc": "IRL reward:\nAUC vs human labels"}
+"""The quantities the size figure plots against parameter count."""
+
+
+def size_axis(summary: dict, params_m: dict[str, float], quantities: dict[str, str] = SIZE_AXIS, title: str = ""):
+    """Each quantity of summary.json against the sizes' parameter counts (log scale, one family): a dot per
+    replicate, the mean and its interval over replicates where there are several, a line through the means."""
+    shown = {k: v for k, v in quantities.items() if any(k in q for q in summary["sizes"].values())}
+    fig, axes = plt.subplots(1, len(shown), figsize=(3.3 * len(shown), 3.6), squeeze=False)
+    sizes = sorted(summary["sizes"], key=params_m.get)
+    for ax, (name, label) in zip(axes[0], shown.items()):
+        xs, means = [], []
+        for size in sizes:
+            q = summary["sizes"][size].get(name)
+            if q is None:
+                continue
+            x = params_m[size]
+            lo, hi = q["ci"]
+            ax.errorbar([x], [q["mean"]], yerr=[[q["mean"] - lo], [hi - q["mean"]]] if lo == lo else None, fmt="s",
+                        color=PALETTE[0], capsize=5, ms=7)
+            ax.scatter(np.full(len(q["values"]), x), q["values"], color="black", s=14, zorder=3)
+            xs.append(x)
+            means.append(q["mean"])
+        ax.plot(xs, means, color=PALETTE[0], lw=1)
+        ax.set_xscale("log")
+        ax.set_xticks(xs, [f"{x:,.0f}M" for x in xs], fontsize=8)
+        ax.minorticks_off()
+        ax.set(title=label, xlabel="parameters")
+        ax.title.set_fontsize(9)
+    fig.suptitle((title or "Against model size within one family")
+                 + f" (squares: mean and {summary['interval']}; dots: replicates, n = {summary['n_replicates']})",
+                 fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -331,6 +331,24 @@ def _interval_cell(q: dict) -> str:
     return cell + (f", p = {q['p_value']:.3f}" if "p_value" in q and q["p_value"] == q["p_value"] else "")
 
 
+def size_sentence(summary: dict, params_m: dict[str, float], quantity: str = "irl_auc") -> str:
+    """One sentence on what changes from the smallest to the largest size: the per-replicate difference of
+    `quantity` (paired by replicate), its interval, and whether that supports a claim."""
+    from irlkit import replicates
+
+    small, large = sorted(summary["sizes"], key=params_m.get)[::len(summary["sizes"]) - 1]
+    a, b = (summary["sizes"][s][quantity]["values"] for s in (large, small))
+    d = replicates.paired(a, b)
+    label = SUMMARY_ROWS.get(quantity, quantity)
+    head = (f"From {params_m[small]:,.0f}M to {params_m[large]:,.0f}M parameters, {label} changes by "
+            f"{d['mean']:+.3f}")
+    if d["n"] < 2:
+        return head + f" in the one replicate there is: no interval, so no size effect is claimed."
+    verdict = ("the interval excludes 0" if d["ci"][0] > 0 or d["ci"][1] < 0 else
+               "the interval includes 0: no size effect is claimed")
+    return head + f" [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}] (paired over n = {d['n']} replicates, p = {d['p_value']:.3f}): {verdict}."
+
+
 def summary_table(summary: dict) -> pd.DataFrame:
     """summary.json as the README's table: one row per quantity, mean [95% CI] (n) per size."""
     rows = []

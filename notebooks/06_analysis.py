@@ -105,6 +105,11 @@ if r["irl_history"] is None:
 else:
     plots.show(plots.seed_epoch_heatmap(r["irl_history"], "val_sign_accuracy"), "non_identifiability_heatmap",
                where.figures)
+    full = [("full", loss) for loss in cfg.irl.full_losses]
+    if {"full"} <= set(r["irl_history"]["mode"]) and "train_pairwise_accuracy" in r["irl_history"]:
+        # the mode whose seeds train the network: where seeds can end on different rewards
+        plots.show(plots.seed_epoch_heatmap(r["irl_history"], "val_auc", models=full), "full_mode_seed_epoch_auc",
+                   where.figures)
 plots.show(plots.seed_agreement(r["irl"]), "irl_seed_agreement", where.figures)
 if any("posterior" in s for s in r["irl"].values()):
     plots.show(plots.posterior_auc(r["irl"]), "posterior_auc", where.figures)
@@ -116,10 +121,17 @@ if summary and any(summary["cross_replicate_agreement"].values()):
 # ### Two models, losses and modes
 # The sizes of the `cpu` profile are two models of different families
 # (SmolLM2-135M-Instruct and Gemma-3-270M base): read this as two models side
-# by side, not as an effect of size.
+# by side, not as an effect of size. The `ladder` profile's sizes are one family.
 
 # %%
-plots.show(plots.size_effect(r["irl"]), "size_effect", where.figures)
+families = {spec.name.split("-")[0] for spec in cfg.sizes}  # smollm2, gemma3, qwen2.5: the family is the name's stem
+title = ("Size effect within one family: spread over seeds of each metric" if len(families) == 1 else
+         f"Two models of different families ({', '.join(sorted(families))}), not a size effect: spread over seeds")
+plots.show(plots.size_effect(r["irl"], title=title), "size_effect", where.figures)
+if len(families) == 1 and summary:  # one family: a size axis, each metric against parameter count
+    params = {spec.name: spec.params_m for spec in cfg.sizes}
+    plots.show(plots.size_axis(summary, params), "size_axis", where.figures)
+    print(report.size_sentence(summary, params))
 
 # %% [markdown]
 # ## 3 · The study vs this compendium

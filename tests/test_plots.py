@@ -76,3 +76,29 @@ def test_every_figure_renders(tmp_path):
 def test_readme_section_is_replaced_between_markers():
     text = "intro\n<!-- results:start -->\nold\n<!-- results:end -->\nrest"
     assert report.replace_section(text, "results", "new") == "intro\n<!-- results:start -->\nnew\n<!-- results:end -->\nrest"
+
+
+def test_size_axis_plots_each_replicate_at_its_parameter_count(tmp_path):
+    from irlkit import replicates
+
+    values = {"small": [0.70, 0.74, 0.72], "large": [0.80, 0.78, 0.83]}
+    summary = {"n_replicates": 3, "interval": "t-interval over replicates, 95%",
+               "sizes": {s: {"irl_auc": replicates.interval(v), "rlhf_relative_change": replicates.interval([-0.5] * 3)}
+                         for s, v in values.items()}}
+    fig = plots.size_axis(summary, {"small": 630.0, "large": 1777.0})
+    assert len(fig.axes) == 2  # only the quantities the summary has
+    dots = [c for c in fig.axes[0].collections if len(c.get_offsets()) == 3]
+    assert sorted(tuple(o[0] for o in d.get_offsets()) for d in dots) == [(630.0,) * 3, (1777.0,) * 3]
+    assert plots.save(fig, "size_axis", tmp_path).stat().st_size > 5000
+
+
+def test_size_sentence_claims_only_what_the_interval_supports():
+    from irlkit import replicates
+
+    params = {"small": 630.0, "large": 1777.0}
+    summary = lambda a, b: {"sizes": {"small": {"irl_auc": replicates.interval(a)},  # noqa: E731
+                                      "large": {"irl_auc": replicates.interval(b)}}}
+    clear = report.size_sentence(summary([0.70, 0.72, 0.71], [0.80, 0.83, 0.81]), params)
+    assert "630M to 1,777M" in clear and "excludes 0" in clear
+    assert "no size effect is claimed" in report.size_sentence(summary([0.70, 0.80, 0.75], [0.78, 0.72, 0.76]), params)
+    assert "one replicate" in report.size_sentence(summary([0.70], [0.80]), params)

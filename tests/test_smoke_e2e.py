@@ -7,7 +7,7 @@ import pytest
 from irlkit import runner
 from irlkit.layout import Layout
 
-FIGURES_SHOWN = {"01_rlhf": 1, "02_sampling": 1, "03_irl": 4, "04_eval": 5, "05_refinetune": 1, "06_analysis": 14}
+FIGURES_SHOWN = {"01_rlhf": 1, "02_sampling": 1, "03_irl": 4, "04_eval": 5, "05_refinetune": 1, "06_analysis": 16}
 """How many figures each executed notebook must display inline."""
 
 

@@ -1,9 +1,10 @@
 """Choose each size's RLHF learning rate on val, never on test.
 
-    .venv/bin/python scripts/experiments/rlhf_recipe.py            # the cpu profile's sizes and GRID
+    .venv/bin/python scripts/experiments/rlhf_recipe.py                   # the cpu profile's sizes and GRIDS["cpu"]
+    .venv/bin/python scripts/experiments/rlhf_recipe.py --profile ladder  # the Qwen sizes' LoRA rates -> rlhf_recipe_ladder.json
 
 The protocol, fixed before any run: for each size, RLOO with the cpu recipe at each learning rate of
-GRID (seed 0, the profile's horizon); on the **val** prompts, the judge's toxicity ratio of the
+the profile's grid (seed 0, the profile's horizon); on the **val** prompts, the judge's toxicity ratio of the
 policy's greedy continuations; on the **val** clean human comments, its perplexity. The chosen rate is
 the one with the lowest val toxicity ratio among those whose val perplexity rises by at most
 PERPLEXITY_BUDGET over the start policy's (ties: the lower rate). Test prompts are never read.
@@ -13,10 +14,13 @@ Runs in a scratch data folder that borrows the main folder's assets; two runs si
 """
 import dataclasses
 import os
+import sys
 
 from irlkit import config, data, layout, store
 
-GRID = {"smollm2-135m": (4e-5, 6e-5), "gemma3-270m": (1e-5, 1.5e-5, 2e-5)}
+GRIDS = {"cpu": {"smollm2-135m": (4e-5, 6e-5), "gemma3-270m": (1e-5, 1.5e-5, 2e-5)},
+         # LoRA (rank 16 on the attention projections) moves a policy less per step than a full update
+         "ladder": {"qwen2.5-coder-0.5b": (1e-4, 3e-4), "qwen2.5-coder-1.5b": (1e-4, 3e-4)}}
 PERPLEXITY_BUDGET = 0.15
 
 from irlkit import stages  # noqa: E402  (paths are read when used: the scratch folder below applies)
@@ -49,11 +53,13 @@ def start_evaluated(ctx, size: str) -> None:
 
 
 if __name__ == "__main__":  # (workers import this file again: everything that sets up runs here, once)
+    profile = sys.argv[sys.argv.index("--profile") + 1] if "--profile" in sys.argv else "cpu"
+    GRID, name = GRIDS[profile], "rlhf_recipe" if profile == "cpu" else f"rlhf_recipe_{profile}"
     main_data = layout.data_dir()
-    scratch = layout.experiment_scratch("rlhf_recipe")
-    layout.Layout("cpu").link_into(scratch, [])
+    scratch = layout.experiment_scratch(name)
+    layout.Layout(profile).link_into(scratch, [])
     os.environ["IRLKIT_DATA"] = str(scratch)  # the workers inherit it
-    cfg = config.load("cpu", progress=False)
+    cfg = config.load(profile, progress=False)
     ctx = stages.Context(cfg)
     stages.in_parallel(ctx, [(label_of(size, lr), train_and_evaluate, size, lr) for size in GRID for lr in GRID[size]]
                        + [(f"{size}-start", start_evaluated, size) for size in GRID])
@@ -81,4 +87,4 @@ if __name__ == "__main__":  # (workers import this file again: everything that s
         print(size, "chosen on val:", chosen["learning_rate"], [(r["learning_rate"], round(r["val_ratio"], 3),
                                                                  f"{r['val_perplexity_change']:+.0%}") for r in rows], flush=True)
     os.environ["IRLKIT_DATA"] = str(main_data)
-    store.write_experiment("rlhf_recipe", result, cfg)
+    store.write_experiment(name, result, cfg)

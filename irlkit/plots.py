@@ -236,8 +236,8 @@ def over_replicates(summary: dict, quantities: dict[str, str], title: str, ylabe
             lo, hi = q["ci"]
             ax.errorbar([x], [q["mean"]], yerr=[[q["mean"] - lo], [hi - q["mean"]]] if lo == lo else None, fmt="s",
                         color=PALETTE[j], capsize=5, ms=7, label=size if i == 0 else None)
-            ax.scatter(np.full(len(q["values"]), x) + np.linspace(-0.04, 0.04, len(q["values"])), q["values"],
-                       color="black", s=14, zorder=3)
+            jitter = np.linspace(-0.04, 0.04, len(q["values"])) if len(q["values"]) > 1 else np.zeros(1)
+            ax.scatter(x + jitter, q["values"], color="black", s=14, zorder=3)
     if reference is not None:
         ax.axhline(reference, color="grey", lw=0.8, ls="--")
     ax.set_xticks(range(len(quantities)), list(quantities.values()), fontsize=8)

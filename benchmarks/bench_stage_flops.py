@@ -68,19 +68,18 @@ def stage_calls(ctx, size: str, precision: str) -> dict:
         tok.padding_side = "left"
 
     cached = irl.block_inputs(backbone, tok, texts[:32], blocks=max(ic.full_blocks, 1), max_length=ic.max_length)
-    cached = [c.to(DTYPES[precision]) for c in cached]
     calls = {
         "features": lambda: irl.features(backbone, tok, texts, max_length=ic.max_length),
         "log-probs": logprobs,
         "generation": lambda: sampling.generate(policy, tok, prompts[:32], max_new_tokens=cfg.sampling.max_new_tokens,
                                                 show_progress=False),
         "full-mode step": lambda: irl.train_top_blocks(
-            backbone.float(), [c.float() for c in cached[:16]], [c.float() for c in cached[16:32]],
+            backbone, cached[:16], cached[16:32],
             blocks=max(ic.full_blocks, 1), loss="max_margin", seed=0, epochs=1, lr=ic.full_lr, head_lr=ic.full_head_lr,
             batch_size=ic.batch_size),
     }
     if precision == "bf16":
-        del calls["full-mode step"]  # trains in fp32 only
+        del calls["full-mode step"]  # full mode trains in fp32 only
     return calls
 
 

@@ -343,7 +343,7 @@ def size_sentence(summary: dict, params_m: dict[str, float], quantity: str = "ir
     head = (f"From {params_m[small]:,.0f}M to {params_m[large]:,.0f}M parameters, {label} changes by "
             f"{d['mean']:+.3f}")
     if d["n"] < 2:
-        return head + f" in the one replicate there is: no interval, so no size effect is claimed."
+        return head + " in the one replicate there is: no interval, so no size effect is claimed."
     verdict = ("the interval excludes 0" if d["ci"][0] > 0 or d["ci"][1] < 0 else
                "the interval includes 0: no size effect is claimed")
     return head + f" [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}] (paired over n = {d['n']} replicates, p = {d['p_value']:.3f}): {verdict}."

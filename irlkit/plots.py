@@ -221,28 +221,46 @@ def demo_scores(sampling_frames: dict[str, pd.DataFrame]):
     return fig
 
 
-def over_replicates(summary: dict, quantities: dict[str, str], title: str, ylabel: str, reference: float | None = None):
+def over_replicates(summary: dict, quantities: dict[str, str], title: str, ylabel: str, reference: float | None = None,
+                    bounds: tuple = (None, None)):
     """Each quantity of summary.json (`quantities`: {name: label}) per size: a dot per replicate, the mean
-    and its interval over replicates (the summary's t-interval) as a bar."""
+    and its interval over replicates (the summary's t-interval) as a bar. The axes fit the replicates' values
+    (within `bounds`, the range the quantities can take); an interval reaching past them ends in a triangle
+    (its full extent is in summary.json)."""
     sizes = list(summary["sizes"])
+    entries = [(j, i, summary["sizes"][size][name]) for j, size in enumerate(sizes)
+               for i, name in enumerate(quantities) if name in summary["sizes"][size]]
+    seen = [v for *_, q in entries for v in (*q["values"], q["mean"]) if v == v] or [0.0, 1.0]
+    ends = [e for *_, q in entries for e in q["ci"] if e == e]
+    margin = max(0.3 * (max(seen) - min(seen)), 0.05)
+    reach = (min(seen) - 3 * margin, max(seen) + 3 * margin)  # intervals are shown whole up to here
+    view = [max(reach[0], min([min(seen) - margin, *ends])), min(reach[1], max([max(seen) + margin, *ends]))]
+    view = [view[0] if bounds[0] is None else max(view[0], bounds[0]), view[1] if bounds[1] is None else min(view[1], bounds[1])]
     fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(quantities) * len(sizes)), 4.2))
     width = 0.8 / max(len(sizes), 1)
-    for j, size in enumerate(sizes):
-        for i, name in enumerate(quantities):
-            q = summary["sizes"][size].get(name)
-            if q is None:
-                continue
-            x = i + (j - (len(sizes) - 1) / 2) * width
-            lo, hi = q["ci"]
-            ax.errorbar([x], [q["mean"]], yerr=[[q["mean"] - lo], [hi - q["mean"]]] if lo == lo else None, fmt="s",
-                        color=PALETTE[j], capsize=5, ms=7, label=size if i == 0 else None)
-            jitter = np.linspace(-0.04, 0.04, len(q["values"])) if len(q["values"]) > 1 else np.zeros(1)
-            ax.scatter(x + jitter, q["values"], color="black", s=14, zorder=3)
+    cut = False
+    for j, i, q in entries:
+        x = i + (j - (len(sizes) - 1) / 2) * width
+        lo, hi = q["ci"]
+        if lo == lo:  # an interval (n >= 2)
+            shown = (max(lo, view[0]), min(hi, view[1]))
+            ax.vlines(x, *shown, color=PALETTE[j], lw=1.5)
+            for end, edge, marker in ((lo, view[0], "v"), (hi, view[1], "^")):
+                clipped = (end < edge) if marker == "v" else (end > edge)
+                cut |= clipped
+                ax.scatter([x], [edge if clipped else end], marker=marker if clipped else "_", s=60 if clipped else 120,
+                           color=PALETTE[j], zorder=3)
+        ax.scatter([x], [q["mean"]], marker="s", s=50, color=PALETTE[j], zorder=4,
+                   label=sizes[j] if i == min(i2 for j2, i2, _ in entries if j2 == j) else None)
+        jitter = np.linspace(-0.04, 0.04, len(q["values"])) if len(q["values"]) > 1 else np.zeros(1)
+        ax.scatter(x + jitter, q["values"], color="black", s=14, zorder=5)
     if reference is not None:
         ax.axhline(reference, color="grey", lw=0.8, ls="--")
+    ax.set_ylim(*view)
     ax.set_xticks(range(len(quantities)), list(quantities.values()), fontsize=8)
     ax.set(ylabel=ylabel, title=f"{title}\n(squares: mean and {summary['interval']}; dots: replicates, "
-                                f"n = {summary['n_replicates']})")
+                                f"n = {summary['n_replicates']}" + ("; ▲▼: the interval goes on past the axis" if cut else "")
+                                + ")")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -290,16 +308,18 @@ REPLICATE_FIGURES = {
     "toxicity_by_stage": ({"ratio_start": "start", "ratio_rlhf": "RLHF\n(true reward)", "ratio_irl": "RLHF\n(IRL reward)",
                            "ratio_random": "RLHF\n(random head)", "ratio_transfer": "RLHF\n(other size's IRL)"},
                           "Toxicity ratio of test-prompt continuations by stage (ground-truth judge)",
-                          "toxicity ratio (P ≥ 0.5)", None),
+                          "toxicity ratio (P ≥ 0.5)", None, (0.0, 1.0)),
     "recovery": ({"irl_auc": "IRL reward\nvs judge", "implicit_auc": "implicit reward\nvs judge",
                   "random_auc": "random head\nvs judge", "irl_human_auc": "IRL reward\nvs human labels"},
-                 "How well the reward is recovered: ROC-AUC on held-out texts", "ROC-AUC", 0.5),
+                 "How well the reward is recovered: ROC-AUC on held-out texts", "ROC-AUC", 0.5, (0.0, 1.0)),
     "realignment": ({"realign_relative_change_true": "true", "realign_relative_change_irl": "IRL",
                      "realign_relative_change_random": "random head", "realign_relative_change_transfer": "other size's IRL",
                      "irl_minus_random": "IRL − random\n(paired)"},
-                    "Re-alignment: relative change of the toxicity ratio, by reward", "relative change vs start", 0.0),
+                    "Re-alignment: relative change of the toxicity ratio, by reward", "relative change vs start", 0.0,
+                    (None, None)),
 }
-"""06's figures over replicates: {file name: (quantities, title, y label, reference line)}."""
+"""06's figures over replicates: {file name: (quantities, title, y label, reference line, the range the
+quantities can take)}."""
 
 
 def posterior_auc(irl: dict):

@@ -102,3 +102,20 @@ def test_size_sentence_claims_only_what_the_interval_supports():
     assert "630M to 1,777M" in clear and "excludes 0" in clear
     assert "no size effect is claimed" in report.size_sentence(summary([0.70, 0.80, 0.75], [0.78, 0.72, 0.76]), params)
     assert "one replicate" in report.size_sentence(summary([0.70], [0.80]), params)
+
+
+def test_over_replicates_fits_the_axes_to_the_replicates_and_marks_intervals_cut_at_the_bounds():
+    """With n = 2 a t-interval of a toxicity ratio runs far below 0: the axes stay within the ratio's range and
+    around the replicates' values, and the title says an interval was cut."""
+    from irlkit import replicates
+
+    summary = {"n_replicates": 2, "interval": "t-interval over replicates, 95%",
+               "sizes": {"a": {"ratio_start": replicates.interval([0.10, 0.11]),
+                               "ratio_rlhf": replicates.interval([0.02, 0.20])}}}
+    quantities = {"ratio_start": "start", "ratio_rlhf": "RLHF"}
+    fig = plots.over_replicates(summary, quantities, "toxicity", "ratio", bounds=(0.0, 1.0))
+    lo, hi = fig.axes[0].get_ylim()
+    assert summary["sizes"]["a"]["ratio_rlhf"]["ci"][0] < 0 == lo and hi < 0.5
+    assert "past the axis" in fig.axes[0].get_title()
+    narrow = {**summary, "sizes": {"a": {"ratio_start": replicates.interval([0.10, 0.11])}}}
+    assert "past the axis" not in plots.over_replicates(narrow, quantities, "t", "r", bounds=(0.0, 1.0)).axes[0].get_title()

@@ -163,9 +163,17 @@ def _arm(entries: dict, arm: str) -> tuple[float, float] | None:
     return e["judge"]["paired"]["ratio_relative_change"], e["judge"]["after"]["ratio"]
 
 
+PAIRED = {"irl_minus_random": ("realign_relative_change_irl", "realign_relative_change_random"),
+          "irl_minus_true": ("realign_relative_change_irl", "realign_relative_change_true"),
+          "irl_auc_minus_random_auc": ("irl_auc", "random_auc"),
+          "irl_auc_minus_implicit_auc": ("irl_auc", "implicit_auc")}
+"""The paired comparisons of the summary: {name: (a, b)}, the per-replicate difference a − b (the two
+measured in the same replicate, on the same test texts), with its t-interval and p-value."""
+
+
 def summarise(runs: dict[int, dict], ci: float = 0.95) -> dict:
     """summary.json: per size and quantity, every replicate's value, the mean and its interval; and
-    `irl_minus_random`, the paired per-replicate difference of relative change, with its p-value."""
+    the paired per-replicate differences of `PAIRED` (e.g. `irl_minus_random`, of relative change) with p-values."""
     hashes = {(r["manifest"]["config_hash"], r["manifest"]["code_hash"]) for r in runs.values()}
     if len(hashes) > 1:
         raise ValueError("replicates made by different configs or code cannot be aggregated: "
@@ -180,9 +188,9 @@ def summarise(runs: dict[int, dict], ci: float = 0.95) -> dict:
         names = list(dict.fromkeys(n for q in per.values() for n in q[size]))
         values = {n: [q[size].get(n, float("nan")) for q in per.values()] for n in names}
         entry = {n: interval(v, ci) for n, v in values.items()}
-        if "realign_relative_change_irl" in values and "realign_relative_change_random" in values:
-            entry["irl_minus_random"] = paired(values["realign_relative_change_irl"],
-                                               values["realign_relative_change_random"], ci)
+        for name, (a, b) in PAIRED.items():
+            if a in values and b in values:
+                entry[name] = paired(values[a], values[b], ci)
         out["sizes"][size] = entry
     out["cross_replicate_agreement"] = {size: agreement(runs, size) for size in sizes}
     return out

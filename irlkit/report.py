@@ -319,7 +319,10 @@ SUMMARY_ROWS = {
     "realign_relative_change_random": "re-alignment, random head",
     "realign_relative_change_transfer": "re-alignment, the other size's IRL reward",
     "irl_share_of_true_cut": "IRL reward's cut as a share of the true reward's",
-    "irl_minus_random": "IRL minus random (paired by replicate; < 0: IRL cut more)",
+    "irl_minus_random": "re-alignment, IRL minus random (paired by replicate; < 0: IRL cut more)",
+    "irl_minus_true": "re-alignment, IRL minus true (paired by replicate; > 0: IRL cut less)",
+    "irl_auc_minus_random_auc": "ROC-AUC vs judge, IRL minus random head (paired by replicate)",
+    "irl_auc_minus_implicit_auc": "ROC-AUC vs judge, IRL minus implicit reward (paired by replicate)",
 }
 """The summary's headline quantities, in the README's order, with what each row says."""
 
@@ -356,6 +359,15 @@ def summary_table(summary: dict) -> pd.DataFrame:
         row = {"quantity": label}
         for size, q in summary["sizes"].items():
             row[size] = _interval_cell(q[name]) if name in q else "not run"
+        rows.append(row)
+    agreement = summary.get("cross_replicate_agreement") or {}
+    if any(agreement.values()):  # one number per size from the replicate x replicate matrices, not a mean over replicates
+        row = {"quantity": "IRL rewards of independent RLHF runs on the same held-out texts: mean Spearman ρ (head cosine)"}
+        for size in summary["sizes"]:
+            a = agreement.get(size)
+            pairs = len(a["replicates"]) * (len(a["replicates"]) - 1) // 2 if a else 0
+            row[size] = (f"{a['spearman_mean']:.2f} ({a.get('cosine_mean', float('nan')):.2f}; {pairs} pair{'s' * (pairs > 1)} of replicates)"
+                         if a else "fewer than 2 replicates")
         rows.append(row)
     return pd.DataFrame(rows)
 

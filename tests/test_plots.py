@@ -119,3 +119,16 @@ def test_over_replicates_fits_the_axes_to_the_replicates_and_marks_intervals_cut
     assert "past the axis" in fig.axes[0].get_title()
     narrow = {**summary, "sizes": {"a": {"ratio_start": replicates.interval([0.10, 0.11])}}}
     assert "past the axis" not in plots.over_replicates(narrow, quantities, "t", "r", bounds=(0.0, 1.0)).axes[0].get_title()
+
+
+def test_summary_table_adds_the_cross_replicate_agreement_row_only_with_two_or_more_replicates():
+    from irlkit import replicates
+
+    summary = {"sizes": {"a": {"irl_auc": replicates.interval([0.7, 0.8, 0.75])}, "b": {"irl_auc": replicates.interval([0.6] * 3)}},
+               "cross_replicate_agreement": {"a": {"replicates": ["r0", "r1", "r2"], "spearman_mean": 0.512, "cosine_mean": 0.2},
+                                             "b": None}}
+    table = report.summary_table(summary)
+    last = table.iloc[-1]
+    assert "independent RLHF runs" in last["quantity"] and last["a"] == "0.51 (0.20; 3 pairs of replicates)"
+    assert last["b"] == "fewer than 2 replicates"
+    assert "independent" not in report.summary_table({**summary, "cross_replicate_agreement": {"a": None, "b": None}}).iloc[-1]["quantity"]

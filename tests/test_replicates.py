@@ -75,6 +75,10 @@ def test_summary_has_the_right_means_and_intervals():
     assert small["irl_auc"]["ci"] == pytest.approx(list(stats.t.interval(0.95, 2, loc=0.75, scale=stats.sem([0.7, 0.8, 0.75]))))
     assert small["realign_relative_change_irl"]["mean"] == pytest.approx(-0.55)
     assert small["irl_minus_random"]["values"] == pytest.approx([-0.4, -0.7, -0.5])
+    assert small["irl_minus_true"]["values"] == pytest.approx([0.2, 0.1, 0.15])
+    d = [0.70 - 0.8, 0.80 - 0.8, 0.75 - 0.8]  # IRL AUC minus the implicit reward's, paired by replicate
+    assert small["irl_auc_minus_implicit_auc"]["mean"] == pytest.approx(-0.05)
+    assert small["irl_auc_minus_implicit_auc"]["p_value"] == pytest.approx(stats.ttest_1samp(d, 0.0).pvalue)
     assert small["irl_share_of_true_cut"]["values"] == pytest.approx([0.5 / 0.7, 0.6 / 0.7, 0.55 / 0.7])
     assert small["rlhf_perplexity_change"]["mean"] == pytest.approx(0.1)
 

@@ -2,6 +2,7 @@
 
     from rloo_timing import median_step_seconds   # scripts in benchmarks/ import it by name
     median_step_seconds("gemma3-270m", steps=4, one_pass=False)
+    median_step_seconds("qwen2.5-coder-1.5b", steps=3, profile="ladder")   # any profile's recipe (LoRA here)
 
 Keyword arguments replace fields of the size's `rlhf` section. The true judge is the reward; the
 first step is dropped (it pays for warm-up); TRL's `training_step` is timed, the optimiser step is not.
@@ -29,15 +30,16 @@ def _timed_step(*a, **k):  # the one-pass and bf16 trainers subclass RLOOTrainer
 
 
 rloo.RLOOTrainer.training_step = _timed_step
-_ctx = stages.Context(config.load("cpu", progress=False))
+_contexts: dict = {}
 
 
-def median_step_seconds(size: str, steps: int, **rlhf_fields) -> float:
+def median_step_seconds(size: str, steps: int, profile: str = "cpu", **rlhf_fields) -> float:
     if steps < 2:
         raise ValueError("steps must be at least 2: the first step is warm-up")
-    rc = dataclasses.replace(_ctx.cfg.rlhf_for(size), steps=steps, **rlhf_fields)
+    ctx = _contexts.setdefault(profile, stages.Context(config.load(profile, progress=False)))
+    rc = dataclasses.replace(ctx.cfg.rlhf_for(size), steps=steps, **rlhf_fields)
     _seconds.clear()
     with tempfile.TemporaryDirectory() as tmp:
-        rlhf.train(stages.policies.start_folder(_ctx, size), data.split_of(_ctx.prompts, "train"),
-                   rlhf.reward_function(JudgeReward(_ctx.judge())), _ctx.cfg, Path(tmp), rc=rc)
+        rlhf.train(stages.policies.start_folder(ctx, size), data.split_of(ctx.prompts, "train"),
+                   rlhf.reward_function(JudgeReward(ctx.judge())), ctx.cfg, Path(tmp), rc=rc)
     return statistics.median(_seconds[1:])

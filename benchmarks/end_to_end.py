@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/end_to_end.py --commits 6968d2b HEAD --replicate 1 --repeats 2
     .venv/bin/python benchmarks/end_to_end.py --commits 6968d2b --include 784f3ee=/work/final  # + a finished run
 
-Each commit runs in its own clone of this repository (data/runs/end_to_end/<commit>/), with this
+Each commit runs in its own clone of this repository (`layout.experiment_scratch("end_to_end")/<commit>`), with this
 checkout's assets (data/raw, data/models) and .venv linked in and an otherwise empty data folder, so work
 shared by replicates is counted in the replicate that does it first. The environment is the one
 scripts/bootstrap.sh exports. A commit of the single-run layout runs notebooks 01–05
@@ -54,7 +54,7 @@ def clone(commit: str, into) -> None:
 
 def timed(commit: str, profile: str, replicate: int, into, has_replicates: bool) -> dict:
     """{notebook: s, "notebooks_total": s} of a finished run in the clone `into`."""
-    timings = json.loads((into / "data" / "results" / profile / "timings.json").read_text())
+    timings = json.loads((into / layout.Layout(profile).result("timings").relative_to(layout.ROOT)).read_text())
     seconds = timings["replicates"][f"r{replicate}"] if has_replicates else timings
     out = {name: seconds[name] for name in NOTEBOOKS}
     out["notebooks_total"] = round(sum(out.values()), 1)
@@ -108,7 +108,7 @@ def main(argv=None) -> int:
         included.append(sha)
     for repeat in range(args.repeats):  # interleaved, so that a slow spell of the machine hits both
         for name, sha in commits.items():
-            row = run(sha, args.profile, args.replicate, layout.data_dir() / "runs" / "end_to_end" / sha)
+            row = run(sha, args.profile, args.replicate, layout.experiment_scratch("end_to_end") / sha)
             result["runs"].setdefault(sha, []).append(row)
             summarise(result, list(commits.values()) + included)
             store.write_experiment("end_to_end", result)  # after every run: a killed benchmark keeps what finished

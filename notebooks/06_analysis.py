@@ -51,8 +51,8 @@ print(f"{len(runs)} replicate(s) kept: {[f'r{k}' for k in runs]}"
 summary = {**replicates.summarise(runs), "made_by_this_checkout": current} if runs else None
 if summary:
     store.write_result(where.summary, summary, cfg)
-    for name, (quantities, title, ylabel, ref) in plots.REPLICATE_FIGURES.items():
-        plots.show(plots.over_replicates(summary, quantities, title, ylabel, ref), name, where.figures)
+    for name, (quantities, title, ylabel, ref, bounds) in plots.REPLICATE_FIGURES.items():
+        plots.show(plots.over_replicates(summary, quantities, title, ylabel, ref, bounds), name, where.figures)
     display(report.summary_table(summary))  # noqa: F821
 else:
     print(f"no replicate of this code in {where.replicates}: the figures below show the results in {where.results}")

@@ -29,8 +29,7 @@ import time
 from pathlib import Path
 
 from irlkit import layout, replicates, store
-
-NOTEBOOKS = ("01_rlhf", "02_sampling", "03_irl", "04_eval", "05_refinetune")
+from irlkit.runner import PER_REPLICATE as NOTEBOOKS  # 01–05
 ENV = {"PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
        "TOKENIZERS_PARALLELISM": "false", "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
 """scripts/bootstrap.sh's exports (the same at 6968d2b and on main)."""
@@ -52,7 +51,7 @@ def clone(commit: str, into) -> None:
     (into / ".venv").symlink_to(layout.ROOT / ".venv")
 
 
-def timed(commit: str, profile: str, replicate: int, into, has_replicates: bool) -> dict:
+def timed(profile: str, replicate: int, into, has_replicates: bool) -> dict:
     """{notebook: s, "notebooks_total": s} of a finished run in the clone `into`."""
     timings = json.loads((into / layout.Layout(profile).result("timings").relative_to(layout.ROOT)).read_text())
     seconds = timings["replicates"][f"r{replicate}"] if has_replicates else timings
@@ -73,7 +72,7 @@ def run(commit: str, profile: str, replicate: int, into) -> dict:
     t0 = time.time()
     subprocess.run(command, cwd=into, env=env, check=True)
     total = round(time.time() - t0, 1)
-    out = {**timed(commit, profile, replicate, into, has_replicates), "total": total,
+    out = {**timed(profile, replicate, into, has_replicates), "total": total,
            "command": " ".join(["python", *command[1:]])}
     print(f"[end_to_end] {commit}: {total:.0f} s", flush=True)
     return out
@@ -102,17 +101,16 @@ def main(argv=None) -> int:
     for item in args.include:
         sha, clone_dir = item.split("=", 1)
         sha = git("rev-parse", "--short", sha)
-        result["runs"].setdefault(sha, []).append({**timed(sha, args.profile, args.replicate, Path(clone_dir), True),
+        result["runs"].setdefault(sha, []).append({**timed(args.profile, args.replicate, Path(clone_dir), True),
                                                     "command": f"by hand in a fresh clone: python -m irlkit.runner "
                                                                f"{args.profile} --replicate {args.replicate}"})
         included.append(sha)
     for repeat in range(args.repeats):  # interleaved, so that a slow spell of the machine hits both
-        for name, sha in commits.items():
+        for sha in commits.values():
             row = run(sha, args.profile, args.replicate, layout.experiment_scratch("end_to_end") / sha)
             result["runs"].setdefault(sha, []).append(row)
             summarise(result, list(commits.values()) + included)
             store.write_experiment("end_to_end", result)  # after every run: a killed benchmark keeps what finished
-    summarise(result, list(commits.values()) + included)
     print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=1))
     return 0
 

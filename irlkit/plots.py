@@ -238,7 +238,7 @@ def over_replicates(summary: dict, quantities: dict[str, str], title: str, ylabe
     view = [view[0] if bounds[0] is None else max(view[0], bounds[0]), view[1] if bounds[1] is None else min(view[1], bounds[1])]
     fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(quantities) * len(sizes)), 4.2))
     width = 0.8 / max(len(sizes), 1)
-    cut = False
+    cut, labelled = False, set()
     for j, i, q in entries:
         x = i + (j - (len(sizes) - 1) / 2) * width
         lo, hi = q["ci"]
@@ -251,7 +251,8 @@ def over_replicates(summary: dict, quantities: dict[str, str], title: str, ylabe
                 ax.scatter([x], [edge if clipped else end], marker=marker if clipped else "_", s=60 if clipped else 120,
                            color=PALETTE[j], zorder=3)
         ax.scatter([x], [q["mean"]], marker="s", s=50, color=PALETTE[j], zorder=4,
-                   label=sizes[j] if i == min(i2 for j2, i2, _ in entries if j2 == j) else None)
+                   label=None if sizes[j] in labelled else sizes[j])
+        labelled.add(sizes[j])
         jitter = np.linspace(-0.04, 0.04, len(q["values"])) if len(q["values"]) > 1 else np.zeros(1)
         ax.scatter(x + jitter, q["values"], color="black", s=14, zorder=5)
     if reference is not None:

@@ -224,7 +224,7 @@ def train_full(start_folder: str, expert: list[str], start: list[str], *, loss: 
     from transformers import TrainerCallback
     from trl import RewardConfig
 
-    from irlkit.models import load_reward_model
+    from irlkit.models import head_parameters, load_reward_model
     from irlkit.progress import trainer_callback
     from irlkit.utils import progress_enabled, seed_everything
 
@@ -246,7 +246,7 @@ def train_full(start_folder: str, expert: list[str], start: list[str], *, loss: 
                         logging_steps=10, save_strategy="no", report_to="none", bf16=False, fp16=False,
                         gradient_checkpointing=False, use_cpu=cfg.device == "cpu", disable_tqdm=not progress_enabled(cfg),
                         lr_scheduler_type="constant", center_rewards_coefficient=None, dataloader_num_workers=0)
-    head = {n for n, _ in model.named_parameters() if not n.startswith(model.base_model_prefix + ".")}
+    head = set(head_parameters(model))
     optimizer = torch.optim.AdamW(
         [{"params": [p for n, p in model.named_parameters() if n not in head], "lr": ic.full_lr},
          {"params": [p for n, p in model.named_parameters() if n in head], "lr": ic.full_head_lr}], weight_decay=0.0)
@@ -377,7 +377,9 @@ class TopBlocks(torch.nn.Module):
         for name, value in self.top.state_dict().items():
             if self._source_name(name) in target and target[self._source_name(name)].shape == value.shape:
                 target[self._source_name(name)].copy_(value)
-        heads = [p for n, p in reward_model.named_parameters() if not n.startswith(reward_model.base_model_prefix + ".")]
+        from irlkit.models import head_parameters
+
+        heads = list(head_parameters(reward_model).values())
         if len(heads) != 1 or heads[0].shape != self.head.weight.shape:
             raise RuntimeError(f"expected one {tuple(self.head.weight.shape)} head in {type(reward_model).__name__}")
         heads[0].copy_(self.head.weight)

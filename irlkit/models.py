@@ -114,3 +114,10 @@ def load_reward_model(folder: str, device: str = "cpu", num_labels: int = 1):
     model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=num_labels, dtype=torch.float32)
     model.config.pad_token_id = tok.pad_token_id
     return model.to(device), tok
+
+
+def head_parameters(reward_model) -> dict[str, torch.nn.Parameter]:
+    """{name: parameter} of what a sequence-classification model keeps outside its backbone: the scalar head
+    that `load_reward_model` initialises afresh (full mode trains it at its own rate)."""
+    backbone = reward_model.base_model_prefix + "."
+    return {n: p for n, p in reward_model.named_parameters() if not n.startswith(backbone)}

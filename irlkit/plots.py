@@ -228,6 +228,9 @@ def over_replicates(summary: dict, quantities: dict[str, str], title: str, ylabe
     (within `bounds`, the range the quantities can take); an interval reaching past them ends in a triangle
     (its full extent is in summary.json)."""
     sizes = list(summary["sizes"])
+    quantities = {n: label for n, label in quantities.items() if any(n in summary["sizes"][s] for s in sizes)}
+    if not quantities:
+        raise ValueError("none of these quantities is in summary.json (06 shows only what the profile measured)")
     entries = [(j, i, summary["sizes"][size][name]) for j, size in enumerate(sizes)
                for i, name in enumerate(quantities) if name in summary["sizes"][size]]
     seen = [v for *_, q in entries for v in (*q["values"], q["mean"]) if v == v] or [0.0, 1.0]

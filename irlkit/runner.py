@@ -7,7 +7,8 @@
     python -m irlkit.runner smoke --set rlhf.steps=4 --set irl.losses='["logistic"]' --seed 1
 
 Executed copies go to data/runs/<profile>/r<k>/notebooks/ (06's to data/runs/<profile>/notebooks/),
-never over the sources. When a replicate has run 05, its results folder gets a manifest.json (config
+never over the sources. When a replicate has run its last notebook (05, or 04 where the profile turns
+re-alignment off), its results folder gets a manifest.json (config
 and code hash, CPU, threads, wall time per notebook); data/results/<profile>/timings.json keeps every
 replicate's wall times and the shared work's. The first failing notebook stops the run with its name
 and the failing cell's error.
@@ -28,6 +29,11 @@ from irlkit.config import PROFILES
 NOTEBOOKS = ("01_rlhf", "02_sampling", "03_irl", "04_eval", "05_refinetune", "06_analysis")
 PER_REPLICATE = NOTEBOOKS[:-1]
 """01–05 run once per replicate; 06 aggregates the replicates."""
+
+
+def per_replicate(cfg) -> tuple:
+    """The notebooks one replicate of `cfg` runs: 01–05, or 01–04 where `refinetune.enabled` is off."""
+    return PER_REPLICATE if cfg.refinetune.enabled else PER_REPLICATE[:-1]
 
 
 def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None, replicate: int | None = None) -> dict:
@@ -51,19 +57,24 @@ def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None, r
     if "replicates" not in timings:  # a single-run timings file of an earlier layout: kept beside
         timings = {"replicates": {}, **({"single_run": timings} if timings else {})}
     os.environ["IRLKIT_PROGRESS"] = "0"  # bars would flood the papermill log
+    stages = per_replicate(cfg)
+    if set(only) & set(PER_REPLICATE) - set(stages):
+        print(f"[skip] {', '.join(sorted(set(only) & set(PER_REPLICATE) - set(stages)))}: off in profile {profile!r} "
+              f"(refinetune.enabled=False); its replicates end at {stages[-1]}", file=sys.stderr)
     for k in ([replicate] if replicate is not None else range(cfg.replicates)):
-        todo = [nb for nb in PER_REPLICATE if nb in only]
+        todo = [nb for nb in stages if nb in only]
         if not todo:
             continue
         seconds = timings["replicates"].setdefault(f"r{k}", {})
         for name in todo:
             seconds[name] = _execute(name, profile, where.of_replicate(k), {**parameters, "REPLICATE": k})
-            seconds["total"] = round(sum(v for n, v in seconds.items() if n in PER_REPLICATE), 1)
+            seconds["total"] = round(sum(v for n, v in seconds.items() if n in stages), 1)
             store.atomic_write_json(timings_path, timings)
-        if "05_refinetune" in todo:  # the replicate is complete: record what made it
+        if stages[-1] in todo:  # the replicate is complete: record what made it
             store.atomic_write_json(where.of_replicate(k).manifest,
-                                    replicates.manifest(cfg, k, {n: seconds[n] for n in PER_REPLICATE if n in seconds}))
-    timings["shared"] = _shared_seconds(where)
+                                    replicates.manifest(cfg, k, {n: seconds[n] for n in stages if n in seconds}))
+    # the shared work's build times live in the run folder: a machine without it (06 on a fresh clone) keeps the record
+    timings["shared"] = _shared_seconds(where) or timings.get("shared", {})
     if "06_analysis" in only and replicate is None:
         timings["06_analysis"] = _execute("06_analysis", profile, where, parameters)
     store.atomic_write_json(timings_path, timings)

@@ -52,6 +52,9 @@ summary = {**replicates.summarise(runs), "made_by_this_checkout": current} if ru
 if summary:
     store.write_result(where.summary, summary, cfg)
     for name, (quantities, title, ylabel, ref, bounds) in plots.REPLICATE_FIGURES.items():
+        if not any(q in entry for q in quantities for entry in summary["sizes"].values()):
+            print(f"{name}: not measured in profile {cfg.profile!r} (realignment is 05's, off where refinetune.enabled is)")
+            continue
         plots.show(plots.over_replicates(summary, quantities, title, ylabel, ref, bounds), name, where.figures)
     display(report.summary_table(summary))  # noqa: F821
 else:

@@ -116,3 +116,28 @@ def test_without_replicates_of_this_code_collect_keeps_the_latest_group_and_says
     _write_replicates(where, cfg, [("a", "2026-01-01"), ("b", "2026-02-01"), ("b", "2026-03-01")])
     runs, left_out = replicates.collect(where, cfg)
     assert list(runs) == [1, 2] and list(left_out) == [0] and not replicates.is_current(runs, cfg)
+
+
+def test_a_profile_without_refinetune_is_complete_after_04_and_keeps_the_shared_timings(data_home, monkeypatch):
+    """Orchestration only (each notebook's run replaced by a stub): with `refinetune.enabled` off, a replicate
+    runs 01–04, 05 is never started, and the manifest is written once 04 has run; a later run of 06 on a machine
+    without run folders keeps the shared work's recorded times."""
+    from irlkit import layout, runner
+
+    ran = []
+    monkeypatch.setattr(runner, "_execute", lambda name, profile, where, parameters: ran.append(name) or 1.0)
+    off = {"OVERRIDES": {"refinetune.enabled": False}}
+    runner.run("smoke", only=runner.PER_REPLICATE, parameters=off, replicate=0)
+    assert ran == ["01_rlhf", "02_sampling", "03_irl", "04_eval"]
+    where = layout.Layout("smoke")
+    manifest = json.loads(where.of_replicate(0).manifest.read_text())
+    assert set(manifest["seconds"]) == set(ran) and manifest["total_seconds"] == 4.0
+
+    runner.run("smoke", only=("01_rlhf", "02_sampling"), parameters=off, replicate=1)
+    assert not where.of_replicate(1).manifest.exists(), "a replicate that stopped before its last notebook is not complete"
+
+    timings = json.loads(where.result("timings").read_text())
+    timings["shared"] = {"texts/tiny-a-start": 12.5}  # as a machine with run folders recorded it
+    where.result("timings").write_text(json.dumps(timings))
+    runner.run("smoke", only=("06_analysis",), parameters=off)
+    assert json.loads(where.result("timings").read_text())["shared"] == {"texts/tiny-a-start": 12.5}

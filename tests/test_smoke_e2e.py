@@ -93,6 +93,16 @@ def test_smoke_profile_end_to_end(data_home, tmp_path, monkeypatch, capsys):
     assert _images(fresh.notebooks / "06_analysis.ipynb") == FIGURES_SHOWN["06_analysis"]
     assert (fresh.figures / "non_identifiability_heatmap.png").exists() and fresh.report.exists()
     assert json.loads(fresh.summary.read_text())["n_replicates"] == 2
+    assert json.loads(fresh.result("timings").read_text())["shared"] == timings["shared"], "06 keeps the shared times"
+
+    # a profile that stops at 04 (refinetune.enabled off, as the ladder's): 06 renders without 05's results
+    for rep in (0, 1):
+        for leftover in Layout("smoke", rep).results.glob("refinetune*"):
+            leftover.unlink()
+    runner.run("smoke", only=("06_analysis",), parameters={"OVERRIDES": {"refinetune.enabled": False}})
+    summary = json.loads(fresh.summary.read_text())
+    assert summary["n_replicates"] == 2 and "irl_auc" in summary["sizes"]["tiny-a"]
+    assert not any(k.startswith("realign") for k in summary["sizes"]["tiny-a"])
 
 
 def test_a_failing_notebook_stops_the_run_with_its_name(data_home, capsys):

@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/experiments/rlhf_recipe.py                   # the cpu profile's sizes and GRIDS["cpu"]
     .venv/bin/python scripts/experiments/rlhf_recipe.py --profile ladder  # the Qwen sizes' LoRA rates -> rlhf_recipe_ladder.json
+    .venv/bin/python scripts/experiments/rlhf_recipe.py --profile ladder --sizes qwen2.5-coder-0.5b  # one size's grid
 
 The protocol, fixed before any run: for each size, RLOO with the cpu recipe at each learning rate of
 the profile's grid (seed 0, the profile's horizon); on the **val** prompts, the judge's toxicity ratio of the
@@ -55,6 +56,13 @@ def start_evaluated(ctx, size: str) -> None:
 if __name__ == "__main__":  # (workers import this file again: everything that sets up runs here, once)
     profile = sys.argv[sys.argv.index("--profile") + 1] if "--profile" in sys.argv else "cpu"
     GRID, name = GRIDS[profile], "rlhf_recipe" if profile == "cpu" else f"rlhf_recipe_{profile}"
+    if "--sizes" in sys.argv:  # the sizes named after --sizes, up to the next flag
+        named = sys.argv[sys.argv.index("--sizes") + 1:]
+        named = named[:next((i for i, a in enumerate(named) if a.startswith("--")), len(named))]
+        unknown = set(named) - set(GRID)
+        if unknown or not named:
+            raise SystemExit(f"--sizes takes sizes of the {profile} grid: {', '.join(GRID)}; got {named}")
+        GRID = {size: GRID[size] for size in named}
     main_data = layout.data_dir()
     scratch = layout.experiment_scratch(name)
     layout.Layout(profile).link_into(scratch, [])

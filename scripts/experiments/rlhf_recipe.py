@@ -73,6 +73,9 @@ if __name__ == "__main__":  # (workers import this file again: everything that s
                        + [(f"{size}-start", start_evaluated, size) for size in GRID])
     val = data.split_of(ctx.prompts, "val")
     result = {"protocol": __doc__.split("\n\n")[1], "perplexity_budget": PERPLEXITY_BUDGET, "sizes": {}}
+    earlier = layout.experiment_result(name)
+    if "--sizes" in sys.argv and earlier.exists():  # one size's grid at a time: keep the other sizes' results
+        result["sizes"] = store.read_json(earlier)["result"]["sizes"]
     for size, rates in GRID.items():
         start = stages.policies.start_folder(ctx, size)
         before = stages.policies.policy_texts(ctx, f"{size}-start-val", start, val)

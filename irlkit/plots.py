@@ -278,7 +278,8 @@ SIZE_AXIS = {"rlhf_relative_change": "RLHF: relative change\nof toxicity", "irl_
 
 def size_axis(summary: dict, params_m: dict[str, float], quantities: dict[str, str] = SIZE_AXIS, title: str = ""):
     """Each quantity of summary.json against the sizes' parameter counts (log scale, one family): a dot per
-    replicate, the mean and its interval over replicates where there are several, a line through the means."""
+    replicate with its test-set bootstrap interval (grey bar, where the results have one), the mean and its
+    interval over replicates where there are several, a line through the means."""
     shown = {k: v for k, v in quantities.items() if any(k in q for q in summary["sizes"].values())}
     fig, axes = plt.subplots(1, len(shown), figsize=(3.3 * len(shown), 3.6), squeeze=False)
     sizes = sorted(summary["sizes"], key=params_m.get)
@@ -293,6 +294,9 @@ def size_axis(summary: dict, params_m: dict[str, float], quantities: dict[str, s
             ax.errorbar([x], [q["mean"]], yerr=[[q["mean"] - lo], [hi - q["mean"]]] if lo == lo else None, fmt="s",
                         color=PALETTE[0], capsize=5, ms=7)
             ax.scatter(np.full(len(q["values"]), x), q["values"], color="black", s=14, zorder=3)
+            for test_ci in q.get("test_ci", []):  # each replicate's own test-set bootstrap interval
+                if test_ci is not None:
+                    ax.vlines(x, *test_ci, color="0.55", lw=3, alpha=0.5, zorder=1)
             xs.append(x)
             means.append(q["mean"])
         ax.plot(xs, means, color=PALETTE[0], lw=1)
@@ -301,8 +305,10 @@ def size_axis(summary: dict, params_m: dict[str, float], quantities: dict[str, s
         ax.minorticks_off()
         ax.set(title=label, xlabel="parameters")
         ax.title.set_fontsize(9)
+    over = (f"squares: mean and {summary['interval']}; " if summary["n_replicates"] > 1 else
+            "one replicate: no interval over replicates; ")
     fig.suptitle((title or "Against model size within one family")
-                 + f" (squares: mean and {summary['interval']}; dots: replicates, n = {summary['n_replicates']})",
+                 + f"\n({over}dots: replicates, n = {summary['n_replicates']}; grey bars: each replicate's 95% bootstrap over its test prompts)",
                  fontsize=10)
     fig.tight_layout()
     return fig

@@ -150,6 +150,23 @@ def quantities(results: dict) -> dict[str, dict[str, float]]:
     return out
 
 
+def test_intervals(results: dict) -> dict[str, dict[str, list[float]]]:
+    """{size: {quantity: [lo, hi]}} of one replicate: the bootstrap interval over its test prompts that 01
+    and 03 report beside a quantity of `quantities`, where they report one. It measures how much the test
+    texts move a number within one RLHF draw, not the spread over draws that the t-interval over
+    replicates measures: with one replicate it is the only interval there is."""
+    out = {}
+    for size, r in results["rlhf"]["sizes"].items():
+        s = results["irl"]["sizes"][size]
+        selected, implicit, random = s.get("selected_reward", {}), s["implicit"]["sum"], s["random"]
+        found = {"ratio_start": r["judge"]["before"].get("ratio_ci"), "ratio_rlhf": r["judge"]["after"].get("ratio_ci"),
+                 "irl_auc": selected.get("auc_ci"), "irl_human_auc": selected.get("human_auc_ci"),
+                 "irl_auc_model_text": selected.get("auc_model_text_ci"), "implicit_auc": implicit.get("auc_ci"),
+                 "random_auc": random.get("auc_ci")}
+        out[size] = {k: [float(x) for x in v] for k, v in found.items() if v is not None}
+    return out
+
+
 def _arm(entries: dict, arm: str) -> tuple[float, float] | None:
     """(relative change of the judge's toxicity ratio, ratio after) of one arm of 05, averaged over its
     RLOO runs when it has several (the random heads)."""
@@ -172,14 +189,16 @@ measured in the same replicate, on the same test texts), with its t-interval and
 
 
 def summarise(runs: dict[int, dict], ci: float = 0.95) -> dict:
-    """summary.json: per size and quantity, every replicate's value, the mean and its interval; and
-    the paired per-replicate differences of `PAIRED` (e.g. `irl_minus_random`, of relative change) with p-values."""
+    """summary.json: per size and quantity, every replicate's value, the mean and its interval (and, where
+    01 or 03 reported one, each replicate's `test_ci` of `test_intervals`); and the paired per-replicate
+    differences of `PAIRED` (e.g. `irl_minus_random`, of relative change) with p-values."""
     hashes = {(r["manifest"]["config_hash"], r["manifest"]["code_hash"]) for r in runs.values()}
     if len(hashes) > 1:
         raise ValueError("replicates made by different configs or code cannot be aggregated: "
                          + "; ".join(f"r{k}: config {r['manifest']['config_hash']}, code {r['manifest']['code_hash']}"
                                      for k, r in sorted(runs.items())))
     per = {k: quantities(r) for k, r in sorted(runs.items())}
+    within = {k: test_intervals(r) for k, r in sorted(runs.items())}
     sizes = list(next(iter(per.values()))) if per else []
     out = {"n_replicates": len(per), "replicates": [f"r{k}" for k in per], "interval": f"t-interval over replicates, {ci:.0%}",
            "config_hash": next(iter(hashes))[0] if hashes else None, "code_hash": next(iter(hashes))[1] if hashes else None,
@@ -188,6 +207,9 @@ def summarise(runs: dict[int, dict], ci: float = 0.95) -> dict:
         names = list(dict.fromkeys(n for q in per.values() for n in q[size]))
         values = {n: [q[size].get(n, float("nan")) for q in per.values()] for n in names}
         entry = {n: interval(v, ci) for n, v in values.items()}
+        for n in entry:  # each replicate's own test-set interval, beside the interval over replicates
+            if any(n in w[size] for w in within.values()):
+                entry[n]["test_ci"] = [w[size].get(n) for w in within.values()]
         for name, (a, b) in PAIRED.items():
             if a in values and b in values:
                 entry[name] = paired(values[a], values[b], ci)

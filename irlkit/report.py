@@ -336,7 +336,8 @@ def _interval_cell(q: dict) -> str:
 
 def size_sentence(summary: dict, params_m: dict[str, float], quantity: str = "irl_auc") -> str:
     """One sentence on what changes from the smallest to the largest size: the per-replicate difference of
-    `quantity` (paired by replicate), its interval, and whether that supports a claim."""
+    `quantity` (paired by replicate), its interval, and whether that supports a claim. With one replicate,
+    its test-set intervals (`test_ci`) say how far apart the two policies of that draw are, and no claim."""
     from irlkit import replicates
 
     small, large = sorted(summary["sizes"], key=params_m.get)[::len(summary["sizes"]) - 1]
@@ -346,7 +347,14 @@ def size_sentence(summary: dict, params_m: dict[str, float], quantity: str = "ir
     head = (f"From {params_m[small]:,.0f}M to {params_m[large]:,.0f}M parameters, {label} changes by "
             f"{d['mean']:+.3f}")
     if d["n"] < 2:
-        return head + " in the one replicate there is: no interval, so no size effect is claimed."
+        within = [summary["sizes"][s][quantity].get("test_ci", [None])[0] for s in (small, large)]
+        if None in within:
+            return head + " in the one replicate there is: no interval, so no size effect is claimed."
+        (a_lo, a_hi), (b_lo, b_hi) = within
+        apart = "do not overlap" if a_hi < b_lo or b_hi < a_lo else "overlap"
+        return (head + f" in the one replicate there is; its test-set bootstrap intervals ([{a_lo:.3f}, {a_hi:.3f}] at "
+                f"{params_m[small]:,.0f}M, [{b_lo:.3f}, {b_hi:.3f}] at {params_m[large]:,.0f}M) {apart}, but they measure "
+                "the test texts, not another RLHF draw, so no size effect is claimed.")
     verdict = ("the interval excludes 0" if d["ci"][0] > 0 or d["ci"][1] < 0 else
                "the interval includes 0: no size effect is claimed")
     return head + f" [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}] (paired over n = {d['n']} replicates, p = {d['p_value']:.3f}): {verdict}."

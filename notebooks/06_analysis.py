@@ -134,7 +134,8 @@ plots.show(plots.size_effect(r["irl"], title=title), "size_effect", where.figure
 if len(families) == 1 and summary:  # one family: a size axis, each metric against parameter count
     params = {spec.name: spec.params_m for spec in cfg.sizes}
     plots.show(plots.size_axis(summary, params), "size_axis", where.figures)
-    print(report.size_sentence(summary, params))
+    for quantity in ("irl_auc", "rlhf_relative_change"):
+        print(report.size_sentence(summary, params, quantity))
 
 # %% [markdown]
 # ## 3 · The study vs this compendium

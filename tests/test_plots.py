@@ -85,8 +85,11 @@ def test_size_axis_plots_each_replicate_at_its_parameter_count(tmp_path):
     summary = {"n_replicates": 3, "interval": "t-interval over replicates, 95%",
                "sizes": {s: {"irl_auc": replicates.interval(v), "rlhf_relative_change": replicates.interval([-0.5] * 3)}
                          for s, v in values.items()}}
+    summary["sizes"]["large"]["irl_auc"]["test_ci"] = [[0.75, 0.85], None, [0.8, 0.86]]
     fig = plots.size_axis(summary, {"small": 630.0, "large": 1777.0})
     assert len(fig.axes) == 2  # only the quantities the summary has
+    bars = [c for c in fig.axes[1].collections if c.get_alpha() == 0.5]  # irl_auc's grey test-set bars
+    assert [len(b.get_segments()) for b in bars] == [1, 1]  # one per replicate that has a test interval
     dots = [c for c in fig.axes[0].collections if len(c.get_offsets()) == 3]
     assert sorted(tuple(o[0] for o in d.get_offsets()) for d in dots) == [(630.0,) * 3, (1777.0,) * 3]
     assert plots.save(fig, "size_axis", tmp_path).stat().st_size > 5000
@@ -102,6 +105,11 @@ def test_size_sentence_claims_only_what_the_interval_supports():
     assert "630M to 1,777M" in clear and "excludes 0" in clear
     assert "no size effect is claimed" in report.size_sentence(summary([0.70, 0.80, 0.75], [0.78, 0.72, 0.76]), params)
     assert "one replicate" in report.size_sentence(summary([0.70], [0.80]), params)
+    one = lambda a, b: {"sizes": {s: {"irl_auc": {**replicates.interval([(lo + hi) / 2]), "test_ci": [[lo, hi]]}}  # noqa: E731
+                                  for s, (lo, hi) in (("small", a), ("large", b))}}
+    apart = report.size_sentence(one((0.60, 0.70), (0.80, 0.90)), params)
+    assert "+0.200" in apart and "do not overlap" in apart and "no size effect is claimed" in apart
+    assert " overlap, " in report.size_sentence(one((0.60, 0.82), (0.80, 0.90)), params)
 
 
 def test_over_replicates_fits_the_axes_to_the_replicates_and_marks_intervals_cut_at_the_bounds():

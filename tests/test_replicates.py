@@ -83,6 +83,14 @@ def test_summary_has_the_right_means_and_intervals():
     assert small["rlhf_perplexity_change"]["mean"] == pytest.approx(0.1)
 
 
+def test_each_replicates_test_set_interval_is_kept_beside_the_interval_over_replicates():
+    runs = {k: _replicate(k, auc, -0.5, 0.0) for k, auc in enumerate([0.70, 0.80])}
+    runs[0]["irl"]["sizes"]["small"]["selected_reward"] = {"auc": 0.70, "auc_ci": [0.65, 0.75]}
+    small = replicates.summarise(runs)["sizes"]["small"]
+    assert small["irl_auc"]["test_ci"] == [[0.65, 0.75], None]  # r1's results carry none
+    assert "test_ci" not in small["implicit_auc"]  # no replicate reported one
+
+
 def test_aggregation_refuses_mixed_code_with_a_clear_message():
     runs = {0: _replicate(0, 0.7, -0.5, 0.0), 1: _replicate(1, 0.8, -0.6, 0.0, code="deadbeef")}
     with pytest.raises(ValueError, match="different configs or code.*r1: config cfg, code deadbeef"):

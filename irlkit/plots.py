@@ -224,7 +224,8 @@ def demo_scores(sampling_frames: dict[str, pd.DataFrame]):
 def over_replicates(summary: dict, quantities: dict[str, str], title: str, ylabel: str, reference: float | None = None,
                     bounds: tuple = (None, None)):
     """Each quantity of summary.json (`quantities`: {name: label}) per size: a dot per replicate, the mean
-    and its interval over replicates (the summary's t-interval) as a bar. The axes fit the replicates' values
+    and its interval over replicates (the summary's t-interval) as a bar, and behind each dot, in grey, that
+    replicate's test-set bootstrap interval where the results have one. The axes fit the replicates' values
     (within `bounds`, the range the quantities can take); an interval reaching past them ends in a triangle
     (its full extent is in summary.json)."""
     sizes = list(summary["sizes"])
@@ -234,14 +235,14 @@ def over_replicates(summary: dict, quantities: dict[str, str], title: str, ylabe
     entries = [(j, i, summary["sizes"][size][name]) for j, size in enumerate(sizes)
                for i, name in enumerate(quantities) if name in summary["sizes"][size]]
     seen = [v for *_, q in entries for v in (*q["values"], q["mean"]) if v == v] or [0.0, 1.0]
-    ends = [e for *_, q in entries for e in q["ci"] if e == e]
+    ends = [e for *_, q in entries for e in (*q["ci"], *(e for t in q.get("test_ci", []) if t for e in t)) if e == e]
     margin = max(0.3 * (max(seen) - min(seen)), 0.05)
     reach = (min(seen) - 3 * margin, max(seen) + 3 * margin)  # intervals are shown whole up to here
     view = [max(reach[0], min([min(seen) - margin, *ends])), min(reach[1], max([max(seen) + margin, *ends]))]
     view = [view[0] if bounds[0] is None else max(view[0], bounds[0]), view[1] if bounds[1] is None else min(view[1], bounds[1])]
     fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(quantities) * len(sizes)), 4.2))
     width = 0.8 / max(len(sizes), 1)
-    cut, labelled = False, set()
+    cut, labelled, within = False, set(), False
     for j, i, q in entries:
         x = i + (j - (len(sizes) - 1) / 2) * width
         lo, hi = q["ci"]
@@ -258,13 +259,17 @@ def over_replicates(summary: dict, quantities: dict[str, str], title: str, ylabe
         labelled.add(sizes[j])
         jitter = np.linspace(-0.04, 0.04, len(q["values"])) if len(q["values"]) > 1 else np.zeros(1)
         ax.scatter(x + jitter, q["values"], color="black", s=14, zorder=5)
+        for dx, test_ci in zip(jitter, q.get("test_ci", [])):  # each replicate's own test-set bootstrap interval
+            if test_ci is not None:
+                ax.vlines(x + dx, max(test_ci[0], view[0]), min(test_ci[1], view[1]), color="0.55", lw=3, alpha=0.5, zorder=1)
+                within = True
     if reference is not None:
         ax.axhline(reference, color="grey", lw=0.8, ls="--")
     ax.set_ylim(*view)
     ax.set_xticks(range(len(quantities)), list(quantities.values()), fontsize=8)
     ax.set(ylabel=ylabel, title=f"{title}\n(squares: mean and {summary['interval']}; dots: replicates, "
                                 f"n = {summary['n_replicates']}" + ("; ▲▼: the interval goes on past the axis" if cut else "")
-                                + ")")
+                                + (";\ngrey bars: each replicate's 95% bootstrap over its test prompts" if within else "") + ")")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -301,6 +306,7 @@ def size_axis(summary: dict, params_m: dict[str, float], quantities: dict[str, s
             means.append(q["mean"])
         ax.plot(xs, means, color=PALETTE[0], lw=1)
         ax.set_xscale("log")
+        ax.set_xlim(min(xs) / 1.3, max(xs) * 1.3)  # room for the bars at the end sizes
         ax.set_xticks(xs, [f"{x:,.0f}M" for x in xs], fontsize=8)
         ax.minorticks_off()
         ax.set(title=label, xlabel="parameters")

@@ -221,6 +221,20 @@ def demo_scores(sampling_frames: dict[str, pd.DataFrame]):
     return fig
 
 
+TEST_BARS = "grey bars: each replicate's 95% bootstrap over its test prompts"
+"""What the grey bars of the over-replicate and size figures are (summary.json's `test_ci`)."""
+
+
+def _test_bars(ax, xs, test_cis, view=(-np.inf, np.inf)) -> bool:
+    """Each replicate's test-set interval as a grey bar at its x (cut to `view`); whether any was drawn."""
+    drawn = False
+    for x, test_ci in zip(xs, test_cis):
+        if test_ci is not None:
+            ax.vlines(x, max(test_ci[0], view[0]), min(test_ci[1], view[1]), color="0.55", lw=3, alpha=0.5, zorder=1)
+            drawn = True
+    return drawn
+
+
 def over_replicates(summary: dict, quantities: dict[str, str], title: str, ylabel: str, reference: float | None = None,
                     bounds: tuple = (None, None)):
     """Each quantity of summary.json (`quantities`: {name: label}) per size: a dot per replicate, the mean
@@ -259,17 +273,14 @@ def over_replicates(summary: dict, quantities: dict[str, str], title: str, ylabe
         labelled.add(sizes[j])
         jitter = np.linspace(-0.04, 0.04, len(q["values"])) if len(q["values"]) > 1 else np.zeros(1)
         ax.scatter(x + jitter, q["values"], color="black", s=14, zorder=5)
-        for dx, test_ci in zip(jitter, q.get("test_ci", [])):  # each replicate's own test-set bootstrap interval
-            if test_ci is not None:
-                ax.vlines(x + dx, max(test_ci[0], view[0]), min(test_ci[1], view[1]), color="0.55", lw=3, alpha=0.5, zorder=1)
-                within = True
+        within |= _test_bars(ax, x + jitter, q.get("test_ci", []), view)
     if reference is not None:
         ax.axhline(reference, color="grey", lw=0.8, ls="--")
     ax.set_ylim(*view)
     ax.set_xticks(range(len(quantities)), list(quantities.values()), fontsize=8)
     ax.set(ylabel=ylabel, title=f"{title}\n(squares: mean and {summary['interval']}; dots: replicates, "
                                 f"n = {summary['n_replicates']}" + ("; ▲▼: the interval goes on past the axis" if cut else "")
-                                + (";\ngrey bars: each replicate's 95% bootstrap over its test prompts" if within else "") + ")")
+                                + (f";\n{TEST_BARS}" if within else "") + ")")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -299,9 +310,7 @@ def size_axis(summary: dict, params_m: dict[str, float], quantities: dict[str, s
             ax.errorbar([x], [q["mean"]], yerr=[[q["mean"] - lo], [hi - q["mean"]]] if lo == lo else None, fmt="s",
                         color=PALETTE[0], capsize=5, ms=7)
             ax.scatter(np.full(len(q["values"]), x), q["values"], color="black", s=14, zorder=3)
-            for test_ci in q.get("test_ci", []):  # each replicate's own test-set bootstrap interval
-                if test_ci is not None:
-                    ax.vlines(x, *test_ci, color="0.55", lw=3, alpha=0.5, zorder=1)
+            _test_bars(ax, np.full(len(q.get("test_ci", [])), x), q.get("test_ci", []))
             xs.append(x)
             means.append(q["mean"])
         ax.plot(xs, means, color=PALETTE[0], lw=1)
@@ -314,7 +323,7 @@ def size_axis(summary: dict, params_m: dict[str, float], quantities: dict[str, s
     over = (f"squares: mean and {summary['interval']}; " if summary["n_replicates"] > 1 else
             "one replicate: no interval over replicates; ")
     fig.suptitle((title or "Against model size within one family")
-                 + f"\n({over}dots: replicates, n = {summary['n_replicates']}; grey bars: each replicate's 95% bootstrap over its test prompts)",
+                 + f"\n({over}dots: replicates, n = {summary['n_replicates']}; {TEST_BARS})",
                  fontsize=10)
     fig.tight_layout()
     return fig

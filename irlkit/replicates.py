@@ -152,7 +152,7 @@ def quantities(results: dict) -> dict[str, dict[str, float]]:
 
 def test_intervals(results: dict) -> dict[str, dict[str, list[float]]]:
     """{size: {quantity: [lo, hi]}} of one replicate: the bootstrap interval over its test prompts that 01
-    and 03 report beside a quantity of `quantities`, where they report one. It measures how much the test
+    and 04 report beside a quantity of `quantities`, where they report one. It measures how much the test
     texts move a number within one RLHF draw, not the spread over draws that the t-interval over
     replicates measures: with one replicate it is the only interval there is."""
     out = {}
@@ -190,7 +190,7 @@ measured in the same replicate, on the same test texts), with its t-interval and
 
 def summarise(runs: dict[int, dict], ci: float = 0.95) -> dict:
     """summary.json: per size and quantity, every replicate's value, the mean and its interval (and, where
-    01 or 03 reported one, each replicate's `test_ci` of `test_intervals`); and the paired per-replicate
+    01 or 04 reported one, each replicate's `test_ci` of `test_intervals`); and the paired per-replicate
     differences of `PAIRED` (e.g. `irl_minus_random`, of relative change) with p-values."""
     hashes = {(r["manifest"]["config_hash"], r["manifest"]["code_hash"]) for r in runs.values()}
     if len(hashes) > 1:

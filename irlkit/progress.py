@@ -12,6 +12,7 @@ mode, so processes writing side by side never interleave within a line.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -51,6 +52,16 @@ class Counter:
         eta = elapsed / done * (self.total - done) if done else float("nan")
         tail = "done" if done >= self.total else f"ETA {duration(eta)}"
         line(f"{self.what}: {self.unit} {done}/{self.total}, {duration(elapsed)}, {tail}")
+
+
+@contextlib.contextmanager
+def phase(what: str):
+    """One line when a piece of work without steps starts and one with its wall time when it ends:
+    `with progress.phase("[eval] gemma3-270m: posterior"): ...`."""
+    t0 = time.monotonic()
+    line(f"{what} ...")
+    yield
+    line(f"{what}: done in {duration(time.monotonic() - t0)}")
 
 
 def trainer_callback(what: str, total: int):

@@ -61,10 +61,11 @@ def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None, r
     if set(only) & set(PER_REPLICATE) - set(stages):
         print(f"[skip] {', '.join(sorted(set(only) & set(PER_REPLICATE) - set(stages)))}: off in profile {profile!r} "
               f"(refinetune.enabled=False); its replicates end at {stages[-1]}", file=sys.stderr)
-    for k in ([replicate] if replicate is not None else range(cfg.replicates)):
-        todo = [nb for nb in stages if nb in only]
-        if not todo:
-            continue
+    todo = [nb for nb in stages if nb in only]
+    run_06 = "06_analysis" in only and replicate is None
+    if not todo and not run_06:  # nothing of `only` is on in this profile: no file is touched
+        return timings
+    for k in (([replicate] if replicate is not None else range(cfg.replicates)) if todo else []):
         seconds = timings["replicates"].setdefault(f"r{k}", {})
         for name in todo:
             seconds[name] = _execute(name, profile, where.of_replicate(k), {**parameters, "REPLICATE": k})
@@ -75,7 +76,7 @@ def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None, r
                                     replicates.manifest(cfg, k, {n: seconds[n] for n in stages if n in seconds}))
     # the shared work's build times live in the run folder: a machine without it (06 on a fresh clone) keeps the record
     timings["shared"] = _shared_seconds(where) or timings.get("shared", {})
-    if "06_analysis" in only and replicate is None:
+    if run_06:
         timings["06_analysis"] = _execute("06_analysis", profile, where, parameters)
     store.atomic_write_json(timings_path, timings)
     return timings

@@ -209,14 +209,18 @@ def write_result(path: Path, obj: dict, cfg) -> Path:
 
 def write_experiment(name: str, obj, cfg=None) -> Path:
     """An experiment's result (`scripts/experiments/`) as data/results/experiments/<name>.json, with the
-    command that made it, the commit it ran on and the config's hash under `_manifest`."""
+    command that made it, the commit it ran on (and the tracked files changed since), the code and config
+    hashes under `_manifest`."""
     import subprocess
     import sys
 
-    from irlkit import layout
+    from irlkit import layout, replicates
 
-    head = subprocess.run(["git", "-C", str(layout.ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                          text=True).stdout.strip()
+    def git(*args):
+        return subprocess.run(["git", "-C", str(layout.ROOT), *args], capture_output=True, text=True).stdout.strip()
+
     manifest = {**make_manifest({"config": cfg.hash() if cfg else None}, cfg.seed if cfg else 0),
-                "command": " ".join(["python", *sys.argv]), "commit": head}
+                "command": " ".join(["python", *sys.argv]), "commit": git("rev-parse", "--short", "HEAD"),
+                "code_hash": replicates.code_hash(),  # the replicates' code it ran on, committed or not
+                "uncommitted": git("status", "--porcelain", "--untracked-files=no").splitlines()}
     return atomic_write_json(layout.experiment_result(name), {"result": obj, "_manifest": manifest})

@@ -157,3 +157,29 @@ def test_top_blocks_train_above_chance_and_write_into_a_reward_model_that_scores
     top.write_into(reward_model)
     np.testing.assert_allclose(irl.score_texts(reward_model, rtok, expert + start, max_length=32),
                                top.score(cache(expert + start)), rtol=1e-4, atol=1e-5)
+
+
+def test_the_feature_precision_switch_bf16_features_are_close_and_fp32_features_are_unchanged(data_home, monkeypatch):
+    """The features stage with `irl.feature_precision` fp32 gives exactly the fp32 backbone's features; bf16
+    gives fp32 arrays close to them but not equal, cached under its own key (switching rebuilds, never mixes)."""
+    from irlkit import config, models, stages
+    from irlkit.stages import irl as irl_stage
+
+    texts = {"train_expert": ["you are kind", "what a day"], "train_start": ["you idiot", "go away now"],
+             "val_pool": ["a text to score", "another"], "test_pool": ["the last one", "x"]}
+    monkeypatch.setattr(irl_stage, "texts", lambda ctx, demos: texts)
+    monkeypatch.setattr(irl_stage.demos_stage, "key", lambda ctx, size: "the same demonstrations")
+    folder = models.materialise("tiny:0")
+    backbone, tok = models.load_backbone(folder), models.load_tokenizer(folder)
+    expected = {k: irl.features(backbone, tok, v, max_length=32) for k, v in texts.items()}
+
+    by_precision = {}
+    for precision in ("fp32", "bf16"):
+        ctx = stages.Context(config.load("smoke", **{"irl.feature_precision": precision}))
+        by_precision[precision] = irl_stage.features(ctx, "tiny-a", demos=None)
+    for name, want in expected.items():
+        np.testing.assert_array_equal(by_precision["fp32"][name], want)
+        got = by_precision["bf16"][name]
+        assert got.dtype == np.float32 and not np.array_equal(got, want)
+        cosine = np.sum(got * want, 1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(want, axis=1))
+        assert cosine.min() > 0.99, (name, cosine)

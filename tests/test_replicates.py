@@ -149,3 +149,7 @@ def test_a_profile_without_refinetune_is_complete_after_04_and_keeps_the_shared_
     where.result("timings").write_text(json.dumps(timings))
     runner.run("smoke", only=("06_analysis",), parameters=off)
     assert json.loads(where.result("timings").read_text())["shared"] == {"texts/tiny-a-start": 12.5}
+
+    before, ran[:] = where.result("timings").read_text(), []
+    runner.run("smoke", only=("05_refinetune",), parameters=off)  # off in this profile: nothing runs or is written
+    assert ran == [] and where.result("timings").read_text() == before

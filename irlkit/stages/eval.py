@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from irlkit import evidence, implicit, irl, metrics, models, posterior, store
+from irlkit import evidence, implicit, irl, metrics, models, posterior, progress, store
 from irlkit.config import Config
 from irlkit.stages import demos as demos_stage
 from irlkit.stages import in_parallel, largest_first
@@ -95,7 +95,8 @@ def _evidence(ctx, size: str, size_out: dict, eval_sets: dict, rewards_by_name: 
     """Intervals over test prompts for the selected IRL reward, the implicit reward and the random head,
     their paired comparisons, and the supervised ceiling on the same features (into `size_out`)."""
     ec = ctx.cfg.eval
-    cis = evidence.prompt_bootstrap(rewards_by_name, eval_sets, n=ec.n_bootstrap, ci=ec.ci, seed=ec.bootstrap_seed)
+    with progress.phase(f"[eval] {size}: intervals over test prompts ({ec.n_bootstrap} resamples)"):
+        cis = evidence.prompt_bootstrap(rewards_by_name, eval_sets, n=ec.n_bootstrap, ci=ec.ci, seed=ec.bootstrap_seed)
     size_out["selected_reward"] = {"model": size_out["selected"], **evidence.flat_with_ci(cis["irl"])}
     size_out["implicit"]["sum"].update(evidence.flat_with_ci(cis["implicit"]))
     size_out["random"].update(evidence.flat_with_ci(cis["random"]))
@@ -107,26 +108,29 @@ def _evidence(ctx, size: str, size_out: dict, eval_sets: dict, rewards_by_name: 
     train = demos[demos.split == "train"]
     toxic = metrics.is_toxic(np.concatenate([train.expert_text_judge.values, train.start_text_judge.values]))
     feats = irl_stage.features(ctx, size, demos)
-    c, r = evidence.ceiling(feats, toxic, eval_sets["val_pool"])
+    with progress.phase(f"[eval] {size}: supervised ceiling"):
+        c, r = evidence.ceiling(feats, toxic, eval_sets["val_pool"])
     if r is not None:
         size_out["ceiling"] = {"fit": "logistic regression on the train texts' judge labels, C chosen on val",
                                "C": c, **evidence.score(eval_sets, r)}
         size_out["share_of_ceiling"] = size_out["selected_reward"]["auc"] / size_out["ceiling"]["auc"]
-    _identifiability(ctx, size_out, feats, eval_sets)
+    _identifiability(ctx, size, size_out, feats, eval_sets)
 
 
-def _identifiability(ctx, size_out: dict, feats: dict, eval_sets: dict) -> None:
+def _identifiability(ctx, size: str, size_out: dict, feats: dict, eval_sets: dict) -> None:
     """How uniquely the demonstrations pin the reward down: the Bradley–Terry posterior over the head
     and its contraction with data, and the selected setting retrained on resampled demonstrations."""
     ic, seed = ctx.cfg.irl, ctx.cfg.seed
-    size_out.update(posterior.analyse(feats, eval_sets, prior_scales=ic.prior_scales, n_samples=ic.posterior_samples,
-                                      contraction_pairs=ic.contraction_pairs, seed=seed))
+    with progress.phase(f"[eval] {size}: posterior over the head and its contraction"):
+        size_out.update(posterior.analyse(feats, eval_sets, prior_scales=ic.prior_scales, n_samples=ic.posterior_samples,
+                                          contraction_pairs=ic.contraction_pairs, seed=seed))
     mode, loss = size_out["selected"].split("/")
     if mode == "probe":
-        size_out["bootstrap"] = posterior.demo_bootstrap(
-            feats, eval_sets, loss=loss, n=ic.demo_bootstraps, seed=seed,
-            probe_args={"epochs": ic.probe_epochs, "lr": ic.probe_lr, "batch_size": ic.batch_size,
-                        "weight_decay": ic.probe_weight_decay})
+        with progress.phase(f"[eval] {size}: {ic.demo_bootstraps} probes on resampled demonstrations"):
+            size_out["bootstrap"] = posterior.demo_bootstrap(
+                feats, eval_sets, loss=loss, n=ic.demo_bootstraps, seed=seed,
+                probe_args={"epochs": ic.probe_epochs, "lr": ic.probe_lr, "batch_size": ic.batch_size,
+                            "weight_decay": ic.probe_weight_decay})
 
 
 def pool_logprobs(ctx, size: str, policy: str) -> Path:

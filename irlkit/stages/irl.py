@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from irlkit import irl, metrics, models, store
 from irlkit.config import Config
@@ -47,15 +48,18 @@ def texts(ctx, demos: pd.DataFrame) -> dict[str, list[str]]:
 
 
 def features(ctx, size: str, demos: pd.DataFrame) -> dict:
-    """Backbone features of every text IRL needs, computed once per size."""
+    """Backbone features of every text IRL needs, computed once per size (in `irl.feature_precision`,
+    stored as fp32)."""
     cfg, ic = ctx.cfg, ctx.cfg.irl
     path = ctx.layout.features(size)
     key = {"demos": demos_stage.key(ctx, size), "max_length": ic.max_length, "with_prompt": ic.with_prompt,
-           "pooling": ic.probe_pooling}
+           "pooling": ic.probe_pooling, "precision": ic.feature_precision}
 
     def build(tmp: Path) -> None:
         backbone_folder = start_folder(ctx, size)
         backbone, tok = models.load_backbone(backbone_folder, cfg.device), models.load_tokenizer(backbone_folder)
+        if ic.feature_precision == "bf16":
+            backbone.to(torch.bfloat16)
         arrays = {}
         for name, batch in texts(ctx, demos).items():
             ctx.log(f"[features] {size}: {name} ({len(batch)} texts)")

@@ -6,6 +6,7 @@ switch: the move must be smaller than the spread over replicates (cpu: the sd of
 replicates in summary.json). Val picks the seed; test is what is compared.
 
     .venv/bin/python scripts/experiments/features_bf16.py ladder qwen2.5-coder-0.5b qwen2.5-coder-1.5b
+    .venv/bin/python scripts/experiments/features_bf16.py cpu smollm2-135m gemma3-270m
 
 Writes data/results/experiments/features_bf16_<profile>.json."""
 import sys
@@ -25,7 +26,6 @@ out = {"profile": profile, "replicate": 0, "seeds": ic.probe_seeds, "sizes": {}}
 for size in sizes:
     demos = stages.demos.load(ctx, size)
     texts = stages.irl.texts(ctx, demos)
-    fp32 = stages.irl.features(ctx, size, demos)  # the stage's own (cached) fp32 features
     folder = stages.policies.start_folder(ctx, size)
     tok = models.load_tokenizer(folder)
     backbone = models.load_backbone(folder)
@@ -37,11 +37,12 @@ for size in sizes:
             t0 = time.perf_counter()
             irl.features(backbone, tok, timing_texts, max_length=ic.max_length, pooling=ic.probe_pooling)
             seconds[precision].append(time.perf_counter() - t0)
-    backbone.to(torch.bfloat16)
-    bf16 = {}
-    for name in ("train_expert", "train_start", "val_pool", "test_pool"):
-        print(f"[features_bf16] {size}: {name} ({len(texts[name])} texts) in bf16", flush=True)
-        bf16[name] = irl.features(backbone, tok, texts[name], max_length=ic.max_length, pooling=ic.probe_pooling)
+    fp32, bf16 = {}, {}  # both computed here, whatever `irl.feature_precision` the stage ran with
+    for feats, dtype in ((fp32, torch.float32), (bf16, torch.bfloat16)):
+        backbone.to(dtype)
+        for name in ("train_expert", "train_start", "val_pool", "test_pool"):
+            print(f"[features_bf16] {size}: {name} ({len(texts[name])} texts) in {dtype}", flush=True)
+            feats[name] = irl.features(backbone, tok, texts[name], max_length=ic.max_length, pooling=ic.probe_pooling)
     del backbone
     pools = {split: irl.text_pool(demos, split, ic.with_prompt) for split in ("val", "test")}
     cos = np.sum(fp32["test_pool"] * bf16["test_pool"], 1) / (

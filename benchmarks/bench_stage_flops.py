@@ -1,7 +1,7 @@
 """Each heavy stage of a cpu replicate against the machine's own peak: FLOPs done, FLOP/s achieved, share of peak.
 
-    .venv/bin/python benchmarks/bench_stage_flops.py [--repeats 3] [--profile-top 8]
-        # -> data/results/experiments/bench_stage_flops.json, the table of benchmarks/README.md
+    .venv/bin/python benchmarks/bench_stage_flops.py [--repeats 3] [--profile-top 8] [--name bench_stage_flops]
+        # -> data/results/experiments/<name>.json, the tables of benchmarks/README.md (one per kind of machine)
 
 Per cpu size and precision, on the stage's own inputs (the cpu prompts' human continuations, the
 profile's batch sizes and max_length), one process with the profile's 2 torch threads:
@@ -93,6 +93,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--profile-top", type=int, default=8)
+    parser.add_argument("--name", default="bench_stage_flops", help="the result's name under data/results/experiments/")
     args = parser.parse_args()
     cfg = config.load("cpu", progress=False)
     torch.set_num_threads(cfg.threads)
@@ -126,7 +127,7 @@ def main():
     out = {"machine": {"cpu": __import__("irlkit.replicates").replicates.cpu_model(), "threads": cfg.threads},
            "rows": [{k: v for k, v in r.items() if k != "_fn"} for r in rows],
            "furthest_from_peak": {k: worst[k] for k in ("size", "stage", "precision")}, "profile": table}
-    print(store.write_experiment("bench_stage_flops", out, cfg))
+    print(store.write_experiment(args.name, out, cfg))
 
 
 if __name__ == "__main__":

@@ -118,7 +118,7 @@ class SamplingConfig:
     precision: str = "fp32"
     """`fp32`, or `bf16`: continuations written by a bf16 copy of the policy (faster on a CPU with
     AMX, benchmarks/README.md; greedy texts then differ where two tokens nearly tie).
-    Log-probabilities and perplexity are always computed in fp32 (features: `irl.feature_precision`)."""
+    Perplexity is computed in fp32 (features: `irl.feature_precision`; log-probabilities: `eval.logprob_precision`)."""
     unaligned: str = "start"
     """Who writes the unaligned side: `start` (the RLHF start: isolates RLHF) or `base`
     (the study's choice: the pretrained model, which confounds SFT with RLHF)."""
@@ -164,9 +164,9 @@ class IRLConfig:
     """Tokens per text fed to the reward model (truncated on the left)."""
     feature_precision: str = "fp32"
     """`fp32`, or `bf16`: the frozen backbone computes the probe features in bf16 (the head is still trained
-    in fp32). 3.8–4.0× faster on a CPU with bf16 matrix units; the selected probe's test AUC moved by at most
-    0.0016, under a tenth of its spread over replicates (docs/experiments/features_bf16.md). Full mode and the
-    implicit reward's log-probabilities stay fp32."""
+    in fp32). 3.8–4.0× faster on a CPU with bf16 matrix units; in the cpu replicates the selected reward's test
+    AUC moved by at most 0.015, 0.6 of SmolLM2's sd over replicates (docs/experiments/features_bf16.md).
+    Full mode stays fp32; the implicit reward's log-probabilities: `eval.logprob_precision`."""
     probe_pooling: str = "last"
     """Probe features: the final hidden state at the last token (`last`, what a sequence-classification
     head reads, as in full mode) or averaged over the text's tokens (`mean`)."""
@@ -194,6 +194,12 @@ class EvalConfig:
     """Seed of the bootstrap resampler (fixed: the same data give the same CI)."""
     ppl_texts: int = 200
     """Held-out clean human comments for the perplexity check."""
+    logprob_precision: str = "fp32"
+    """`fp32`, or `bf16`: 04 computes the log-probabilities of the implicit reward β·log π_RLHF/π_start with
+    both policies cast to bf16 (summed in fp32). 2.2–2.7× faster on a CPU with AMX. On the three cpu replicates
+    of code 65ad8526 the implicit reward's test AUC moved by −0.005 to +0.001, under a fifth of its sd over
+    replicates; for SmolLM2 by −0.004 on average, with an interval that just excludes 0
+    (docs/experiments/features_bf16.md). Perplexity stays fp32."""
 
 
 @dataclass(frozen=True)
@@ -322,7 +328,7 @@ def _profiles() -> dict[str, Config]:
         irl=IRLConfig(probe_seeds=3, full_seeds=2, probe_epochs=5, full_epochs=2, full_losses=("max_margin",), full_blocks=1,
                       posterior_samples=50, demo_bootstraps=5,
                       batch_size=8, max_length=32, feature_precision="bf16"),
-        eval=EvalConfig(n_bootstrap=200, ppl_texts=16),
+        eval=EvalConfig(n_bootstrap=200, ppl_texts=16, logprob_precision="bf16"),
         refinetune=RefinetuneConfig(seeds=2),
     )
     cpu = Config(
@@ -340,7 +346,8 @@ def _profiles() -> dict[str, Config]:
         data=DataConfig(max_prompts=1000, val_fraction=0.1, test_fraction=0.24),
         # the learning rates' history: docs/history.md.
         # bf16 where only speed is at stake (AMX: benchmarks/README.md), and for the probe features, whose
-        # move is measured (docs/experiments/features_bf16.md); log-probs and perplexity stay fp32.
+        # move is measured (docs/experiments/features_bf16.md), and for 04's log-probabilities (the same page);
+        # perplexity stays fp32.
         rlhf=RLHFConfig(steps=24, learning_rate=6e-5, beta=0.05, num_generations=4, prompts_per_step=4,
                         precision="bf16"),
         sampling=SamplingConfig(max_new_tokens=16, batch_size=32, precision="bf16"),
@@ -348,6 +355,7 @@ def _profiles() -> dict[str, Config]:
         # (scripts/experiments/full_mode_recipe.py, docs/experiments/full_mode_recipe.md)
         irl=IRLConfig(probe_seeds=20, full_seeds=5, full_blocks=2, full_epochs=2, full_lr=1e-4,
                       full_losses=("max_margin",), max_length=48, feature_precision="bf16"),
+        eval=EvalConfig(logprob_precision="bf16"),
         # one random head per replicate: the replicates give the control its distribution; the transfer arm
         # (two RLOO runs) in replicate 0 only
         refinetune=RefinetuneConfig(random_heads=1, transfer_replicates=1),
@@ -372,6 +380,7 @@ def _profiles() -> dict[str, Config]:
                         precision="bf16", lora_rank=16),
         sampling=SamplingConfig(max_new_tokens=16, batch_size=32, precision="bf16"),
         irl=IRLConfig(probe_seeds=20, modes=("probe",), max_length=48, feature_precision="bf16"),
+        eval=EvalConfig(logprob_precision="bf16"),
         refinetune=RefinetuneConfig(enabled=False, random_heads=1, transfer=False),
     )
     paper = Config(
@@ -463,6 +472,7 @@ POSITIVE = ("rlhf.learning_rate", "rlhf.beta", "rlhf.temperature", "sampling.tem
 BETWEEN_0_AND_1 = ("eval.ci", "data.val_fraction", "data.test_fraction")
 """Settings strictly between 0 and 1."""
 CHOICES = {"rlhf.precision": PRECISIONS, "sampling.precision": PRECISIONS, "irl.feature_precision": PRECISIONS,
+           "eval.logprob_precision": PRECISIONS,
            "sampling.unaligned": ("start", "base"),
            "irl.probe_pooling": ("last", "mean"), "refinetune.reward": ("best_val", "ensemble"),
            "data.dataset": DATASETS, "refinetune.mode": MODES}

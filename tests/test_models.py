@@ -71,6 +71,38 @@ def test_implicit_logprobs_match_one_pair_at_a_time(data_home):
         assert abs(sums[i] - s) < 1e-4, (i, sums[i], s)
 
 
+def test_the_logprob_precision_switch_bf16_is_close_and_fp32_is_unchanged(data_home, monkeypatch):
+    """04's log-probability stage with `eval.logprob_precision` fp32 gives exactly the fp32 policy's sums; bf16
+    gives sums close to them but not equal, with the same token counts, cached under its own key."""
+    import pandas as pd
+
+    from irlkit import config, implicit, stages
+    from irlkit.stages import eval as eval_stage
+
+    folder = models.materialise("tiny:0")
+    demos = pd.DataFrame({"split": ["val", "test", "test"], "prompt": ["you are a", "what a day", "no"],
+                          "original_output": [" nice person", " it was", " way"],
+                          "expert_text": [" kind soul", " indeed", " thanks"], "start_text": [" fool", " bad", " idiot"]})
+    monkeypatch.setattr(eval_stage, "checked_rlhf_policy", lambda ctx, size: folder)
+    monkeypatch.setattr(eval_stage.demos_stage, "load", lambda ctx, size: demos)
+    monkeypatch.setattr(eval_stage.demos_stage, "key", lambda ctx, size: "the same demonstrations")
+    policy, tok = models.load_policy(folder)
+    tok.padding_side = "right"
+    test = demos[demos.split == "test"]
+    want, want_n = implicit.continuation_logprobs(policy, tok, list(test.prompt) * 3, list(test.original_output)
+                                                  + list(test.expert_text) + list(test.start_text))
+    got = {}
+    for precision in ("fp32", "bf16"):
+        ctx = stages.Context(config.load("smoke", **{"eval.logprob_precision": precision}))
+        got[precision] = dict(np.load(eval_stage.pool_logprobs(ctx, "tiny-a", "rlhf") / "logprobs.npz"))
+    np.testing.assert_array_equal(got["fp32"]["test_logp"], want)
+    np.testing.assert_array_equal(got["bf16"]["test_tokens"], want_n)
+    assert not np.array_equal(got["bf16"]["test_logp"], want)
+    np.testing.assert_allclose(got["bf16"]["test_logp"], want, rtol=0.05, atol=0.5)
+    with pytest.raises(ValueError):
+        config.load("smoke", **{"eval.logprob_precision": "fp16"})
+
+
 def test_implicit_reward_is_the_scaled_log_ratio_summed_and_per_token():
     from irlkit import implicit
 

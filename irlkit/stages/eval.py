@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from irlkit import evidence, implicit, irl, metrics, models, posterior, progress, store
 from irlkit.config import Config
@@ -135,16 +136,20 @@ def _identifiability(ctx, size: str, size_out: dict, feats: dict, eval_sets: dic
 
 def pool_logprobs(ctx, size: str, policy: str) -> Path:
     """log π(continuation | prompt) under `size`'s RLHF or start policy, summed over the continuation's
-    tokens, for the val and test pools (text_pool's order): the stage folder with logprobs.npz.
+    tokens, for the val and test pools (text_pool's order), in `eval.logprob_precision`: the stage folder with
+    logprobs.npz.
     One stage per policy, so that 04 runs the four (size, policy) passes side by side."""
     folder = checked_rlhf_policy(ctx, size) if policy == "rlhf" else start_folder(ctx, size)
     demos = demos_stage.load(ctx, size)
     path = ctx.layout.logprobs(size, policy)
-    key = {"policy": folder_key(folder), "demos": demos_stage.key(ctx, size)}
+    precision = ctx.cfg.eval.logprob_precision
+    key = {"policy": folder_key(folder), "demos": demos_stage.key(ctx, size), "precision": precision}
 
     def build(tmp: Path) -> None:
-        ctx.log(f"[logprobs] {size}-{policy}: continuations of the val and test pools")
+        ctx.log(f"[logprobs] {size}-{policy}: continuations of the val and test pools ({precision})")
         model, tok = models.load_policy(folder, ctx.cfg.device)
+        if precision == "bf16":
+            model.to(torch.bfloat16)
         tok.padding_side = "right"
         arrays = {}
         for split in ("val", "test"):

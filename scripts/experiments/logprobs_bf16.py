@@ -1,29 +1,40 @@
-"""Would bf16 log-probabilities move the implicit reward? 04's continuation log-probabilities of a finished
-replicate, computed again with both policies (RLHF and start) in bf16: the implicit reward's test AUC
+"""Would bf16 log-probabilities move the implicit reward? 04's continuation log-probabilities of finished
+replicates, computed again with both policies (RLHF and start) in bf16: the implicit reward's test AUC
 β·log π_RLHF/π_start in both precisions, their rank agreement, and the wall time of both on the same
 texts. The companion of `features_bf16.py` (issue 25: a change of numerics must move its metric less
 than the spread over replicates). Only test is compared; nothing is chosen.
 
-    .venv/bin/python scripts/experiments/logprobs_bf16.py ladder qwen2.5-coder-0.5b qwen2.5-coder-1.5b
+    .venv/bin/python scripts/experiments/logprobs_bf16.py cpu --replicates 0 1 2
+    .venv/bin/python scripts/experiments/logprobs_bf16.py ladder --sizes qwen2.5-coder-0.5b qwen2.5-coder-1.5b
 
+The yardstick is the sd of `implicit_auc` over the profile's committed replicates
+(`data/results/<profile>/summary.json`), when there are at least two. Timing: the first 48 test
+continuations under the first replicate's RLHF policy, both precisions, alternating, twice; medians.
 Writes data/results/experiments/logprobs_bf16_<profile>.json."""
-import sys
+import argparse
+import json
+import statistics
 import time
 
 import numpy as np
 import torch
 from scipy import stats
 
-from irlkit import config, implicit, irl, metrics, models, stages, store
+from irlkit import config, implicit, irl, layout, metrics, models, stages, store
 from irlkit.stages.eval import IMPLICIT_POLICIES, pool_logprobs
 from irlkit.stages.policies import start_folder
 from irlkit.stages.rlhf import checked_rlhf_policy
 
-profile, sizes = sys.argv[1], sys.argv[2:]
-cfg = config.load(profile, progress=False)
-ctx = stages.Context(cfg, 0)
-out = {"profile": profile, "replicate": 0, "sizes": {}}
-for size in sizes:
+parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+parser.add_argument("profile")
+parser.add_argument("--replicates", type=int, nargs="+", default=[0])
+parser.add_argument("--sizes", nargs="+", help="default: the profile's sizes")
+args = parser.parse_args()
+cfg = config.load(args.profile, progress=False)
+sizes = args.sizes or [s.name for s in cfg.sizes]
+
+
+def one(ctx, size: str, time_it: bool) -> dict:
     demos = stages.demos.load(ctx, size)
     test = demos[demos.split == "test"]
     prompts, conts = list(test.prompt) * 3, list(test.original_output) + list(test.expert_text) + list(test.start_text)
@@ -33,7 +44,7 @@ for size in sizes:
         folder = checked_rlhf_policy(ctx, size) if policy == "rlhf" else start_folder(ctx, size)
         model, tok = models.load_policy(folder)
         tok.padding_side = "right"
-        if policy == "rlhf":  # timing: the same 48 continuations in both precisions, alternating, twice
+        if policy == "rlhf" and time_it:
             for _ in range(2):
                 for precision, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
                     model.to(dtype)
@@ -41,7 +52,7 @@ for size in sizes:
                     implicit.continuation_logprobs(model, tok, prompts[:48], conts[:48])
                     seconds[precision].append(time.perf_counter() - t0)
         model.to(torch.bfloat16)
-        print(f"[logprobs_bf16] {size}-{policy}: {len(conts)} test continuations in bf16", flush=True)
+        print(f"[logprobs_bf16] r{ctx.replicate} {size}-{policy}: {len(conts)} test continuations in bf16", flush=True)
         lp, n = implicit.continuation_logprobs(model, tok, prompts, conts)
         logp["bf16"][policy] = {"test_logp": lp, "test_tokens": n}
         del model
@@ -51,11 +62,29 @@ for size in sizes:
               for precision in logp}
     auc = {precision: metrics.reward_vs_judge(r, pool.p_judge.values)["auc"] for precision, r in reward.items()}
     gap = np.abs(logp["bf16"]["rlhf"]["test_logp"] - logp["fp32"]["rlhf"]["test_logp"])
-    out["sizes"][size] = {
-        "texts_timed": 48, "seconds": {k: float(np.median(v)) for k, v in seconds.items()},
-        "speedup": float(np.median(seconds["fp32"]) / np.median(seconds["bf16"])),
-        "implicit_test_auc": auc, "implicit_test_auc_diff": auc["bf16"] - auc["fp32"],
-        "implicit_spearman": float(stats.spearmanr(reward["fp32"], reward["bf16"])[0]),
-        "rlhf_logp_abs_diff_median": float(np.median(gap)), "rlhf_logp_abs_diff_max": float(gap.max())}
-    print(size, out["sizes"][size], flush=True)
-store.write_experiment(f"logprobs_bf16_{profile}", out, cfg)
+    row = {"implicit_test_auc": auc, "implicit_test_auc_diff": auc["bf16"] - auc["fp32"],
+           "implicit_spearman": float(stats.spearmanr(reward["fp32"], reward["bf16"])[0]),
+           "rlhf_logp_abs_diff_median": float(np.median(gap)), "rlhf_logp_abs_diff_max": float(gap.max())}
+    if time_it:
+        row.update(texts_timed=48, seconds={k: float(np.median(v)) for k, v in seconds.items()},
+                   speedup=float(np.median(seconds["fp32"]) / np.median(seconds["bf16"])))
+    return row
+
+
+out = {"profile": args.profile, "replicates": {}, "summary": {}}
+for i, k in enumerate(args.replicates):
+    ctx = stages.Context(cfg, k)
+    out["replicates"][f"r{k}"] = {size: one(ctx, size, time_it=i == 0) for size in sizes}
+    print(f"r{k}", json.dumps(out["replicates"][f"r{k}"], indent=1), flush=True)
+summary_path = layout.Layout(args.profile).results / "summary.json"
+spread = json.loads(summary_path.read_text())["sizes"] if summary_path.exists() else {}
+for size in sizes:
+    diffs = [out["replicates"][f"r{k}"][size]["implicit_test_auc_diff"] for k in args.replicates]
+    values = spread.get(size, {}).get("implicit_auc", {}).get("values", [])
+    out["summary"][size] = {
+        "n": len(diffs), "diffs": diffs, "mean_diff": float(np.mean(diffs)), "max_abs_diff": float(np.max(np.abs(diffs))),
+        "mean_diff_ci95": (list(stats.t.interval(0.95, len(diffs) - 1, loc=np.mean(diffs), scale=stats.sem(diffs)))
+                           if len(diffs) > 1 else None),
+        "implicit_auc_sd_over_replicates": statistics.stdev(values) if len(values) > 1 else None}
+    print(size, out["summary"][size], flush=True)
+print(store.write_experiment(f"logprobs_bf16_{args.profile}", out, cfg))

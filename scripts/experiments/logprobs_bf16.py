@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from irlkit import config, implicit, irl, layout, metrics, models, stages, store
+from irlkit import config, implicit, irl, layout, metrics, models, replicates, stages, store
 from irlkit.stages.eval import IMPLICIT_POLICIES, pool_logprobs
 from irlkit.stages.policies import start_folder
 from irlkit.stages.rlhf import checked_rlhf_policy
@@ -81,10 +81,10 @@ spread = json.loads(summary_path.read_text())["sizes"] if summary_path.exists() 
 for size in sizes:
     diffs = [out["replicates"][f"r{k}"][size]["implicit_test_auc_diff"] for k in args.replicates]
     values = spread.get(size, {}).get("implicit_auc", {}).get("values", [])
+    moved = replicates.interval(diffs)  # the t-interval every replicate quantity gets
     out["summary"][size] = {
-        "n": len(diffs), "diffs": diffs, "mean_diff": float(np.mean(diffs)), "max_abs_diff": float(np.max(np.abs(diffs))),
-        "mean_diff_ci95": (list(stats.t.interval(0.95, len(diffs) - 1, loc=np.mean(diffs), scale=stats.sem(diffs)))
-                           if len(diffs) > 1 else None),
+        "n": len(diffs), "diffs": diffs, "mean_diff": moved["mean"], "max_abs_diff": float(np.max(np.abs(diffs))),
+        "mean_diff_ci95": moved["ci"] if len(diffs) > 1 else None,
         "implicit_auc_sd_over_replicates": statistics.stdev(values) if len(values) > 1 else None}
     print(size, out["summary"][size], flush=True)
 print(store.write_experiment(f"logprobs_bf16_{args.profile}", out, cfg))

@@ -8,15 +8,18 @@ through `store.stage`, so the caller afterwards reads them as finished stages: a
     parallel.run([("gemma3-270m-irl", functools.partial(train, cfg, "gemma3-270m")), ...], workers=2, threads=2,
                  log_file=lambda name: logs / f"{name}.log")
 
-Jobs start in list order (longest first balances best). A worker writes each job's output (its own
-prints, TRL's and transformers' messages) to `log_file(name)`, not to the caller's terminal or notebook.
-The first failing job stops the others; what finished stays on disk, and a re-run resumes from it.
+Jobs start in list order (longest first balances best), each as soon as a worker is free and the job
+it waits for (`after={name: earlier job's name}`) has finished: a policy's evaluation can then take the
+worker its training left idle. A worker writes each job's output (its own prints, TRL's and
+transformers' messages) to `log_file(name)`, not to the caller's terminal or notebook. The first failing
+job stops the others; what finished stays on disk, and a re-run resumes from it.
 """
 from __future__ import annotations
 
 import contextlib
 import multiprocessing
 import os
+import queue
 import sys
 import time
 from pathlib import Path
@@ -24,9 +27,15 @@ from typing import Callable
 
 
 def run(jobs: list[tuple[str, Callable[[], None]]], *, workers: int, threads: int, log=print,
-        log_file: Callable[[str], Path] | None = None) -> dict[str, float]:
+        log_file: Callable[[str], Path] | None = None, after: dict[str, str] | None = None) -> dict[str, float]:
     """Call every `(name, job)`; with `workers` > 1 in fresh processes, each job's output going to
-    `log_file(name)` (default: the caller's own output). Returns wall seconds per job."""
+    `log_file(name)` (default: the caller's own output). `after[name]`: the earlier job that job `name`
+    waits for. Returns wall seconds per job, in list order."""
+    after = after or {}
+    names = [name for name, _ in jobs]
+    for name, first in after.items():
+        if name not in names or first not in names[:names.index(name)]:
+            raise ValueError(f"job {name!r} waits for {first!r}, which is not an earlier job of {names}")
     workers = min(workers, len(jobs))
     if workers <= 1:
         return dict(_timed(name, job) for name, job in jobs)
@@ -34,18 +43,31 @@ def run(jobs: list[tuple[str, Callable[[], None]]], *, workers: int, threads: in
     log(f"[parallel] {len(jobs)} jobs in {workers} processes × {per_worker} torch thread(s): "
         + ", ".join(name for name, _ in jobs)
         + (f"; their logs: {log_file(jobs[0][0]).parent}" if log_file else ""))
-    jobs = [(name, job, str(log_file(name)) if log_file else None) for name, job in jobs]
+    waiting = [(name, job, str(log_file(name)) if log_file else None) for name, job in jobs]
+    finished = queue.SimpleQueue()  # (name, seconds) or the exception a job raised
+    seconds, running = {}, set()
+    ready = lambda name: name not in after or after[name] in seconds  # noqa: E731
     # spawn, not fork: a forked copy of a process that has already run torch can hang in its thread pools
     with multiprocessing.get_context("spawn").Pool(workers, initializer=_init, initargs=(per_worker, os.getpid())) as pool:
-        seconds = {}
         try:
-            for name, s in pool.imap_unordered(_call, jobs):
+            while waiting or running:
+                for named_job in [j for j in waiting if ready(j[0])]:
+                    if len(running) == workers:
+                        break
+                    waiting.remove(named_job)
+                    running.add(named_job[0])
+                    pool.apply_async(_call, (named_job,), callback=finished.put, error_callback=finished.put)
+                outcome = finished.get()
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                name, s = outcome
+                running.discard(name)
                 seconds[name] = s
                 log(f"[parallel] {name} done in {s:.0f} s")
         except BaseException:
             pool.terminate()  # a failed job (or Ctrl-C) stops the others; finished stages stay
             raise
-    return {name: seconds[name] for name, *_ in jobs}
+    return {name: seconds[name] for name in names}
 
 
 def _init(threads: int, parent: int) -> None:

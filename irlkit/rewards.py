@@ -1,7 +1,7 @@
 """Every reward the study uses, behind one protocol: `score(texts) -> np.ndarray`, higher is better.
 
     true = JudgeReward(make_judge("toxblock"))                  # r* = −P_judge(toxic | text)
-    probe = ProbeReward(backbone_folder, head, max_length=48)    # a linear head on frozen features
+    probe = ProbeReward(backbone_folder, head, max_length=48)    # a linear head on frozen features (precision="bf16": of a bf16 backbone)
     full = FullReward(reward_model_folder, max_length=48)        # a fine-tuned sequence classifier
     reward = NormalizedReward(probe, val_texts, scale=0.25)      # z-scored on val texts, then scaled
     ensemble = RewardEnsemble([probe_a, probe_b], val_texts)     # mean of z-scored members
@@ -42,19 +42,27 @@ class JudgeReward:
 
 
 class ProbeReward:
-    """A linear head on the backbone's frozen features of the text (IRL's probe mode)."""
+    """A linear head on the backbone's frozen features of the text (IRL's probe mode), computed in
+    `precision` (the head's own: `irl.feature_precision`, what it was trained on)."""
 
     def __init__(self, backbone_folder: str, probe: LinearProbe, max_length: int, device: str = "cpu",
-                 pooling: str = "last"):
+                 pooling: str = "last", precision: str = "fp32"):
+        import torch
+
         from irlkit.models import load_backbone, load_tokenizer
 
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
         self.backbone = load_backbone(backbone_folder, device)
+        if precision == "bf16":
+            self.backbone.to(torch.bfloat16)
+        self.precision = precision
         self.tokenizer = load_tokenizer(backbone_folder)
         self.probe, self.max_length, self.pooling = probe, max_length, pooling
         self.folder = backbone_folder
 
     def __repr__(self) -> str:
-        return (f"ProbeReward({len(self.probe.weight)}-dim head on {self.pooling}-token features of "
+        return (f"ProbeReward({len(self.probe.weight)}-dim head on {self.pooling}-token {self.precision} features of "
                 f"{self.folder}, ≤ {self.max_length} tokens)")
 
     def score(self, texts: Sequence[str]) -> np.ndarray:

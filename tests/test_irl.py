@@ -183,3 +183,40 @@ def test_the_feature_precision_switch_bf16_features_are_close_and_fp32_features_
         assert got.dtype == np.float32 and not np.array_equal(got, want)
         cosine = np.sum(got * want, 1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(want, axis=1))
         assert cosine.min() > 0.99, (name, cosine)
+
+
+def test_the_full_input_precision_switch_casts_only_the_blocks_below_the_cut(data_home, monkeypatch, tmp_path):
+    """Full mode with `irl.full_input_precision` bf16 computes the cached inputs with a bf16 copy of the
+    backbone, while the top blocks it trains copy the fp32 weights; fp32 uses the fp32 backbone for both."""
+    import torch
+
+    from irlkit import config, stages
+    from irlkit.stages import irl as irl_stage
+
+    texts = {"train_expert": ["you are kind"], "train_start": ["you idiot"], "val_pool": ["a text"]}
+    monkeypatch.setattr(irl_stage, "texts", lambda ctx, demos: dict(texts))
+    seen, original = {}, irl.block_inputs
+
+    class Stop(Exception):
+        pass
+
+    def inputs(backbone, tok, batch, **kw):
+        seen.setdefault("inputs", set()).add(next(backbone.parameters()).dtype)
+        return original(backbone, tok, batch, **kw)
+
+    def train(backbone, *args, **kw):
+        seen["train"] = next(backbone.parameters()).dtype
+        raise Stop
+
+    monkeypatch.setattr(irl_stage.irl, "block_inputs", inputs)
+    monkeypatch.setattr(irl_stage.irl, "train_top_blocks", train)
+    for precision, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        seen.clear()
+        ctx = stages.Context(config.load("smoke", **{"irl.full_input_precision": precision}))
+        with pytest.raises(Stop):
+            irl_stage._top_blocks_builder(ctx, "tiny-a", None, None, "max_margin")(tmp_path)
+        assert seen == {"inputs": {dtype}, "train": torch.float32}
+    assert irl_stage.settings(config.load("smoke"), "full")["full_input_precision"] == "bf16"  # in the full key
+    assert "full_input_precision" not in irl_stage.settings(config.load("smoke"), "probe")
+    with pytest.raises(ValueError):
+        config.load("smoke", **{"irl.full_input_precision": "fp16"})

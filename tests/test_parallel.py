@@ -26,6 +26,34 @@ def test_two_workers_run_every_job_in_other_processes_with_their_share_of_thread
     assert set(threads) == {1}
 
 
+def _stamp(folder, name, sleep=0.0):
+    import time
+
+    begin = time.time()
+    time.sleep(sleep)
+    (folder / name).write_text(f"{begin} {time.time()}")
+
+
+def test_a_job_waits_for_the_job_it_follows_while_the_free_worker_takes_the_next(tmp_path):
+    jobs = [("train", functools.partial(_stamp, tmp_path, "train", 2.0)),
+            ("evaluate", functools.partial(_stamp, tmp_path, "evaluate")),
+            ("other", functools.partial(_stamp, tmp_path, "other"))]
+    seconds = parallel.run(jobs, workers=2, threads=2, log=lambda _: None, after={"evaluate": "train"})
+    assert list(seconds) == ["train", "evaluate", "other"]
+    (train_begin, train_end), (evaluate_begin, _), (other_begin, _) = (
+        map(float, (tmp_path / n).read_text().split()) for n in ("train", "evaluate", "other"))
+    assert evaluate_begin >= train_end  # listed before "other", yet it waits for "train"
+    assert other_begin < train_end      # meanwhile the second worker ran the next job that could start
+
+
+def test_waiting_for_a_later_or_unknown_job_is_an_error(tmp_path):
+    jobs = [(n, functools.partial(_record, tmp_path, n)) for n in ("a", "b")]
+    for after in ({"a": "b"}, {"b": "nope"}, {"nope": "a"}):
+        with pytest.raises(ValueError, match="which is not an earlier job"):
+            parallel.run(jobs, workers=2, threads=2, log=lambda _: None, after=after)
+    assert not list(tmp_path.iterdir())  # checked before anything runs
+
+
 def test_one_worker_runs_the_jobs_here_in_order(tmp_path):
     parallel.run([(n, functools.partial(_record, tmp_path, n)) for n in ("a", "b")], workers=1, threads=2)
     assert {int((tmp_path / n).read_text().split()[0]) for n in "ab"} == {os.getpid()}

@@ -64,3 +64,25 @@ def test_random_head_is_deterministic_per_seed_and_keeps_the_standardisation():
     a, b, c = (rewards.random_head(template, s) for s in (1234, 1234, 1235))
     assert np.array_equal(a.weight, b.weight) and not np.array_equal(a.weight, c.weight)
     assert a.sigma is template.sigma and abs(np.std(a.weight) - 1 / 8) < 0.05
+
+
+def test_a_probe_reward_scores_the_features_of_its_own_precision(data_home):
+    """`ProbeReward(precision=…)` is the head on the features `irl.features` gives a backbone in that precision:
+    bf16 is what a head trained on bf16 features (`irl.feature_precision`) reads, fp32 is unchanged."""
+    import torch
+
+    from irlkit import models
+
+    folder = models.materialise("tiny:0")
+    backbone, tok = models.load_backbone(folder), models.load_tokenizer(folder)
+    texts = ["you are kind", "shut up you idiot", "what a day it was"]
+    dim = backbone.config.hidden_size
+    head = rewards.random_head(irl.LinearProbe(np.ones(dim), np.zeros(dim), np.ones(dim)), seed=0)
+    fp32 = head(irl.features(backbone, tok, texts, max_length=32))
+    bf16 = head(irl.features(backbone.to(torch.bfloat16), tok, texts, max_length=32))
+    np.testing.assert_array_equal(rewards.ProbeReward(folder, head, 32).score(texts), fp32)
+    np.testing.assert_array_equal(rewards.ProbeReward(folder, head, 32, precision="bf16").score(texts), bf16)
+    assert not np.array_equal(bf16, fp32)
+    np.testing.assert_allclose(bf16, fp32, atol=0.1 * np.abs(fp32).max())
+    with pytest.raises(ValueError):
+        rewards.ProbeReward(folder, head, 32, precision="fp16")

@@ -49,10 +49,11 @@ class Context:
         return stable_hash(list(self.prompts.prompt_id))
 
 
-def in_parallel(ctx: Context, jobs: list[tuple]) -> dict[str, float]:
+def in_parallel(ctx: Context, jobs: list[tuple], after: dict[str, str] | None = None) -> dict[str, float]:
     """Run `(name, stage_function, *args)` jobs side by side (`Config.workers`); each calls
     `stage_function(Context, *args)` in its own process, leaves finished stages on disk and writes its
-    output to `layout.log(name)`. Jobs must not share a stage: two processes would build the same folder.
+    output to `layout.log(name)`. Jobs must not share a stage: two processes would build the same folder;
+    a job that reads another's stage names it in `after` ({job: the job it waits for}, `parallel.run`).
     With one worker they run here, in order, on this Context (its judges stay loaded)."""
     from irlkit.stages.policies import start_folder
 
@@ -62,7 +63,7 @@ def in_parallel(ctx: Context, jobs: list[tuple]) -> dict[str, float]:
     calls = [(name, functools.partial(fn, ctx, *args) if here else
               functools.partial(_job, ctx.base_cfg, ctx.replicate, fn, *args)) for name, fn, *args in jobs]
     return parallel.run(calls, workers=ctx.cfg.workers, threads=ctx.cfg.threads, log=ctx.log,
-                        log_file=ctx.layout.log)
+                        log_file=ctx.layout.log, after=after)
 
 
 def _job(cfg: Config, replicate: int, fn, *args) -> None:

@@ -70,11 +70,12 @@ def choose_model(cfg: Config, models_result: dict) -> str:
 
 def _random_reference(ctx, size: str, eval_sets: dict) -> dict:
     """05's random-reward control scored like a recovered reward: a random direction in the backbone's
-    feature space need not be neutral, and this says how far it already agrees with the judge."""
-    from irlkit.stages.refinetune import random_reward
+    feature space need not be neutral, and this says how far it already agrees with the judge. Its head
+    reads the probes' own cached features (`irl.feature_precision`), as the probe it is compared with does."""
+    from irlkit.stages.refinetune import random_probe
 
-    model = random_reward(ctx, size)
-    r = {k: model.score(list(p.input)) for k, p in eval_sets.items()}
+    head, feats = random_probe(ctx, size), irl_stage.features(ctx, size, demos_stage.load(ctx, size))
+    r = {k: head(feats[k]) for k in eval_sets}
     return evidence.score(eval_sets, r), r
 
 

@@ -181,9 +181,14 @@ def _top_blocks_builder(ctx, size: str, demos: pd.DataFrame, val_pool: pd.DataFr
         sets["train_expert"], sets["train_start"] = sets["train_expert"][:n_pairs], sets["train_start"][:n_pairs]
         folder = start_folder(ctx, size)
         backbone, tok = models.load_backbone(folder, ctx.cfg.device), models.load_tokenizer(folder)
-        ctx.log(f"[irl full] {size}: inputs of the top {ic.full_blocks} blocks for {sum(map(len, sets.values()))} texts")
-        cached = {name: irl.block_inputs(backbone, tok, batch, blocks=ic.full_blocks, max_length=ic.max_length)
+        ctx.log(f"[irl full] {size}: inputs of the top {ic.full_blocks} blocks for {sum(map(len, sets.values()))} texts "
+                f"({ic.full_input_precision})")
+        # the blocks below the cut run in a copy of their own precision; the top blocks copy the fp32 weights
+        bottom = (models.load_backbone(folder, ctx.cfg.device).to(torch.bfloat16) if ic.full_input_precision == "bf16"
+                  else backbone)
+        cached = {name: irl.block_inputs(bottom, tok, batch, blocks=ic.full_blocks, max_length=ic.max_length)
                   for name, batch in sets.items()}
+        del bottom
         hist, rewards, best = [], {}, (-np.inf, None, None)
         for seed in seeds(ctx.cfg, "full"):
             last_val = {}

@@ -43,14 +43,22 @@ def selected_reward(ctx, info: dict):
         probe = mean_head(probes)
     else:
         probe = probes[list(np.load(path / "rewards.npz")["seeds"]).index(info["seed"])]
-    return ProbeReward(start_folder(ctx, size), probe, ic.max_length, ctx.cfg.device, ic.probe_pooling)
+    return ProbeReward(start_folder(ctx, size), probe, ic.max_length, ctx.cfg.device, ic.probe_pooling,
+                       ic.feature_precision)
+
+
+def random_probe(ctx, size: str, run: int = 0) -> irl.LinearProbe:
+    """The control's head: untrained, drawn with `refinetune.random_seed + run`, on the probes' feature
+    standardisation."""
+    path = ctx.layout.irl_model(size, "probe", ctx.cfg.irl.losses[0])  # any probe: only its standardisation is used
+    return random_head(irl.load_probes(path / "probes.npz")[0], ctx.cfg.refinetune.random_seed + run)
 
 
 def random_reward(ctx, size: str, run: int = 0) -> ProbeReward:
-    """The control: the same architecture with an untrained head drawn with `refinetune.random_seed + run`."""
-    path = ctx.layout.irl_model(size, "probe", ctx.cfg.irl.losses[0])  # any probe: only its standardisation is used
-    head = random_head(irl.load_probes(path / "probes.npz")[0], ctx.cfg.refinetune.random_seed + run)
-    return ProbeReward(start_folder(ctx, size), head, ctx.cfg.irl.max_length, ctx.cfg.device, ctx.cfg.irl.probe_pooling)
+    """The control: the same architecture as a probe reward with the untrained head `random_probe`."""
+    ic = ctx.cfg.irl
+    return ProbeReward(start_folder(ctx, size), random_probe(ctx, size, run), ic.max_length, ctx.cfg.device,
+                       ic.probe_pooling, ic.feature_precision)
 
 
 def normalized(ctx, size: str, model) -> NormalizedReward:
@@ -71,12 +79,17 @@ def reward_model(ctx, size: str, name: str, run: int = 0, irl_result: dict | Non
 
 
 def reward_key(ctx, size: str, name: str, run: int, irl_result: dict) -> dict:
-    """The identity of `reward_model(ctx, size, name, run)` in the policy's stage key."""
-    scale = ctx.cfg.refinetune.reward_scale
+    """The identity of `reward_model(ctx, size, name, run)` in the policy's stage key: the reward model's
+    own stage (a retrained IRL model retrains the policy), its scale, and the precision a probe scores in."""
+    ic, scale = ctx.cfg.irl, ctx.cfg.refinetune.reward_scale
     if name == "random":
-        return {"mode": "probe", "random_seed": ctx.cfg.refinetune.random_seed + run, "scale": scale}
+        return {"mode": "probe", "random_seed": ctx.cfg.refinetune.random_seed + run, "scale": scale,
+                "standardisation": store.key_of(ctx.layout.irl_model(size, "probe", ic.losses[0])),
+                "precision": ic.feature_precision}
     info = selected_reward_info(ctx, size if name == "irl" else name.removeprefix("transfer_from_"), irl_result)
-    return {**info, "scale": scale}
+    model = store.key_of(ctx.layout.irl_model(info["from_size"], info["mode"], info["loss"]))
+    return {**info, "scale": scale, "model": model,
+            **({"precision": ic.feature_precision} if info["mode"] == "probe" else {})}
 
 
 def example_texts(ctx, size: str, n: int = 3) -> pd.DataFrame:

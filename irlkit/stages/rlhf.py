@@ -52,22 +52,22 @@ def start_perplexity(ctx, size: str) -> float:
     return perplexity_of(ctx, f"{size}-start", start_folder(ctx, size), shared=True)
 
 
-def _rlhf_policy_evaluated(ctx, size: str) -> None:
-    policy, _ = rlhf_policy(ctx, size)
-    policy_texts(ctx, f"{size}-rlhf", policy, ctx.prompts)
-    perplexity_of(ctx, f"{size}-rlhf", policy)
-
-
-def _start_evaluated(ctx, size: str) -> None:
-    start_texts(ctx, size)
-    start_perplexity(ctx, size)
+def _rlhf_perplexity(ctx, size: str) -> None:
+    perplexity_of(ctx, f"{size}-rlhf", rlhf_policy(ctx, size)[0])
 
 
 def run(ctx) -> dict:
     """RLHF of every size against the ground-truth judge; start vs RLHF on the test prompts."""
     cfg, results = ctx.cfg, {}
-    in_parallel(ctx, [(f"{size}-rlhf", _rlhf_policy_evaluated, size) for size in largest_first(cfg)]
-                + [(f"{size}-start", _start_evaluated, size) for size in largest_first(cfg)])
+    # a policy's texts and perplexity are two jobs after its training: the worker the smaller size's RLOO
+    # frees takes one of them (benchmarks/README.md, "01's jobs")
+    sizes = largest_first(cfg)
+    in_parallel(ctx, [(f"{size}-rlhf", rlhf_policy, size) for size in sizes]
+                + [job for size in sizes for job in ((f"{size}-rlhf texts", rlhf_texts, size),
+                                                     (f"{size}-rlhf perplexity", _rlhf_perplexity, size))]
+                + [job for size in sizes for job in ((f"{size}-start texts", start_texts, size),
+                                                     (f"{size}-start perplexity", start_perplexity, size))],
+                after={f"{size}-rlhf {what}": f"{size}-rlhf" for size in sizes for what in ("texts", "perplexity")})
     for spec in cfg.sizes:  # every stage below is now finished: this reads them
         policy, summary = rlhf_policy(ctx, spec.name)
         test = lambda df: df[df.split == "test"]  # noqa: E731

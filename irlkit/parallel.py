@@ -13,17 +13,23 @@ it waits for (`after={name: earlier job's name}`) has finished: a policy's evalu
 worker its training left idle. A worker writes each job's output (its own prints, TRL's and
 transformers' messages) to `log_file(name)`, not to the caller's terminal or notebook. The first failing
 job stops the others; what finished stays on disk, and a re-run resumes from it.
+
+The worker processes outlive a call: the next call of this process with the same shape reuses them,
+so the libraries are imported once per kernel, not once per stage (a pool that failed is not reused).
 """
 from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import multiprocessing.pool
 import os
 import queue
 import sys
 import time
 from pathlib import Path
 from typing import Callable
+
+from irlkit import progress
 
 
 def run(jobs: list[tuple[str, Callable[[], None]]], *, workers: int, threads: int, log=print,
@@ -47,27 +53,40 @@ def run(jobs: list[tuple[str, Callable[[], None]]], *, workers: int, threads: in
     finished = queue.SimpleQueue()  # (name, seconds) or the exception a job raised
     seconds, running = {}, set()
     ready = lambda name: name not in after or after[name] in seconds  # noqa: E731
-    # spawn, not fork: a forked copy of a process that has already run torch can hang in its thread pools
-    with multiprocessing.get_context("spawn").Pool(workers, initializer=_init, initargs=(per_worker, os.getpid())) as pool:
-        try:
-            while waiting or running:
-                for named_job in [j for j in waiting if ready(j[0])]:
-                    if len(running) == workers:
-                        break
-                    waiting.remove(named_job)
-                    running.add(named_job[0])
-                    pool.apply_async(_call, (named_job,), callback=finished.put, error_callback=finished.put)
-                outcome = finished.get()
-                if isinstance(outcome, BaseException):
-                    raise outcome
-                name, s = outcome
-                running.discard(name)
-                seconds[name] = s
-                log(f"[parallel] {name} done in {s:.0f} s")
-        except BaseException:
-            pool.terminate()  # a failed job (or Ctrl-C) stops the others; finished stages stay
-            raise
+    pool = _pool(workers, per_worker)
+    try:
+        while waiting or running:
+            for named_job in [j for j in waiting if ready(j[0])]:
+                if len(running) == workers:
+                    break
+                waiting.remove(named_job)
+                running.add(named_job[0])
+                pool.apply_async(_call, (named_job, os.environ.get(progress.ENV)),
+                                 callback=finished.put, error_callback=finished.put)
+            outcome = finished.get()
+            if isinstance(outcome, BaseException):
+                raise outcome
+            name, s = outcome
+            running.discard(name)
+            seconds[name] = s
+            log(f"[parallel] {name} done in {s:.0f} s")
+    except BaseException:
+        del _pools[workers, per_worker]
+        pool.terminate()  # a failed job (or Ctrl-C) stops the others; finished stages stay
+        raise
     return {name: seconds[name] for name in names}
+
+
+_pools: dict[tuple[int, int], multiprocessing.pool.Pool] = {}
+"""This process's worker pools, by (workers, torch threads each)."""
+
+
+def _pool(workers: int, threads: int) -> multiprocessing.pool.Pool:
+    if (workers, threads) not in _pools:
+        # spawn, not fork: a forked copy of a process that has already run torch can hang in its thread pools
+        _pools[workers, threads] = multiprocessing.get_context("spawn").Pool(
+            workers, initializer=_init, initargs=(threads, os.getpid()))
+    return _pools[workers, threads]
 
 
 def _init(threads: int, parent: int) -> None:
@@ -80,8 +99,12 @@ def _init(threads: int, parent: int) -> None:
     quiet_libraries()
 
 
-def _call(named_job: tuple[str, Callable[[], None], str | None]) -> tuple[str, float]:
+def _call(named_job: tuple[str, Callable[[], None], str | None], progress_log: str | None) -> tuple[str, float]:
     name, job, log_path = named_job
+    if progress_log:  # the caller's at this call: a reused worker was started for an earlier one
+        os.environ[progress.ENV] = progress_log
+    else:
+        os.environ.pop(progress.ENV, None)
     try:
         with output_to(log_path) if log_path else contextlib.nullcontext():
             return _timed(name, job)

@@ -7,7 +7,9 @@
     python -m irlkit.runner smoke --set rlhf.steps=4 --set irl.losses='["logistic"]' --seed 1
 
 Executed copies go to data/runs/<profile>/r<k>/notebooks/ (06's to data/runs/<profile>/notebooks/),
-never over the sources. When a replicate has run its last notebook (05, or 04 where the profile turns
+never over the sources. A replicate's notebooks run one after another in one kernel, each in a fresh
+namespace (`%reset -f`): the libraries are imported once per replicate, not once per notebook
+(`--fresh-kernels` starts one per notebook, as JupyterLab would). When a replicate has run its last notebook (05, or 04 where the profile turns
 re-alignment off), its results folder gets a manifest.json (config
 and code hash, CPU, threads, wall time per notebook); data/results/<profile>/timings.json keeps every
 replicate's wall times and the shared work's. The first failing notebook stops the run with its name
@@ -36,9 +38,11 @@ def per_replicate(cfg) -> tuple:
     return PER_REPLICATE if cfg.refinetune.enabled else PER_REPLICATE[:-1]
 
 
-def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None, replicate: int | None = None) -> dict:
-    """Run `only` (in order) for replicate `replicate`, or for every replicate of the profile when None.
-    Returns the timings written to timings.json."""
+def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None, replicate: int | None = None,
+        fresh_kernels: bool = False) -> dict:
+    """Run `only` (in order) for replicate `replicate`, or for every replicate of the profile when None;
+    a replicate's notebooks share one kernel unless `fresh_kernels`. Returns the timings written to
+    timings.json."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
     unknown = set(only) - set(NOTEBOOKS)
@@ -67,10 +71,11 @@ def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None, r
         return timings
     for k in (([replicate] if replicate is not None else range(cfg.replicates)) if todo else []):
         seconds = timings["replicates"].setdefault(f"r{k}", {})
-        for name in todo:
-            seconds[name] = _execute(name, profile, where.of_replicate(k), {**parameters, "REPLICATE": k})
-            seconds["total"] = round(sum(v for n, v in seconds.items() if n in stages), 1)
-            store.atomic_write_json(timings_path, timings)
+        with contextlib.nullcontext() if fresh_kernels else _kernel(where.of_replicate(k)) as kernel:
+            for name in todo:
+                seconds[name] = _execute(name, profile, where.of_replicate(k), {**parameters, "REPLICATE": k}, kernel)
+                seconds["total"] = round(sum(v for n, v in seconds.items() if n in stages), 1)
+                store.atomic_write_json(timings_path, timings)
         if stages[-1] in todo:  # the replicate is complete: record what made it
             store.atomic_write_json(where.of_replicate(k).manifest,
                                     replicates.manifest(cfg, k, {n: seconds[n] for n in stages if n in seconds}))
@@ -86,7 +91,8 @@ _running: list[str] = []
 """The notebooks this process has started, the last one running (for the line Ctrl-C prints)."""
 
 
-def _execute(name: str, profile: str, where: layout.Layout, parameters: dict) -> float:
+def _execute(name: str, profile: str, where: layout.Layout, parameters: dict, kernel=None) -> float:
+    """Run notebook `name` in `kernel` (a started kernel manager, see `_kernel`), or in a kernel of its own."""
     import papermill as pm
 
     where.notebooks.mkdir(parents=True, exist_ok=True)
@@ -96,9 +102,11 @@ def _execute(name: str, profile: str, where: layout.Layout, parameters: dict) ->
     done, running, failed = (where.notebooks / f"{name}{suffix}.ipynb" for suffix in ("", ".running", ".failed"))
     t0 = time.time()
     try:  # written beside the last good copy, which it replaces only when it succeeds
-        with _progress_to_terminal(where, name):
+        with contextlib.nullcontext(kernel) if kernel else _kernel(where) as kernel, \
+                _progress_to_terminal(where, name) as progress_log:
+            fresh_namespace(kernel, progress_log)
             pm.execute_notebook(str(layout.NOTEBOOKS / f"{name}.ipynb"), str(running),
-                                parameters={"PROFILE": profile, **parameters}, kernel_name="python3",
+                                parameters={"PROFILE": profile, **parameters}, kernel_name="python3", km=kernel,
                                 progress_bar=False, cwd=str(layout.NOTEBOOKS))
     except pm.PapermillExecutionError as e:
         os.replace(running, failed)
@@ -114,15 +122,62 @@ def _execute(name: str, profile: str, where: layout.Layout, parameters: dict) ->
 
 
 @contextlib.contextmanager
+def _kernel(where: layout.Layout):
+    """A started IPython kernel (its manager) in the notebooks folder, shut down when the block ends. Its
+    own output and its workers' (what the notebook does not show) go to <logs>/kernel.log."""
+    import nbformat
+    from jupyter_core.utils import run_sync
+    from nbclient import NotebookClient
+
+    starter = NotebookClient(nbformat.v4.new_notebook(), kernel_name="python3")
+    manager = starter.create_kernel_manager()
+    where.logs.mkdir(parents=True, exist_ok=True)
+    with parallel.output_to(str(where.logs / "kernel.log")):  # the kernel inherits these descriptors
+        starter.start_new_kernel(cwd=str(layout.NOTEBOOKS))
+    try:
+        yield manager
+    finally:
+        run_sync(manager.shutdown_kernel)()  # politely: its exit ends its worker pools too
+
+
+_FRESH_NAMESPACE = """\
+ip = get_ipython()
+if not hasattr(ip, "irlkit_module_names"):  # a new kernel: its module's own names (multiprocessing reads __spec__)
+    ip.irlkit_module_names = {{k: v for k, v in ip.user_ns.items() if k.startswith("__") and k.endswith("__")}}
+ip.run_line_magic("reset", "-f")
+get_ipython().user_ns.update({{k: v for k, v in get_ipython().irlkit_module_names.items() if k not in get_ipython().user_ns}})
+__import__("os").environ[{env!r}] = {path!r}
+"""
+
+
+def fresh_namespace(kernel, progress_log) -> None:
+    """Empty the kernel's namespace (what the notebook before defined; the imported modules stay) and point
+    its progress lines (`irlkit.progress`) at `progress_log`: a notebook starts as it would in a new kernel."""
+    from jupyter_client import BlockingKernelClient
+
+    client = BlockingKernelClient()
+    client.load_connection_info(kernel.get_connection_info())
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=120)
+        reply = client.execute_interactive(_FRESH_NAMESPACE.format(env=progress.ENV, path=str(progress_log)),
+                                           store_history=False, timeout=120, output_hook=lambda message: None)
+    finally:
+        client.stop_channels()
+    if reply["content"]["status"] != "ok":
+        raise RuntimeError(f"could not reset the kernel's namespace: {reply['content'].get('evalue')}")
+
+
+@contextlib.contextmanager
 def _progress_to_terminal(where: layout.Layout, name: str):
-    """While a notebook runs: its kernel's own output (and the workers' it starts) goes to a log file, and
-    the progress lines its stages write (`irlkit.progress`) are printed here, each as it comes."""
+    """While a notebook runs: the runner's own output (papermill's) goes to the log folder, and the
+    progress lines its stages write (`irlkit.progress`, to the file this yields) are printed here, each as
+    it comes."""
     import threading
 
     where.logs.mkdir(parents=True, exist_ok=True)
     progress_log = where.logs / f"{name}.progress"
     progress_log.write_text("")
-    os.environ[progress.ENV] = str(progress_log)
     terminal = os.fdopen(os.dup(1), "w", buffering=1)
     stop = threading.Event()
 
@@ -140,13 +195,12 @@ def _progress_to_terminal(where: layout.Layout, name: str):
     printer = threading.Thread(target=tail, name="progress", daemon=True)
     printer.start()
     try:
-        with parallel.output_to(str(where.logs / f"{name}.kernel.log")):
-            yield
+        with parallel.output_to(str(where.logs / "kernel.log")):
+            yield progress_log
     finally:
         stop.set()
         printer.join(timeout=5)
         terminal.close()
-        os.environ.pop(progress.ENV, None)
 
 
 def _shared_seconds(where: layout.Layout) -> dict:
@@ -176,6 +230,9 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="+", default=list(NOTEBOOKS), choices=NOTEBOOKS)
     parser.add_argument("--replicate", type=int, default=None,
                         help="run one replicate's notebooks (01–05) only; default: every replicate, then 06")
+    parser.add_argument("--fresh-kernels", action="store_true",
+                        help="start a kernel per notebook (as JupyterLab would) instead of one per replicate: "
+                             "about 10 s slower per notebook; shows a notebook does not lean on another's state")
     parser.add_argument("--set", type=setting, action="append", default=[], metavar="SECTION.FIELD=VALUE",
                         help="override a setting of irlkit/config.py, validated before anything runs (repeatable)")
     parser.add_argument("--seed", type=int, default=0, help="the profile's seed (replicate k derives its own from it)")
@@ -191,7 +248,7 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     try:
         with _only_run_of(layout.Layout(args.profile)):
-            run(args.profile, only, parameters, replicate=args.replicate)
+            run(args.profile, only, parameters, replicate=args.replicate, fresh_kernels=args.fresh_kernels)
     except (ValueError, KeyError, TypeError) as e:
         parser.error(str(e).strip("'\""))
     except KeyboardInterrupt:

@@ -72,3 +72,26 @@ def test_with_one_worker_stage_functions_get_the_callers_context(data_home):
     seen = []
     stages.in_parallel(ctx, [("only job", lambda c, x: seen.append((c, x)), 7)])
     assert seen == [(ctx, 7)]
+
+
+def _record_and_report(folder, name):
+    import time
+
+    from irlkit import progress
+
+    time.sleep(0.5)  # long enough that both workers take a job
+    progress.line(name)
+    (folder / name).write_text(str(os.getpid()))
+
+
+def test_a_second_call_reuses_the_workers_and_reports_progress_where_the_caller_points_now(tmp_path, monkeypatch):
+    from irlkit import progress
+
+    for call in ("first", "second"):
+        monkeypatch.setenv(progress.ENV, str(tmp_path / f"{call}.progress"))
+        parallel.run([(f"{call}{i}", functools.partial(_record_and_report, tmp_path, f"{call}{i}")) for i in range(2)],
+                     workers=2, threads=2, log=lambda _: None)
+    pids = {call: {int((tmp_path / f"{call}{i}").read_text()) for i in range(2)} for call in ("first", "second")}
+    assert len(pids["first"]) == 2 and pids["second"] <= pids["first"]  # the same two processes
+    for call in ("first", "second"):
+        assert sorted((tmp_path / f"{call}.progress").read_text().split()) == [f"{call}0", f"{call}1"]

@@ -50,8 +50,14 @@ def selected_reward(ctx, info: dict):
 def random_probe(ctx, size: str, run: int = 0) -> irl.LinearProbe:
     """The control's head: untrained, drawn with `refinetune.random_seed + run`, on the probes' feature
     standardisation."""
-    path = ctx.layout.irl_model(size, "probe", ctx.cfg.irl.losses[0])  # any probe: only its standardisation is used
+    path = standardisation_source(ctx, size)
     return random_head(irl.load_probes(path / "probes.npz")[0], ctx.cfg.refinetune.random_seed + run)
+
+
+def standardisation_source(ctx, size: str):
+    """The IRL model whose feature standardisation the random control uses: any probe of `size` has the
+    same one, so the first loss's."""
+    return ctx.layout.irl_model(size, "probe", ctx.cfg.irl.losses[0])
 
 
 def random_reward(ctx, size: str, run: int = 0) -> ProbeReward:
@@ -84,7 +90,7 @@ def reward_key(ctx, size: str, name: str, run: int, irl_result: dict) -> dict:
     ic, scale = ctx.cfg.irl, ctx.cfg.refinetune.reward_scale
     if name == "random":
         return {"mode": "probe", "random_seed": ctx.cfg.refinetune.random_seed + run, "scale": scale,
-                "standardisation": store.key_of(ctx.layout.irl_model(size, "probe", ic.losses[0])),
+                "standardisation": store.key_of(standardisation_source(ctx, size)),
                 "precision": ic.feature_precision}
     info = selected_reward_info(ctx, size if name == "irl" else name.removeprefix("transfer_from_"), irl_result)
     model = store.key_of(ctx.layout.irl_model(info["from_size"], info["mode"], info["loss"]))

@@ -6,8 +6,8 @@ Each commit runs `python -m irlkit.runner smoke` in its own fresh clone (`end_to
 assets linked in, an otherwise empty data folder), the commits interleaved repeat by repeat so that a slow
 spell of the machine hits both. Writes data/results/experiments/<name>.json (default smoke_end_to_end): each
 run's wall clock and the runner's seconds per notebook, the median per commit and the ratio last / first,
-and, per repeat, the results files in which the two commits differ (`[]`: every number identical; wall
-times, creation times and the code hash are left out). Nothing else may run on the machine meanwhile.
+and, per repeat, the results files in which the two commits differ (`compare_results.different_results`;
+`[]`: every number identical). Nothing else may run on the machine meanwhile.
 """
 import argparse
 import json
@@ -18,25 +18,10 @@ import sys
 import time
 from pathlib import Path
 
+from compare_results import different_results
 from end_to_end import ENV, clone, git
 
 from irlkit import layout, replicates, store
-
-TIMING_FILES = {"timings.json", "manifest.json"}
-"""Results files of wall times and provenance only."""
-VOLATILE = {"created", "wall_seconds", "code_hash"}
-"""Keys of the other results files that differ between any two runs (when, how long) or commits (the code hash)."""
-
-
-def _comparable(path: Path):
-    """The file's content less what differs between any two runs: `VOLATILE` keys, the report's wall-time line."""
-    if path.suffix == ".json":
-        strip = lambda v: ({k: strip(x) for k, x in v.items() if k not in VOLATILE} if isinstance(v, dict)  # noqa: E731
-                           else [strip(x) for x in v] if isinstance(v, list) else v)
-        return strip(json.loads(path.read_text()))
-    if path.suffix == ".md":
-        return [line for line in path.read_text().splitlines() if not line.startswith("Wall time")]
-    return path.read_bytes()
 
 
 def run(commit: str, into: Path) -> dict:
@@ -49,14 +34,6 @@ def run(commit: str, into: Path) -> dict:
     wall = round(time.time() - t0, 1)
     print(f"[smoke_end_to_end] {commit}: {wall:.0f} s", flush=True)
     return {"wall_seconds": wall, "runner": json.loads((into / "data/results/smoke/timings.json").read_text())}
-
-
-def different_results(a: Path, b: Path) -> list[str]:
-    """Results files (but `TIMING_FILES`) that differ between two runs' data/results/smoke beyond `_comparable`,
-    or that only one run has."""
-    files = lambda root: {p.relative_to(root) for p in root.rglob("*") if p.is_file() and p.name not in TIMING_FILES}  # noqa: E731
-    fa, fb = files(a), files(b)
-    return sorted(str(p) for p in fa ^ fb) + sorted(str(p) for p in fa & fb if _comparable(a / p) != _comparable(b / p))
 
 
 def main(argv=None) -> int:

@@ -57,6 +57,13 @@ def clone(commit: str, into) -> None:
     (into / ".venv").symlink_to(layout.ROOT / ".venv")
 
 
+def clone_env(into) -> dict:
+    """The environment a run in the clone `into` gets: bootstrap.sh's exports, the clone's irlkit, its own data."""
+    env = {**os.environ, **ENV, "PYTHONPATH": str(into)}
+    env.pop("IRLKIT_DATA", None)
+    return env
+
+
 def timed(profile: str, replicate: int, into, has_replicates: bool, with_shared: bool = False) -> dict:
     """{notebook: s, "notebooks_total": s, "replicate_only": s} of a finished run in the clone `into`;
     `replicate_only` leaves out the shared work when this replicate did it (`with_shared`)."""
@@ -76,8 +83,7 @@ def run(commit: str, profile: str, replicate: int, into) -> dict:
     has_replicates = "--replicate" in (into / "irlkit" / "runner.py").read_text()
     command = [sys.executable, "-m", "irlkit.runner", profile]
     command += ["--replicate", str(replicate)] if has_replicates else ["--only", *NOTEBOOKS]
-    env = {**os.environ, **ENV, "PYTHONPATH": str(into)}
-    env.pop("IRLKIT_DATA", None)
+    env = clone_env(into)
     print(f"[end_to_end] {commit}: {' '.join(command[1:])} in {into}", flush=True)
     t0 = time.time()
     subprocess.run(command, cwd=into, env=env, check=True)

@@ -11,7 +11,6 @@ and, per repeat, the results files in which the two commits differ (`compare_res
 """
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -19,15 +18,14 @@ import time
 from pathlib import Path
 
 from compare_results import different_results
-from end_to_end import ENV, clone, git
+from end_to_end import clone, clone_env, git
 
 from irlkit import layout, replicates, store
 
 
 def run(commit: str, into: Path) -> dict:
     clone(commit, into)
-    env = {**os.environ, **ENV, "PYTHONPATH": str(into)}
-    env.pop("IRLKIT_DATA", None)
+    env = clone_env(into)
     print(f"[smoke_end_to_end] {commit} in {into}", flush=True)
     t0 = time.time()
     subprocess.run([sys.executable, "-m", "irlkit.runner", "smoke"], cwd=into, env=env, check=True)

@@ -130,10 +130,13 @@ def test_a_profile_without_refinetune_is_complete_after_04_and_keeps_the_shared_
     """Orchestration only (each notebook's run replaced by a stub): with `refinetune.enabled` off, a replicate
     runs 01–04, 05 is never started, and the manifest is written once 04 has run; a later run of 06 on a machine
     without run folders keeps the shared work's recorded times."""
+    import contextlib
+
     from irlkit import layout, runner
 
     ran = []
-    monkeypatch.setattr(runner, "_execute", lambda name, profile, where, parameters: ran.append(name) or 1.0)
+    monkeypatch.setattr(runner, "_execute", lambda name, profile, where, parameters, kernel=None: ran.append(name) or 1.0)
+    monkeypatch.setattr(runner, "_kernel", lambda where: contextlib.nullcontext())  # nothing runs in it
     off = {"OVERRIDES": {"refinetune.enabled": False}}
     runner.run("smoke", only=runner.PER_REPLICATE, parameters=off, replicate=0)
     assert ran == ["01_rlhf", "02_sampling", "03_irl", "04_eval"]

@@ -16,7 +16,8 @@ profile's batch sizes and max_length), one process with the profile's 2 torch th
 FLOPs are counted, not modelled: torch's `FlopCounterMode` over one pass (matmuls and attention, forward and
 backward, the vocabulary head included); time is the median of `--repeats` passes without the counter.
 Peak is `bench_peak.gflops` on the model's feed-forward shape in the same precision, measured in this
-process right before. For the stage furthest from its peak, `torch.profiler`'s top operators by self CPU time.
+process right before. For the stage furthest from its peak, and for each batched forward stage below `GOAL` of its
+peak, `torch.profiler`'s top operators by self CPU time.
 """
 import argparse
 import statistics
@@ -34,6 +35,9 @@ from irlkit import config, data, implicit, irl, models, sampling, stages, store 
 
 FEED_FORWARD = {"smollm2-135m": (1, 2048, 576, 1536), "gemma3-270m": (1, 2048, 640, 2048)}
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+FORWARD = ("features", "log-probs")
+"""The batched forward stages (perplexity runs the log-probs code), whose goal is `GOAL` of their precision's peak."""
+GOAL = 0.25
 
 
 def counted(fn) -> float:
@@ -120,13 +124,17 @@ def main():
         print(f"{size:14s} RLOO step       {rloo_precision}  {flops / 1e9:9.1f} GFLOP  {seconds:7.2f} s  "
               f"{rows[-1]['gflop_per_s']:7.1f} GFLOP/s  {rows[-1]['share_of_peak']:6.1%}", flush=True)
     worst = min((r for r in rows if "_fn" in r), key=lambda r: r["share_of_peak"])
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-        worst["_fn"]()
-    table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.profile_top)
-    print(f"\nprofile of the stage furthest from its peak ({worst['size']} {worst['stage']} {worst['precision']}):\n{table}")
+    profiled = [r for r in rows if "_fn" in r and (r is worst or r["share_of_peak"] < GOAL and r["stage"] in FORWARD)]
+    profiles = {}
+    for r in profiled:  # where the time goes, for the stage furthest from its peak and each forward stage below the goal
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            r["_fn"]()
+        label = f"{r['size']} {r['stage']} {r['precision']}"
+        profiles[label] = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.profile_top)
+        print(f"\nprofile of {label} ({r['share_of_peak']:.0%} of its peak):\n{profiles[label]}")
     out = {"machine": {"cpu": __import__("irlkit.replicates").replicates.cpu_model(), "threads": cfg.threads},
            "rows": [{k: v for k, v in r.items() if k != "_fn"} for r in rows],
-           "furthest_from_peak": {k: worst[k] for k in ("size", "stage", "precision")}, "profile": table}
+           "furthest_from_peak": {k: worst[k] for k in ("size", "stage", "precision")}, "profiles": profiles}
     print(store.write_experiment(args.name, out, cfg))
 
 

@@ -87,11 +87,13 @@ def main():
                 for name, fn in variants.items():
                     implicit.token_logprobs = fn
                     t0 = time.perf_counter()
-                    sums[name] = implicit.continuation_logprobs(policy, tok, prompts, texts)[0]
+                    sums[name], lengths = implicit.continuation_logprobs(policy, tok, prompts, texts)
                     seconds[name].append(time.perf_counter() - t0)
             implicit.token_logprobs = variants["main"]
             median = {name: statistics.median(s[1:]) for name, s in seconds.items()}
-            rows.append({"size": size, "precision": precision, "seconds": {n: [round(t, 3) for t in s[1:]] for n, s in seconds.items()},
+            head = policy.get_output_embeddings().weight  # vocabulary × hidden
+            rows.append({"size": size, "precision": precision, "continuation_tokens": int(lengths.sum()),
+                         "head_gflop": 2 * int(lengths.sum()) * head.numel() / 1e9, "seconds": {n: [round(t, 3) for t in s[1:]] for n, s in seconds.items()},
                          "median_seconds": median, "ratio_to_main": {n: median[n] / median["main"] for n in variants},
                          "bit_identical": {n: bool(np.array_equal(sums["main"], sums[n])) for n in variants},
                          "max_abs_difference": {n: float(np.abs(sums["main"] - sums[n]).max()) for n in variants}})

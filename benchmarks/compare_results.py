@@ -79,7 +79,8 @@ def committed(commit: str, path: str, into: Path) -> Path:
     """`path` as committed at `commit`, extracted below `into`."""
     made = subprocess.run(["git", "archive", commit, path], cwd=layout.ROOT, capture_output=True)
     if made.returncode:
-        raise SystemExit(f"compare_results: {path} at {commit}: {made.stderr.decode().strip()}")
+        print(f"compare_results: {path} at {commit}: {made.stderr.decode().strip()}", file=sys.stderr)
+        raise SystemExit(2)  # as argparse's errors: 1 means "differs"
     archive = made.stdout
     with tempfile.TemporaryFile() as f:
         f.write(archive)

@@ -206,6 +206,12 @@ class EvalConfig:
     of code 65ad8526 the implicit reward's test AUC moved by −0.005 to +0.001, under a fifth of its sd over
     replicates; for SmolLM2 by −0.004 on average, with an interval that just excludes 0
     (docs/experiments/features_bf16.md). Perplexity stays fp32."""
+    logprob_vocab_block: int = 16384
+    """Vocabulary columns per block of the softmax normaliser, in 04's log-probabilities and in perplexity
+    (`implicit.token_logprobs`): the normaliser is accumulated online over blocks, so no tensor of a whole
+    vocabulary's logits is made (Gemma bf16: 2.5× faster through the head). `0` takes the whole vocabulary at
+    once, bit-identical to code 3a52794d; blocks differ from it in rounding only
+    (docs/experiments/online_normaliser.md)."""
 
 
 @dataclass(frozen=True)
@@ -467,7 +473,7 @@ AT_LEAST = {"seed": 0, "threads": 1, "workers": 1, "replicates": 1,
             "sampling.max_new_tokens": 1, "sampling.batch_size": 1,
             "irl.probe_seeds": 1, "irl.full_seeds": 1, "irl.probe_epochs": 1, "irl.full_epochs": 1,
             "irl.full_max_pairs": 0, "irl.full_blocks": 0, "irl.batch_size": 1, "irl.max_length": 2, "irl.probe_weight_decay": 0.0,
-            "eval.n_bootstrap": 100, "eval.bootstrap_seed": 0, "eval.ppl_texts": 1,
+            "eval.n_bootstrap": 100, "eval.bootstrap_seed": 0, "eval.ppl_texts": 1, "eval.logprob_vocab_block": 0,
             "irl.posterior_samples": 20, "irl.demo_bootstraps": 2,
             "refinetune.random_seed": 0, "refinetune.transfer_replicates": 0, "refinetune.seeds": 1, "refinetune.random_heads": 1,
             "rlhf.lora_rank": 0, "rlhf.lora_alpha": 1}

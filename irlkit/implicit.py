@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+
+VOCAB_BLOCK = 16384
+"""Vocabulary columns per block of `token_logprobs`'s online normaliser (the fastest of 4k–16k for Gemma's
+head in bf16, benchmarks/bench_token_logprobs.py)."""
 
 
 @torch.inference_mode()
 def continuation_logprobs(model, tokenizer, prompts: list[str], continuations: list[str], *,
-                          batch_size: int = 16, max_tokens: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                          batch_size: int = 16, max_tokens: int | None = None,
+                          vocab_block: int = VOCAB_BLOCK) -> tuple[np.ndarray, np.ndarray]:
     """(sum of log π(y_t | x, y_<t) over the continuation's tokens, number of those tokens) per pair.
 
     Pairs go in batches of similar length, and the vocabulary projection is computed only for the
     hidden states that predict continuation tokens, a few hundred rows at a time: Gemma's 262k-token
     head would otherwise dominate a forward pass (and its full logits take gigabytes).
-    `max_tokens` cuts prompt + continuation to their first this-many tokens.
+    `max_tokens` cuts prompt + continuation to their first this-many tokens; `vocab_block`: `token_logprobs`.
     """
     prompt_lengths = [len(tokenizer(p)["input_ids"]) for p in prompts]
     full_ids = [tokenizer(p + c)["input_ids"][:max_tokens] for p, c in zip(prompts, continuations)]
@@ -38,22 +44,44 @@ def continuation_logprobs(model, tokenizer, prompts: list[str], continuations: l
             continue  # no continuation tokens in this batch
         hidden = model.base_model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).last_hidden_state
         predicts = target_mask.roll(-1, dims=1)  # the position before each target predicts it (column 0 never is one)
-        logp = token_logprobs(model, hidden[predicts.to(hidden.device)], ids[target_mask].to(hidden.device)).cpu()
+        logp = token_logprobs(model, hidden[predicts.to(hidden.device)], ids[target_mask].to(hidden.device),
+                              vocab_block=vocab_block).cpu()
         sums[idx] = torch.zeros(len(idx), dtype=logp.dtype).index_add_(0, target_mask.nonzero()[:, 0], logp).numpy()
         lengths[idx] = target_mask.sum(1).numpy()
     return sums, lengths
 
 
-def token_logprobs(model, hidden: torch.Tensor, targets: torch.Tensor, chunk: int = 256) -> torch.Tensor:
-    """log π(target | hidden state) for rows of final hidden states, through the model's own LM head."""
+def token_logprobs(model, hidden: torch.Tensor, targets: torch.Tensor, *, rows: int = 256,
+                   vocab_block: int = VOCAB_BLOCK) -> torch.Tensor:
+    """log π(target | hidden state) for rows of final hidden states, through the model's own LM head.
+
+        >>> logp = token_logprobs(model, hidden[:5], torch.tensor([17, 3, 99, 0, 4]))  # five log-probabilities
+
+    `rows` hidden states go through the head at a time, `vocab_block` of its output columns at a time, each
+    block's logits in fp32, and the softmax normaliser is accumulated online (`logsumexp` of each block,
+    combined by `logaddexp`): no tensor of a whole vocabulary's logits is made. For Gemma's 262,144-token head
+    that tensor was 268 MB per 256 rows, and writing and re-reading it was half of 04's bf16 stage
+    (benchmarks/bench_token_logprobs.py). The sums differ from one `logsumexp` over the whole row in rounding
+    only. `vocab_block=0` takes the whole vocabulary at once, bit-identical to the code before (3a52794d).
+    """
     head, cap = model.get_output_embeddings(), getattr(model.config, "final_logit_softcapping", None)
+    weight, bias = head.weight, getattr(head, "bias", None)
+    block = vocab_block or weight.shape[0]
     out = []
-    for i in range(0, len(hidden), chunk):
-        logits = head(hidden[i:i + chunk]).float()
-        if cap:
-            logits = torch.tanh(logits / cap) * cap
-        out.append(logits.gather(-1, targets[i:i + chunk, None])[:, 0] - torch.logsumexp(logits, dim=-1))
-    return torch.cat(out) if out else hidden.new_zeros(0)
+    for i in range(0, len(hidden), rows):
+        h, t = hidden[i:i + rows], targets[i:i + rows]
+        normaliser = torch.full((len(h),), -torch.inf, device=h.device)
+        target_logit = torch.empty(len(h), device=h.device)
+        for v0 in range(0, weight.shape[0], block):
+            v1 = min(v0 + block, weight.shape[0])
+            logits = F.linear(h, weight[v0:v1], None if bias is None else bias[v0:v1]).float()
+            if cap:
+                logits = torch.tanh(logits / cap) * cap
+            normaliser = torch.logaddexp(normaliser, torch.logsumexp(logits, dim=-1))
+            inside = ((t >= v0) & (t < v1)).nonzero()[:, 0]
+            target_logit[inside] = logits[inside, t[inside] - v0]
+        out.append(target_logit - normaliser)
+    return torch.cat(out) if out else hidden.new_zeros(0, dtype=torch.float32)
 
 
 def implicit_reward(logp_policy: np.ndarray, logp_reference: np.ndarray, n_tokens: np.ndarray, *,

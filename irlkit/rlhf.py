@@ -301,5 +301,6 @@ def perplexity(folder: str, texts: list[str], cfg, max_tokens: int = 128) -> flo
     from irlkit.models import load_policy
 
     model, tok = load_policy(folder, cfg.device)
-    logp, n = continuation_logprobs(model, tok, [""] * len(texts), texts, max_tokens=max_tokens)
+    logp, n = continuation_logprobs(model, tok, [""] * len(texts), texts, max_tokens=max_tokens,
+                                   vocab_block=cfg.eval.logprob_vocab_block)
     return math.exp(-logp.sum() / max(n.sum(), 1))

@@ -71,6 +71,30 @@ def test_implicit_logprobs_match_one_pair_at_a_time(data_home):
         assert abs(sums[i] - s) < 1e-4, (i, sums[i], s)
 
 
+def test_token_logprobs_online_over_vocabulary_blocks_match_one_logsumexp(data_home):
+    """`vocab_block=0` is the whole-vocabulary formula bit for bit; blocks (one ragged last block included, targets
+    in every block) agree with it to rounding, in fp32 and bf16; a negative block size is refused."""
+    from irlkit import config, implicit
+
+    policy, _ = models.load_policy(models.materialise("tiny:0"))
+    head = policy.get_output_embeddings()
+    vocab = head.weight.shape[0]
+    hidden = torch.randn(300, head.weight.shape[1], generator=torch.Generator().manual_seed(0))
+    targets = torch.cat([torch.arange(vocab), torch.randint(0, vocab, (300,))])[:300]  # every column, then random
+    for dtype, tol in ((torch.float32, 1e-5), (torch.bfloat16, 1e-4)):
+        policy.to(dtype)
+        h = hidden.to(dtype)
+        with torch.inference_mode():
+            logits = head(h).float()
+            whole = logits.gather(-1, targets[:, None])[:, 0] - torch.logsumexp(logits, dim=-1)
+            assert torch.equal(implicit.token_logprobs(policy, h, targets, vocab_block=0), whole)
+            for block in (7, vocab // 2 + 1, vocab):
+                got = implicit.token_logprobs(policy, h, targets, rows=128, vocab_block=block)
+                torch.testing.assert_close(got, whole, rtol=0, atol=tol)
+    with pytest.raises(ValueError):
+        config.load("smoke", **{"eval.logprob_vocab_block": -1})
+
+
 def test_the_logprob_precision_switch_bf16_is_close_and_fp32_is_unchanged(data_home, monkeypatch):
     """04's log-probability stage with `eval.logprob_precision` fp32 gives exactly the fp32 policy's sums; bf16
     gives sums close to them but not equal, with the same token counts, cached under its own key."""

@@ -144,7 +144,9 @@ def pool_logprobs(ctx, size: str, policy: str) -> Path:
     demos = demos_stage.load(ctx, size)
     path = ctx.layout.logprobs(size, policy)
     precision = ctx.cfg.eval.logprob_precision
-    key = {"policy": folder_key(folder), "demos": demos_stage.key(ctx, size), "precision": precision}
+    vocab_block = ctx.cfg.eval.logprob_vocab_block
+    key = {"policy": folder_key(folder), "demos": demos_stage.key(ctx, size), "precision": precision,
+           "vocab_block": vocab_block}
 
     def build(tmp: Path) -> None:
         ctx.log(f"[logprobs] {size}-{policy}: continuations of the val and test pools ({precision})")
@@ -157,8 +159,8 @@ def pool_logprobs(ctx, size: str, policy: str) -> Path:
             rows = demos[demos.split == split]
             prompts = list(rows.prompt) * 3
             conts = list(rows.original_output) + list(rows.expert_text) + list(rows.start_text)  # text_pool's order
-            arrays[f"{split}_logp"], arrays[f"{split}_tokens"] = implicit.continuation_logprobs(model, tok, prompts,
-                                                                                                 conts)
+            arrays[f"{split}_logp"], arrays[f"{split}_tokens"] = implicit.continuation_logprobs(
+                model, tok, prompts, conts, vocab_block=vocab_block)
         np.savez(tmp / "logprobs.npz", **arrays)
 
     return store.stage(path, key, build, seed=ctx.cfg.seed, log=ctx.log)

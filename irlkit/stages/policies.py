@@ -52,7 +52,8 @@ def perplexity_of(ctx, label: str, folder: str, shared: bool = False, split: str
     """Perplexity of held-out clean human comments of `split` (test: what is reported; val: what a recipe
     is chosen on), cached per policy (`shared`: as in `policy_texts`)."""
     clean = data.split_of(ctx.prompts, split).query("human_label == 0").head(ctx.cfg.eval.ppl_texts)
-    key = {"policy": folder_key(folder), "texts": stable_hash(list(clean.prompt_id))}
+    key = {"policy": folder_key(folder), "texts": stable_hash(list(clean.prompt_id)),
+           "vocab_block": ctx.cfg.eval.logprob_vocab_block}
     path = ctx.layout.perplexity(label if split == "test" else f"{label}-{split}", shared)
     store.stage(path, key, lambda tmp: store.atomic_write_json(
         tmp / "ppl.json", {"perplexity": rlhf.perplexity(folder, list(clean.text), ctx.cfg), "n": len(clean)}),

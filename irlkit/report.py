@@ -293,7 +293,7 @@ def wall_time_line(timings: dict) -> str:
         shared = sum(timings.get("shared", {}).values())
         return ("Wall time per notebook and replicate in the last invocation that ran it (s; stages an earlier "
                 "invocation finished are skipped, not counted): " + "; ".join(each)
-                + f". Shared by every replicate (inside r0's 01): {shared:.0f} s.")
+                + f". Shared by every replicate (done once, inside the 01 of the first replicate to run): {shared:.0f} s.")
     t = {k: v for k, v in timings.items() if k not in ("_manifest", "total", "06_analysis")}
     return ("Wall time per notebook in the last invocation that ran it (s, 2 CPU cores; stages an earlier invocation "
             "finished are skipped, not counted): " + ", ".join(f"{k} {v:.0f}" for k, v in t.items())

@@ -13,6 +13,10 @@ profile's batch sizes and max_length), one process with the profile's 2 torch th
 - full-mode step: `irl.train_top_blocks`, one epoch of 16 pairs (03's full mode);
 - RLOO step: `benchmarks/rloo_timing.py`'s median step of the cpu recipe (01, 05), in the profile's precision.
 
+The batched forward stages run twice in bf16: eager, and compiled as the cpu profile runs them
+(`Config.compile_forward`: `models.compile_blocks` and the compiled normaliser; the first call's seconds, the
+compilation, are recorded apart as `warm_up_seconds`).
+
 FLOPs are counted, not modelled: torch's `FlopCounterMode` over one pass (matmuls and attention, forward and
 backward, the vocabulary head included); time is the median of `--repeats` passes without the counter.
 Peak is `bench_peak.gflops` on the model's feed-forward shape in the same precision, measured in this
@@ -46,29 +50,36 @@ def counted(fn) -> float:
     return float(counter.get_total_flops())
 
 
-def timed(fn, repeats: int) -> float:
-    fn()  # warm-up
+def timed(fn, repeats: int) -> tuple[float, float]:
+    """(median seconds of `repeats` calls, seconds of the warm-up call before them: compilation, if any)."""
+    t0 = time.perf_counter()
+    fn()
+    warm_up = time.perf_counter() - t0
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return statistics.median(times), warm_up
 
 
-def stage_calls(ctx, size: str, precision: str) -> dict:
+def stage_calls(ctx, size: str, precision: str, compiled: bool = False) -> dict:
+    """{stage: call} on the stage's own inputs; `compiled`: the batched forward stages only, as
+    `Config.compile_forward` runs them (blocks and normaliser compiled)."""
     cfg = ctx.cfg
     folder = stages.policies.start_folder(ctx, size)
     policy, tok = models.load_policy(folder)
     backbone = models.load_backbone(folder)
     policy, backbone = policy.to(DTYPES[precision]), backbone.to(DTYPES[precision])
+    if compiled:
+        models.compile_blocks(policy), models.compile_blocks(backbone)
     train = data.split_of(ctx.prompts, "train")
     texts, prompts = list(train.original_output[:128]), list(train.prompt[:128])
     ic = cfg.irl
 
     def logprobs():
         tok.padding_side = "right"
-        implicit.continuation_logprobs(policy, tok, prompts, texts)
+        implicit.continuation_logprobs(policy, tok, prompts, texts, compiled=compiled)
         tok.padding_side = "left"
 
     cached = irl.block_inputs(backbone, tok, texts[:32], blocks=max(ic.full_blocks, 1), max_length=ic.max_length)
@@ -84,6 +95,8 @@ def stage_calls(ctx, size: str, precision: str) -> dict:
     }
     if precision == "bf16":
         del calls["full-mode step"]  # full mode trains in fp32 only
+    if compiled:
+        calls = {stage: calls[stage] for stage in FORWARD}
     return calls
 
 
@@ -105,20 +118,25 @@ def main():
     rows = []
     for size in (s.name for s in cfg.sizes):
         peak = {p: gflops(FEED_FORWARD[size], p, cfg.threads, 20) for p in DTYPES}
-        for precision in DTYPES:
-            for stage, fn in stage_calls(ctx, size, precision).items():
-                flops, seconds = counted(fn), timed(fn, args.repeats)
-                rows.append({"size": size, "stage": stage, "precision": precision, "gflop": flops / 1e9,
-                             "seconds": seconds, "gflop_per_s": flops / seconds / 1e9, "peak_gflop_per_s": peak[precision],
+        eager_flops = {}
+        for precision, compiled in (("fp32", False), ("bf16", False), ("bf16", True)):
+            for stage, fn in stage_calls(ctx, size, precision, compiled).items():
+                # a compiled stage does the eager stage's matmuls (FlopCounterMode does not see inside inductor's kernels)
+                flops = eager_flops[stage, precision] if compiled else counted(fn)
+                eager_flops[stage, precision] = flops
+                seconds, warm_up = timed(fn, args.repeats)
+                rows.append({"size": size, "stage": stage, "precision": precision, "compiled": compiled,
+                             "gflop": flops / 1e9, "seconds": seconds, "warm_up_seconds": warm_up,
+                             "gflop_per_s": flops / seconds / 1e9, "peak_gflop_per_s": peak[precision],
                              "share_of_peak": flops / seconds / 1e9 / peak[precision], "_fn": fn})
-                print(f"{size:14s} {stage:15s} {precision}  {flops / 1e9:9.1f} GFLOP  {seconds:7.2f} s  "
-                      f"{rows[-1]['gflop_per_s']:7.1f} GFLOP/s  {rows[-1]['share_of_peak']:6.1%} of {peak[precision]:.0f}",
-                      flush=True)
+                print(f"{size:14s} {stage:15s} {precision}{' compiled' if compiled else '         '}  "
+                      f"{flops / 1e9:9.1f} GFLOP  {seconds:7.2f} s  {rows[-1]['gflop_per_s']:7.1f} GFLOP/s  "
+                      f"{rows[-1]['share_of_peak']:6.1%} of {peak[precision]:.0f}  (first call {warm_up:.1f} s)", flush=True)
         rloo = rloo_call(size)
         rloo_precision = cfg.rlhf_for(size).precision
         flops = counted(lambda: rloo(2)) / 2
         seconds = rloo(args.repeats + 1)
-        rows.append({"size": size, "stage": "RLOO step", "precision": rloo_precision, "gflop": flops / 1e9,
+        rows.append({"size": size, "stage": "RLOO step", "precision": rloo_precision, "compiled": False, "gflop": flops / 1e9,
                      "seconds": seconds, "gflop_per_s": flops / seconds / 1e9,
                      "peak_gflop_per_s": peak[rloo_precision], "share_of_peak": flops / seconds / 1e9 / peak[rloo_precision]})
         print(f"{size:14s} RLOO step       {rloo_precision}  {flops / 1e9:9.1f} GFLOP  {seconds:7.2f} s  "
@@ -129,7 +147,7 @@ def main():
     for r in profiled:  # where the time goes, for the stage furthest from its peak and each forward stage below the goal
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
             r["_fn"]()
-        label = f"{r['size']} {r['stage']} {r['precision']}"
+        label = f"{r['size']} {r['stage']} {r['precision']}{' compiled' if r['compiled'] else ''}"
         profiles[label] = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.profile_top)
         print(f"\nprofile of {label} ({r['share_of_peak']:.0%} of its peak):\n{profiles[label]}")
     out = {"machine": {"cpu": __import__("irlkit.replicates").replicates.cpu_model(), "threads": cfg.threads},

@@ -209,7 +209,7 @@ class EvalConfig:
     logprob_vocab_block: int = 16384
     """Vocabulary columns per block of the softmax normaliser, in 04's log-probabilities and in perplexity
     (`implicit.token_logprobs`): the normaliser is accumulated online over blocks, so no tensor of a whole
-    vocabulary's logits is made (Gemma bf16: 2.5× faster through the head). `0` takes the whole vocabulary at
+    vocabulary's logits is made (Gemma bf16: 1.9–2.0× faster through the head, benchmarks/bench_vocab_head.py). `0` takes the whole vocabulary at
     once, bit-identical to code 3a52794d; blocks differ from it in rounding only
     (docs/experiments/online_normaliser.md)."""
 
@@ -272,6 +272,13 @@ class Config:
     """tqdm progress bars (run_all.sh turns them off under papermill)."""
     device: str = "cpu"
     """`cpu`, or `cuda` for the paper profile."""
+    compile_forward: bool = False
+    """True: 03's probe features and 04's log-probabilities run each transformer block compiled by
+    `torch.compile` (`models.compile_blocks`), and the log-softmax normaliser as one compiled kernel
+    (`implicit.token_logprobs`): the blocks' elementwise work is fused. Their outputs differ from eager in
+    rounding only; what that does to the results: docs/experiments/compile_forward.md. Compiling takes about
+    20 s per model class on a fresh machine and a few seconds once torch's on-disk cache holds it; it needs a
+    C++ compiler. Perplexity and the RLOO reward's features stay eager."""
     data: DataConfig = field(default_factory=DataConfig)
     rlhf: RLHFConfig = field(default_factory=RLHFConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
@@ -371,6 +378,7 @@ def _profiles() -> dict[str, Config]:
         # one random head per replicate: the replicates give the control its distribution; the transfer arm
         # (two RLOO runs) in replicate 0 only
         refinetune=RefinetuneConfig(random_heads=1, transfer_replicates=1),
+        compile_forward=True,
     )
     ladder = Config(
         profile="ladder",

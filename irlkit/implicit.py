@@ -6,6 +6,8 @@ reward here has to beat.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -18,13 +20,14 @@ head in bf16, benchmarks/bench_token_logprobs.py)."""
 @torch.inference_mode()
 def continuation_logprobs(model, tokenizer, prompts: list[str], continuations: list[str], *,
                           batch_size: int = 16, max_tokens: int | None = None,
-                          vocab_block: int = VOCAB_BLOCK) -> tuple[np.ndarray, np.ndarray]:
+                          vocab_block: int = VOCAB_BLOCK, compiled: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(sum of log π(y_t | x, y_<t) over the continuation's tokens, number of those tokens) per pair.
 
     Pairs go in batches of similar length, and the vocabulary projection is computed only for the
     hidden states that predict continuation tokens, a few hundred rows at a time: Gemma's 262k-token
     head would otherwise dominate a forward pass (and its full logits take gigabytes).
-    `max_tokens` cuts prompt + continuation to their first this-many tokens; `vocab_block`: `token_logprobs`.
+    `max_tokens` cuts prompt + continuation to their first this-many tokens; `vocab_block`, `compiled`:
+    `token_logprobs`.
     """
     prompt_lengths = [len(tokenizer(p)["input_ids"]) for p in prompts]
     full_ids = [tokenizer(p + c)["input_ids"][:max_tokens] for p, c in zip(prompts, continuations)]
@@ -42,17 +45,18 @@ def continuation_logprobs(model, tokenizer, prompts: list[str], continuations: l
             target_mask[row, max(min(prompt_lengths[j], len(f)), 1):len(f)] = True  # the continuation's tokens
         if not target_mask.any():
             continue  # no continuation tokens in this batch
-        hidden = model.base_model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).last_hidden_state
+        hidden = model.base_model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
+                                  use_cache=False).last_hidden_state
         predicts = target_mask.roll(-1, dims=1)  # the position before each target predicts it (column 0 never is one)
         logp = token_logprobs(model, hidden[predicts.to(hidden.device)], ids[target_mask].to(hidden.device),
-                              vocab_block=vocab_block).cpu()
+                              vocab_block=vocab_block, compiled=compiled).cpu()
         sums[idx] = torch.zeros(len(idx), dtype=logp.dtype).index_add_(0, target_mask.nonzero()[:, 0], logp).numpy()
         lengths[idx] = target_mask.sum(1).numpy()
     return sums, lengths
 
 
 def token_logprobs(model, hidden: torch.Tensor, targets: torch.Tensor, *, rows: int = 256,
-                   vocab_block: int = VOCAB_BLOCK) -> torch.Tensor:
+                   vocab_block: int = VOCAB_BLOCK, compiled: bool = False) -> torch.Tensor:
     """log π(target | hidden state) for rows of final hidden states, through the model's own LM head.
 
         >>> logp = token_logprobs(model, hidden[:5], torch.tensor([17, 3, 99, 0, 4]))  # five log-probabilities
@@ -60,9 +64,11 @@ def token_logprobs(model, hidden: torch.Tensor, targets: torch.Tensor, *, rows: 
     `rows` hidden states go through the head at a time, `vocab_block` of its output columns at a time, each
     block's logits in fp32, and the softmax normaliser is accumulated online (`logsumexp` of each block,
     combined by `logaddexp`): no tensor of a whole vocabulary's logits is made. For Gemma's 262,144-token head
-    that tensor was 268 MB per 256 rows, and writing and re-reading it was half of 04's bf16 stage
+    that tensor was 268 MB per 256 rows, and writing and re-reading it was about 45% of 04's bf16 stage
     (benchmarks/bench_token_logprobs.py). The sums differ from one `logsumexp` over the whole row in rounding
     only. `vocab_block=0` takes the whole vocabulary at once, bit-identical to the code before (3a52794d).
+    `compiled=True` runs each block's cast, softcap and `logsumexp` as one `torch.compile`d kernel that never
+    writes the block's fp32 logits (rounding-level differences; `Config.compile_forward`).
     """
     head, cap = model.get_output_embeddings(), getattr(model.config, "final_logit_softcapping", None)
     weight, bias = head.weight, getattr(head, "bias", None)
@@ -74,14 +80,28 @@ def token_logprobs(model, hidden: torch.Tensor, targets: torch.Tensor, *, rows: 
         target_logit = torch.empty(len(h), device=h.device)
         for v0 in range(0, weight.shape[0], block):
             v1 = min(v0 + block, weight.shape[0])
-            logits = F.linear(h, weight[v0:v1], None if bias is None else bias[v0:v1]).float()
-            if cap:
-                logits = torch.tanh(logits / cap) * cap
-            normaliser = torch.logaddexp(normaliser, torch.logsumexp(logits, dim=-1))
-            inside = ((t >= v0) & (t < v1)).nonzero()[:, 0]
-            target_logit[inside] = logits[inside, t[inside] - v0]
+            logits = F.linear(h, weight[v0:v1], None if bias is None else bias[v0:v1])
+            block_normaliser, block_target = (_compiled_block_terms() if compiled else _block_terms)(logits, t - v0, cap)
+            normaliser = torch.logaddexp(normaliser, block_normaliser)
+            inside = (t >= v0) & (t < v1)
+            target_logit[inside] = block_target[inside]
         out.append(target_logit - normaliser)
     return torch.cat(out) if out else hidden.new_zeros(0, dtype=torch.float32)
+
+
+def _block_terms(logits: torch.Tensor, local_targets: torch.Tensor, cap: float | None):
+    """(`logsumexp` of each row of a block of logits, each row's logit at its target column, clamped into the
+    block), both in fp32 and after the softcap: one block's share of `token_logprobs`."""
+    logits = logits.float()
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    column = local_targets.clamp(0, logits.shape[1] - 1)
+    return torch.logsumexp(logits, dim=-1), logits.gather(1, column[:, None])[:, 0]
+
+
+@functools.cache
+def _compiled_block_terms():
+    return torch.compile(_block_terms, dynamic=True)  # made on first use: importing dynamo takes seconds
 
 
 def implicit_reward(logp_policy: np.ndarray, logp_reference: np.ndarray, n_tokens: np.ndarray, *,

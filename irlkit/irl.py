@@ -102,7 +102,7 @@ def features(backbone, tokenizer, texts: list[str], *, max_length: int, batch_si
     out = np.zeros((len(texts), backbone.config.hidden_size), np.float32)
     for idx, enc in length_batches(tokenizer, texts, max_length=max_length, batch_size=batch_size,
                                    device=backbone.device):
-        hidden = backbone(**enc).last_hidden_state.float()
+        hidden = backbone(**enc, use_cache=False).last_hidden_state.float()
         if pooling == "mean":
             mask = enc["attention_mask"][..., None].to(hidden.dtype)
             out[idx] = ((hidden * mask).sum(1) / mask.sum(1)).cpu().numpy()

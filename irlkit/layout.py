@@ -3,7 +3,7 @@
     layout = Layout("cpu")
     layout.policy("smollm2-135m-rlhf")     # data/runs/cpu/policies/smollm2-135m-rlhf
     layout.result("irl")                   # data/results/cpu/irl.json
-    layout.figures                         # figures/cpu
+    layout.figures                         # figures/cpu (06's); Layout("cpu", 1).figures: figures/cpu/r1
 
 Three roots: `data/` (assets shared by every profile, `IRLKIT_DATA` moves it; the tests do),
 `data/runs/<profile>/` (checkpoints, texts, features: large, git-ignored) and
@@ -70,7 +70,8 @@ class Layout:
         """Small JSON/CSV files the README, the figures and 06 read (committed)."""
         self.replicates = profile_results / "replicates"
         """Every replicate's results folder, one `r<k>` each."""
-        self.figures = Path(os.environ.get("IRLKIT_FIGURES", ROOT / "figures")) / profile
+        self.figures = Path(os.environ.get("IRLKIT_FIGURES", ROOT / "figures")) / profile / prefix
+        """A replicate's own figures (01–05) under `figures/<profile>/r<k>/`; 06's over replicates in `figures/<profile>/`."""
         self.notebooks = self.runs / "notebooks"
         """Executed copies of the notebooks (papermill's output; never the sources)."""
         self.logs = self.runs / "logs"

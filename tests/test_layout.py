@@ -36,6 +36,7 @@ def test_every_path_of_a_profile_lives_under_its_three_roots(tmp_path, monkeypat
     assert where.log("x y/z").name == "x_y_z.log"
     assert where.result("irl").parent == where.table("irl_history").parent == tmp_path / "data" / "results" / "smoke"
     assert where.figures == tmp_path / "figures" / "smoke"
+    assert where.of_replicate(2).figures == tmp_path / "figures" / "smoke" / "r2"
     assert where.labels(where.policy) == []
     where.policy("b").mkdir(parents=True)
     where.policy("a").mkdir()

@@ -97,10 +97,11 @@ def test_token_logprobs_online_over_vocabulary_blocks_match_one_logsumexp(data_h
 
 def test_the_logprob_precision_switch_bf16_is_close_and_fp32_is_unchanged(data_home, monkeypatch):
     """04's log-probability stage with `eval.logprob_precision` fp32 gives exactly the fp32 policy's sums; bf16
-    gives sums close to them but not equal, with the same token counts, cached under its own key."""
+    gives sums close to them but not equal, with the same token counts, cached under its own key; so does
+    `compile_forward`, to rounding."""
     import pandas as pd
 
-    from irlkit import config, implicit, stages
+    from irlkit import config, implicit, stages, store
     from irlkit.stages import eval as eval_stage
 
     folder = models.materialise("tiny:0")
@@ -125,6 +126,10 @@ def test_the_logprob_precision_switch_bf16_is_close_and_fp32_is_unchanged(data_h
     np.testing.assert_allclose(got["bf16"]["test_logp"], want, rtol=0.05, atol=0.5)
     with pytest.raises(ValueError):
         config.load("smoke", **{"eval.logprob_precision": "fp16"})
+    ctx = stages.Context(config.load("smoke", **{"eval.logprob_precision": "fp32", "compile_forward": True}))
+    compiled = eval_stage.pool_logprobs(ctx, "tiny-a", "rlhf")  # rebuilt under its own key, not the eager result
+    assert store.manifest_of(compiled)["key"]["compiled"] is True
+    np.testing.assert_allclose(np.load(compiled / "logprobs.npz")["test_logp"], want, rtol=1e-5, atol=1e-4)
 
 
 def test_implicit_reward_is_the_scaled_log_ratio_summed_and_per_token():
@@ -155,6 +160,49 @@ def test_length_batched_features_and_scores_match_one_text_at_a_time(data_home):
     batched = irl.score_texts(reward, tok2, texts, max_length=16, batch_size=3)
     single = [irl.score_texts(reward, tok2, [t], max_length=16)[0] for t in texts]
     assert torch.allclose(torch.tensor(batched), torch.tensor(np.array(single)), atol=1e-4)
+
+
+def test_forward_stages_skip_the_kv_cache_bit_identically(data_home):
+    """Features and log-probabilities ask the model for no KV cache (a pure speedup): the same numbers, bit for
+    bit, as the same forward passes filling one."""
+    from irlkit import implicit, irl
+
+    folder = models.materialise("tiny:1")
+    texts = ["short", "a much longer text with many more words in it than the others", "", "mid length text"]
+    backbone, (policy, tok) = models.load_backbone(folder), models.load_policy(folder)
+    tok.padding_side = "right"
+    got = irl.features(backbone, tok, texts, max_length=16, batch_size=3), implicit.continuation_logprobs(
+        policy, tok, ["you are a"] * 4, texts, batch_size=3)
+    for model in (backbone, policy.base_model):
+        forward = model.forward
+        model.forward = lambda *args, forward=forward, **kwargs: forward(*args, **{**kwargs, "use_cache": True})
+    want = irl.features(backbone, tok, texts, max_length=16, batch_size=3), implicit.continuation_logprobs(
+        policy, tok, ["you are a"] * 4, texts, batch_size=3)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1][0], want[1][0])
+
+
+def test_compiled_forward_matches_eager_to_rounding_and_asks_for_a_compiler(data_home, monkeypatch):
+    """`compile_blocks` and the compiled normaliser change features and log-probabilities by rounding only;
+    without a C++ compiler `compile_blocks` says what is missing and how to turn it off."""
+    from irlkit import config, implicit, irl
+
+    folder = models.materialise("tiny:1")
+    texts = ["short", "a much longer text with many more words in it than the others", "", "mid length text"]
+    backbone, (policy, tok) = models.load_backbone(folder), models.load_policy(folder)
+    eager = irl.features(backbone, tok, texts, max_length=16, batch_size=3)
+    tok.padding_side = "right"
+    eager_logp, n = implicit.continuation_logprobs(policy, tok, ["you are a"] * 4, texts, batch_size=3, vocab_block=100)
+    models.compile_blocks(backbone), models.compile_blocks(policy)
+    np.testing.assert_allclose(irl.features(backbone, tok, texts, max_length=16, batch_size=3), eager, atol=1e-4)
+    logp, n_compiled = implicit.continuation_logprobs(policy, tok, ["you are a"] * 4, texts, batch_size=3,
+                                                      vocab_block=100, compiled=True)
+    np.testing.assert_allclose(logp, eager_logp, rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(n_compiled, n)
+    assert config.load("cpu").compile_forward and not config.load("smoke").compile_forward
+    monkeypatch.setenv("CXX", "no-such-compiler")
+    with pytest.raises(RuntimeError, match="C\\+\\+ compiler.*compile_forward=False"):
+        models.compile_blocks(models.load_backbone(folder))
 
 
 def test_perplexity_is_the_mean_token_nll_of_one_text_at_a_time(data_home):

@@ -35,8 +35,11 @@ def test_smoke_profile_end_to_end(data_home, tmp_path, monkeypatch, capsys):
     assert timings["06_analysis"] > 0 and timings["shared"], "the shared stages' time is recorded apart"
     for fig in ("rlhf_curves", "toxicity_by_stage", "recovery", "realignment", "irl_metrics", "size_effect",
                 "posterior_auc", "contraction", "cross_replicate_agreement",
-                "non_identifiability_heatmap", "irl_seed_agreement", "irl_confusions", "refinetune_curves", "demo_scores"):
+                "non_identifiability_heatmap", "irl_seed_agreement", "irl_confusions", "refinetune_curves"):
         assert (where.figures / f"{fig}.png").exists() and (where.figures / f"{fig}.pdf").exists(), fig
+    for rep in (r0, r1):  # each replicate's own figures in its own folder, never over another's
+        for fig in ("rlhf_curves", "demo_scores", "irl_seed_epoch_auc", "irl_metrics", "refinetune_curves"):
+            assert (rep.figures / f"{fig}.png").exists(), (rep, fig)
 
     # two replicates: the same prompts, their own seeds, their own policies; start texts computed once
     m0, m1 = (json.loads(rep.manifest.read_text()) for rep in (r0, r1))

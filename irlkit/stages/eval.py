@@ -146,13 +146,15 @@ def pool_logprobs(ctx, size: str, policy: str) -> Path:
     precision = ctx.cfg.eval.logprob_precision
     vocab_block = ctx.cfg.eval.logprob_vocab_block
     key = {"policy": folder_key(folder), "demos": demos_stage.key(ctx, size), "precision": precision,
-           "vocab_block": vocab_block}
+           "vocab_block": vocab_block, **({"compiled": True} if ctx.cfg.compile_forward else {})}
 
     def build(tmp: Path) -> None:
         ctx.log(f"[logprobs] {size}-{policy}: continuations of the val and test pools ({precision})")
         model, tok = models.load_policy(folder, ctx.cfg.device)
         if precision == "bf16":
             model.to(torch.bfloat16)
+        if ctx.cfg.compile_forward:
+            models.compile_blocks(model)
         tok.padding_side = "right"
         arrays = {}
         for split in ("val", "test"):
@@ -160,7 +162,7 @@ def pool_logprobs(ctx, size: str, policy: str) -> Path:
             prompts = list(rows.prompt) * 3
             conts = list(rows.original_output) + list(rows.expert_text) + list(rows.start_text)  # text_pool's order
             arrays[f"{split}_logp"], arrays[f"{split}_tokens"] = implicit.continuation_logprobs(
-                model, tok, prompts, conts, vocab_block=vocab_block)
+                model, tok, prompts, conts, vocab_block=vocab_block, compiled=ctx.cfg.compile_forward)
         np.savez(tmp / "logprobs.npz", **arrays)
 
     return store.stage(path, key, build, seed=ctx.cfg.seed, log=ctx.log)

@@ -53,13 +53,16 @@ def features(ctx, size: str, demos: pd.DataFrame) -> dict:
     cfg, ic = ctx.cfg, ctx.cfg.irl
     path = ctx.layout.features(size)
     key = {"demos": demos_stage.key(ctx, size), "max_length": ic.max_length, "with_prompt": ic.with_prompt,
-           "pooling": ic.probe_pooling, "precision": ic.feature_precision}
+           "pooling": ic.probe_pooling, "precision": ic.feature_precision,
+           **({"compiled": True} if cfg.compile_forward else {})}
 
     def build(tmp: Path) -> None:
         backbone_folder = start_folder(ctx, size)
         backbone, tok = models.load_backbone(backbone_folder, cfg.device), models.load_tokenizer(backbone_folder)
         if ic.feature_precision == "bf16":
             backbone.to(torch.bfloat16)
+        if cfg.compile_forward:
+            models.compile_blocks(backbone)
         arrays = {}
         for name, batch in texts(ctx, demos).items():
             ctx.log(f"[features] {size}: {name} ({len(batch)} texts)")

@@ -54,8 +54,12 @@ result = {"old": {"commit": args.old, "code_hash": old["code_hash"], "config_has
 for size, quantities in new["sizes"].items():
     for name, q in quantities.items():
         before = old["sizes"][size].get(name)
-        if before is None or len(before["values"]) != len(q["values"]):
-            result.setdefault("not_comparable", []).append(f"{size}/{name}")
+        usable = lambda values: len(values) > 1 and all(isinstance(v, (int, float)) and math.isfinite(v)  # noqa: E731
+                                                        for v in values)
+        if before is None or len(before["values"]) != len(q["values"]) or not usable(before["values"] + q["values"]):
+            # one replicate only (the transfer arm), or a value missing: no sd to measure a move against
+            result.setdefault("not_comparable", {})[f"{size}/{name}"] = {"old": before and before["values"],
+                                                                        "new": q["values"]}
         elif before["values"] == q["values"]:
             result["identical"].append(f"{size}/{name}")
         else:

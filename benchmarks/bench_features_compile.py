@@ -40,7 +40,7 @@ def child(size: str, variant: str, repeats: int) -> dict:
     torch.set_num_threads(cfg.threads)
     ctx = stages.Context(cfg)
     texts = list(data.split_of(ctx.prompts, "train").original_output[:128])
-    folder = stages.policies.start_folder(ctx, size)
+    folder = ctx.start(size)
     tok = models.load_tokenizer(folder)
     backbone = models.load_backbone(folder).to(torch.bfloat16)
     run = lambda model: irl.features(model, tok, texts, max_length=cfg.irl.max_length)  # noqa: E731

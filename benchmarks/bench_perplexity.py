@@ -23,7 +23,7 @@ cfg = config.load("cpu", progress=False)
 torch.set_num_threads(cfg.threads)
 prompts = data.load_prompts(cfg)
 texts = list(data.split_of(prompts, "test").query("human_label == 0").head(cfg.eval.ppl_texts).text)
-model, tok = models.load_policy(stages.policies.start_folder(stages.Context(cfg), args.size))
+model, tok = models.load_policy(stages.Context(cfg).start(args.size))
 
 
 @torch.inference_mode()

@@ -29,7 +29,7 @@ if args.steps < 2:
 cfg = config.load("cpu", progress=False)
 ctx = stages.Context(cfg)
 torch.set_num_threads(cfg.threads)
-start = stages.policies.start_folder(ctx, args.size)
+start = ctx.start(args.size)
 
 
 def report(what: str, seconds: dict[str, list[float]]) -> None:

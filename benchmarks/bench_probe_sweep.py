@@ -24,7 +24,7 @@ args = parser.parse_args()
 cfg = config.load("cpu", progress=False)
 ctx = stages.Context(cfg)
 ic = cfg.irl
-demos = stages.demos.load(ctx, args.size)
+demos = stages.artifacts.demos(ctx, args.size)
 feats = dict(np.load(ctx.layout.features(args.size) / "features.npz"))
 val_pool = irl.text_pool(demos, "val", ic.with_prompt)
 train = dict(loss=args.loss, epochs=ic.probe_epochs, lr=ic.probe_lr, batch_size=ic.batch_size,
@@ -33,7 +33,7 @@ seeds = list(range(ic.probe_seeds))
 
 
 def val(probe) -> dict:
-    return stages.irl.val_metrics(probe(feats["val_pool"]), val_pool)
+    return stages.recovery.val_metrics(probe(feats["val_pool"]), val_pool)
 
 
 def one_at_a_time() -> np.ndarray:

@@ -67,7 +67,7 @@ def stage_calls(ctx, size: str, precision: str, compiled: bool = False) -> dict:
     """{stage: call} on the stage's own inputs; `compiled`: the batched forward stages only, as
     `Config.compile_forward` runs them (blocks and normaliser compiled)."""
     cfg = ctx.cfg
-    folder = stages.policies.start_folder(ctx, size)
+    folder = ctx.start(size)
     policy, tok = models.load_policy(folder)
     backbone = models.load_backbone(folder)
     policy, backbone = policy.to(DTYPES[precision]), backbone.to(DTYPES[precision])

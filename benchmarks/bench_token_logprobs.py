@@ -56,7 +56,7 @@ def main():
     reference = "whole vocabulary"
     rows = []
     for size in (s.name for s in cfg.sizes):
-        policy, tok = models.load_policy(stages.policies.start_folder(ctx, size))
+        policy, tok = models.load_policy(ctx.start(size))
         tok.padding_side = "right"  # as 04 and perplexity call it
         for precision in DTYPES:
             policy.to(DTYPES[precision])

@@ -30,7 +30,7 @@ ctx = stages.Context(cfg)
 variants = {"whole vocabulary": 0, f"online, blocks of {implicit.VOCAB_BLOCK}": implicit.VOCAB_BLOCK}
 rows = []
 for size in (s.name for s in cfg.sizes):
-    policy, _ = models.load_policy(stages.policies.start_folder(ctx, size))
+    policy, _ = models.load_policy(ctx.start(size))
     vocab, width = policy.get_output_embeddings().weight.shape
     generator = torch.Generator().manual_seed(0)
     hidden = torch.randn(args.rows, width, generator=generator)

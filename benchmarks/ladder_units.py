@@ -24,7 +24,7 @@ def units(profile: str, size: str, prompts: int, steps: int) -> dict:
     cfg, sc = ctx.cfg, ctx.cfg.sampling
     val = list(data.split_of(ctx.prompts, "val").prompt[:prompts])
     t0 = time.perf_counter()
-    model, tokenizer = models.load_policy(str(stages.policies.start_folder(ctx, size)))
+    model, tokenizer = models.load_policy(str(ctx.start(size)))
     out = {"load_s": round(time.perf_counter() - t0, 1), "params_m": round(sum(p.numel() for p in model.parameters()) / 1e6)}
     t0 = time.perf_counter()
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=sc.precision == "bf16"):

@@ -66,8 +66,8 @@ ctx = stages.Context(cfg)
 rc = cfg.rlhf_for(args.size)
 rc = dataclasses.replace(rc, steps=args.steps, precision=args.precision or rc.precision)
 with tempfile.TemporaryDirectory() as tmp:
-    rlhf.train(stages.policies.start_folder(ctx, args.size), data.split_of(ctx.prompts, "train"),
-               rlhf.reward_function(JudgeReward(ctx.judge())), cfg, Path(tmp), rc=rc)
+    rlhf.train(ctx.start(args.size), data.split_of(ctx.prompts, "train"), rlhf.reward_function(JudgeReward(ctx.judge())),
+               rc, Path(tmp), max_new_tokens=cfg.sampling.max_new_tokens, seed=cfg.seed)
 steps = len(seconds["whole step"])
 print(f"{args.size}, {rc.precision}: {steps} steps, median seconds per step after the first")
 for name, values in seconds.items():

@@ -40,6 +40,6 @@ def median_step_seconds(size: str, steps: int, profile: str = "cpu", **rlhf_fiel
     rc = dataclasses.replace(ctx.cfg.rlhf_for(size), steps=steps, **rlhf_fields)
     _seconds.clear()
     with tempfile.TemporaryDirectory() as tmp:
-        rlhf.train(stages.policies.start_folder(ctx, size), data.split_of(ctx.prompts, "train"),
-                   rlhf.reward_function(JudgeReward(ctx.judge())), ctx.cfg, Path(tmp), rc=rc)
+        rlhf.train(ctx.start(size), data.split_of(ctx.prompts, "train"), rlhf.reward_function(JudgeReward(ctx.judge())),
+                   rc, Path(tmp), max_new_tokens=ctx.cfg.sampling.max_new_tokens, seed=ctx.cfg.seed)
     return statistics.median(_seconds[1:])

@@ -397,11 +397,17 @@ def fetch(name: str) -> Path:
 
 
 def require(name: str) -> Path:
-    """The converted asset folder, or a clear error telling how to get it."""
+    """The converted asset folder, its files checked against its manifest's content hashes, or a clear error
+    telling how to get it."""
     path = ASSETS[name].path
-    if store.manifest_of(path) is None:
+    manifest = store.manifest_of(path)
+    if manifest is None:
         raise FileNotFoundError(f"asset {name!r} is not in {path}: run `python -m irlkit.assets fetch --profile <profile>` "
                                 f"(./run_all.sh and ./run_tests.sh do it for you)")
+    problem = store.damaged(path, manifest)  # verified whenever a stage uses it, not only when fetched
+    if problem:
+        raise AssetError(f"asset {name!r} in {path}: {problem}: run `python -m irlkit.assets fetch --profile <profile>` "
+                         f"to rebuild it")
     return path
 
 

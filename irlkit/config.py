@@ -179,15 +179,6 @@ class IRLConfig:
     with_prompt: bool = False
     """True: the reward model reads prompt + continuation (the study's); False: the
     continuation only, which is all the judge scores and all the policies differ in."""
-    prior_scales: tuple = (0.01, 0.03, 0.1, 0.3, 1.0)
-    """Candidate sd of the Gaussian prior on the Bradley–Terry head (`irlkit.posterior`); 04 picks the
-    one whose posterior predicts the val pairs best and records it in irl.json."""
-    posterior_samples: int = 200
-    """Heads drawn from the Laplace posterior for its AUC distribution and calibration."""
-    contraction_pairs: tuple = (25, 50, 100, 200, 400)
-    """Training-pair counts of the contraction curve (all pairs are always added)."""
-    demo_bootstraps: int = 50
-    """Resamples of the training pairs for the bootstrap over demonstrations (the selected probe setting)."""
 
 
 @dataclass(frozen=True)
@@ -200,6 +191,15 @@ class EvalConfig:
     """Seed of the bootstrap resampler (fixed: the same data give the same CI)."""
     ppl_texts: int = 200
     """Held-out clean human comments for the perplexity check."""
+    prior_scales: tuple = (0.01, 0.03, 0.1, 0.3, 1.0)
+    """Candidate sd of the Gaussian prior on the Bradley–Terry head (`irlkit.posterior`); 04 picks the
+    one whose posterior predicts the val pairs best and records it in irl.json."""
+    posterior_samples: int = 200
+    """Heads drawn from the Laplace posterior for its AUC distribution and calibration."""
+    contraction_pairs: tuple = (25, 50, 100, 200, 400)
+    """Training-pair counts of the contraction curve (all pairs are always added)."""
+    demo_bootstraps: int = 50
+    """Resamples of the training pairs for the bootstrap over demonstrations (the selected probe setting)."""
     logprob_precision: str = "fp32"
     """`fp32`, or `bf16`: 04 computes the log-probabilities of the implicit reward β·log π_RLHF/π_start with
     both policies cast to bf16 (summed in fp32). 2.2–2.7× faster on a CPU with AMX. On the three cpu replicates
@@ -345,9 +345,8 @@ def _profiles() -> dict[str, Config]:
         rlhf=RLHFConfig(steps=2, learning_rate=1e-4, num_generations=2, prompts_per_step=2, precision="bf16"),
         sampling=SamplingConfig(max_new_tokens=8, precision="bf16"),
         irl=IRLConfig(probe_seeds=3, full_seeds=2, probe_epochs=5, full_epochs=2, full_losses=("max_margin",), full_blocks=1,
-                      posterior_samples=50, demo_bootstraps=5,
                       batch_size=8, max_length=32, feature_precision="bf16", full_input_precision="bf16"),
-        eval=EvalConfig(n_bootstrap=200, ppl_texts=16, logprob_precision="bf16"),
+        eval=EvalConfig(n_bootstrap=200, ppl_texts=16, logprob_precision="bf16", posterior_samples=50, demo_bootstraps=5),
         refinetune=RefinetuneConfig(seeds=2),
     )
     cpu = Config(
@@ -465,6 +464,12 @@ JIGSAW = "jaredjoss/jigsaw-long-2000"
 """The Hub data set behind `jigsaw-long-2000` (add `@<commit>` to pin it)."""
 
 
+def hub_reference(ref: str) -> tuple[str, str | None]:
+    """`org/name@revision` as (`org/name`, revision); without `@`, (ref, None): unpinned."""
+    repo, sep, revision = ref.partition("@")
+    return repo, (revision or None) if sep else None
+
+
 def unpinned(cfg: "Config") -> list[str]:
     """The Hub models and data sets of a profile that name no revision (`org/name@<commit>`): their files
     can change on the Hub under the same name. The machines this is built on cannot reach the Hub, so the
@@ -482,7 +487,7 @@ AT_LEAST = {"seed": 0, "threads": 1, "workers": 1, "replicates": 1,
             "irl.probe_seeds": 1, "irl.full_seeds": 1, "irl.probe_epochs": 1, "irl.full_epochs": 1,
             "irl.full_max_pairs": 0, "irl.full_blocks": 0, "irl.batch_size": 1, "irl.max_length": 2, "irl.probe_weight_decay": 0.0,
             "eval.n_bootstrap": 100, "eval.bootstrap_seed": 0, "eval.ppl_texts": 1, "eval.logprob_vocab_block": 0,
-            "irl.posterior_samples": 20, "irl.demo_bootstraps": 2,
+            "eval.posterior_samples": 20, "eval.demo_bootstraps": 2,
             "refinetune.random_seed": 0, "refinetune.transfer_replicates": 0, "refinetune.seeds": 1, "refinetune.random_heads": 1,
             "rlhf.lora_rank": 0, "rlhf.lora_alpha": 1}
 """Settings with a lower bound (inclusive), by dotted name."""
@@ -540,11 +545,11 @@ def _validate(cfg: Config) -> None:
     for mode in cfg.irl.modes:
         need(mode in MODES, f"irl.modes: unknown mode {mode!r}; valid: {list(MODES)}")
     need(len(cfg.irl.losses) > 0 and len(cfg.irl.modes) > 0, "irl.losses and irl.modes need at least one entry each")
-    need(len(cfg.irl.prior_scales) > 0 and all(isinstance(v, (int, float)) and math.isfinite(v) and v > 0
-                                               for v in cfg.irl.prior_scales),
-         f"irl.prior_scales must be finite numbers > 0, got {cfg.irl.prior_scales}")
-    need(all(isinstance(v, int) and v >= 2 for v in cfg.irl.contraction_pairs),
-         f"irl.contraction_pairs must be whole numbers >= 2, got {cfg.irl.contraction_pairs}")
+    need(len(cfg.eval.prior_scales) > 0 and all(isinstance(v, (int, float)) and math.isfinite(v) and v > 0
+                                                for v in cfg.eval.prior_scales),
+         f"eval.prior_scales must be finite numbers > 0, got {cfg.eval.prior_scales}")
+    need(all(isinstance(v, int) and v >= 2 for v in cfg.eval.contraction_pairs),
+         f"eval.contraction_pairs must be whole numbers >= 2, got {cfg.eval.contraction_pairs}")
     for loss in cfg.irl.full_losses:
         need(loss in cfg.irl.losses, f"irl.full_losses: {loss!r} is not in irl.losses {cfg.irl.losses}")
     need(cfg.refinetune.loss in ("auto", *(cfg.irl.losses if cfg.refinetune.mode == "probe" else cfg.irl.full_losses))

@@ -57,8 +57,7 @@ def _insults_raw() -> pd.DataFrame:
 def _jigsaw_raw() -> pd.DataFrame:
     import datasets
 
-    from irlkit.config import JIGSAW
-    from irlkit.models import hub_reference
+    from irlkit.config import JIGSAW, hub_reference
 
     repo, revision = hub_reference(JIGSAW)
     ds = datasets.load_dataset(repo, split="train", revision=revision)

@@ -37,6 +37,8 @@ import pandas as pd  # noqa: E402
 
 SOURCES = ("original", "expert", "start")
 """Who wrote a continuation: the human, the RLHF policy, the start policy."""
+EVAL_SETS = ("val_pool", "test_pool", "val_comments", "test_comments")
+"""The text sets every reward model is scored on: the val/test pools (`text_pool`) and comments (`comment_pool`)."""
 
 
 def reward_input(prompt: str, continuation: str, with_prompt: bool) -> str:

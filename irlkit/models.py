@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from irlkit import layout, store
+from irlkit.config import hub_reference
 
 # tiny:SEED -> (hidden, layers, heads); the second tiny model is larger, to have a "size effect"
 TINY_SHAPES = {0: (64, 2, 4), 1: (96, 3, 4)}
@@ -50,12 +51,6 @@ def _build_tiny(seed: int):
         tok.save_pretrained(str(into))
 
     return build
-
-
-def hub_reference(ref: str) -> tuple[str, str | None]:
-    """`org/name@revision` as (`org/name`, revision); without `@`, (ref, None): unpinned."""
-    repo, sep, revision = ref.partition("@")
-    return repo, (revision or None) if sep else None
 
 
 def materialise(source: str) -> str:

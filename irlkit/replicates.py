@@ -14,10 +14,8 @@ mean ± t(0.975, n−1)·sd/√n; a paired difference gets the same interval and
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import platform
 import time
 
 import numpy as np
@@ -25,34 +23,10 @@ from scipy import stats
 
 from irlkit import layout
 
-CODE = ("irlkit/**/*.py", "notebooks/0[1-5]_*.ipynb", "pyproject.toml")
-"""What makes a replicate's results: the package, notebooks 01–05, the pinned stack."""
-RENDER_ONLY = ("irlkit/plots.py", "irlkit/report.py", "irlkit/replicates.py")
-"""Modules that only read results and draw or aggregate them (as 06 does): editing them keeps every replicate."""
+from irlkit.provenance import CODE, RENDER_ONLY, code_hash, cpu_model  # noqa: F401  (defined there)
 
 ARMS = ("true", "irl", "random", "transfer")
 """05's arms, as the summary names them (`transfer` is the reward recovered from another size)."""
-
-
-def code_hash() -> str:
-    """SHA-256 (16 hex digits) of every file of `CODE` (but `RENDER_ONLY`) in the checkout, path and bytes:
-    the code that made a replicate's results."""
-    h = hashlib.sha256()
-    for pattern in CODE:
-        for path in sorted(layout.ROOT.glob(pattern)):
-            if "__pycache__" not in path.parts and str(path.relative_to(layout.ROOT)) not in RENDER_ONLY:
-                h.update(str(path.relative_to(layout.ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()[:16]
-
-
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def manifest(cfg, replicate: int, seconds: dict) -> dict:

@@ -5,7 +5,7 @@
     full = FullReward(reward_model_folder, max_length=48)        # a fine-tuned sequence classifier
     reward = NormalizedReward(probe, val_texts, scale=0.25)      # z-scored on val texts, then scaled
     ensemble = RewardEnsemble([probe_a, probe_b], val_texts)     # mean of z-scored members
-    control = ProbeReward(backbone_folder, random_head(head, seed=1234), max_length=48)
+    control = ProbeReward(backbone_folder, random_probe(head, seed=1234), max_length=48)
     reward.score(["you are an idiot", "thank you"])              # array([-0.4, 0.3]) (say)
 
 As in imitation's `RewardNet`, `NormalizedRewardNet` and `RewardEnsemble`: base rewards score text,
@@ -18,7 +18,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from irlkit.irl import LinearProbe, features, score_texts
+from irlkit.irl import LinearProbe, features, load_probes, score_texts
 
 
 class RewardModel(Protocol):
@@ -129,8 +129,23 @@ def mean_head(probes: Sequence[LinearProbe]) -> LinearProbe:
     return LinearProbe(weight, probes[0].mu, probes[0].sigma)
 
 
-def random_head(template: LinearProbe, seed: int) -> LinearProbe:
+def random_probe(template: LinearProbe, seed: int) -> LinearProbe:
     """An untrained head, w ~ N(0, 1/d), on `template`'s feature standardisation: the random control."""
     rng = np.random.default_rng(seed)
     dim = len(template.weight)
     return LinearProbe(rng.normal(0, 1 / np.sqrt(dim), size=dim), template.mu, template.sigma)
+
+
+def selected_reward(folder, mode: str, seed, backbone_folder: str, *, max_length: int, pooling: str = "last",
+                    precision: str = "fp32", device: str = "cpu") -> RewardModel:
+    """One reward model of an IRL model folder (`probe_model` or `full_model` stage): a full model's best seed
+    (`best/`), or the probe of seed `seed` (`"ensemble"`: the mean of its seeds' unit heads, `mean_head`) on the
+    frozen features of `backbone_folder`."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    if mode == "full":
+        return FullReward(str(folder / "best"), max_length, device)
+    probes = load_probes(folder / "probes.npz")
+    probe = mean_head(probes) if seed == "ensemble" else probes[list(np.load(folder / "rewards.npz")["seeds"]).index(seed)]
+    return ProbeReward(backbone_folder, probe, max_length, device, pooling, precision)

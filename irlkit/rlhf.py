@@ -209,11 +209,12 @@ class _JsonlLog:
         self.callback = Callback()
 
 
-def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, cfg, out: Path, rc=None,
-          desc: str = "policy") -> dict:
+def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, rc, out: Path, *, max_new_tokens: int,
+          seed: int, device: str = "cpu", desc: str = "policy") -> dict:
     """RLOO from `start_folder` (also the KL reference) on the train prompts; saves the policy into `out`.
 
-    `rc` is the size's RLHF section (`cfg.rlhf_for(size)`); default `cfg.rlhf`.
+    `rc` is the size's resolved RLHF section (`Config.rlhf_for(size)`): a per-size override is never lost to a
+    default. `max_new_tokens` is the horizon (`sampling.max_new_tokens`), `seed` the training seed.
     Writes `out/log.jsonl` (reward, kl, loss, entropy, completion length per step). Returns a summary.
     """
     from accelerate import PartialState
@@ -222,17 +223,16 @@ def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, cfg, out: P
 
     from irlkit.models import load_policy
 
-    rc = rc or cfg.rlhf
-    model, tok = load_policy(start_folder, cfg.device)
+    model, tok = load_policy(start_folder, device)
     model.train()
     dataset = Dataset.from_pandas(train_prompts[["prompt", "original_output"]].reset_index(drop=True))
     args = RLOOConfig(
         output_dir=str(out / "trainer"), max_steps=rc.steps, learning_rate=rc.learning_rate, beta=rc.beta,
         num_generations=rc.num_generations, per_device_train_batch_size=rc.prompts_per_step * rc.num_generations,
-        max_completion_length=cfg.sampling.max_new_tokens, temperature=rc.temperature, top_k=0, top_p=1.0,
-        logging_steps=1, save_strategy="no", report_to="none", seed=cfg.seed, data_seed=cfg.seed,
-        bf16=rc.precision == "bf16", fp16=False, gradient_checkpointing=False, use_cpu=cfg.device == "cpu",
-        disable_tqdm=not progress_enabled(cfg), dataloader_num_workers=0, lr_scheduler_type="constant",
+        max_completion_length=max_new_tokens, temperature=rc.temperature, top_k=0, top_p=1.0,
+        logging_steps=1, save_strategy="no", report_to="none", seed=seed, data_seed=seed,
+        bf16=rc.precision == "bf16", fp16=False, gradient_checkpointing=False, use_cpu=device == "cpu",
+        disable_tqdm=not progress_enabled(), dataloader_num_workers=0, lr_scheduler_type="constant",
     )
     log = _JsonlLog(out / "log.jsonl")
     # The leave-one-out correction needs every prompt's completions in one process, and a separate

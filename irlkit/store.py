@@ -214,13 +214,13 @@ def write_experiment(name: str, obj, cfg=None) -> Path:
     import subprocess
     import sys
 
-    from irlkit import layout, replicates
+    from irlkit import layout, provenance
 
     def git(*args):
         return subprocess.run(["git", "-C", str(layout.ROOT), *args], capture_output=True, text=True).stdout.strip()
 
     manifest = {**make_manifest({"config": cfg.hash() if cfg else None}, cfg.seed if cfg else 0),
                 "command": " ".join(["python", *sys.argv]), "commit": git("rev-parse", "--short", "HEAD"),
-                "code_hash": replicates.code_hash(),  # the replicates' code it ran on, committed or not
+                "code_hash": provenance.code_hash(),  # the replicates' code it ran on, committed or not
                 "uncommitted": git("status", "--porcelain", "--untracked-files=no").splitlines()}
     return atomic_write_json(layout.experiment_result(name), {"result": obj, "_manifest": manifest})

@@ -22,17 +22,6 @@ def seed_everything(seed: int) -> None:
         pass
 
 
-def setup(cfg) -> None:
-    """Threads and seed from the config, quiet libraries, and an exit when the runner dies; call once at
-    the top of each notebook."""
-    torch.set_num_threads(cfg.threads)
-    seed_everything(cfg.seed)
-    quiet_libraries()
-    from irlkit.parallel import exit_with_parent
-
-    exit_with_parent()
-
-
 def quiet_libraries() -> None:
     """Silence what carries nothing for the reader: transformers' weight-loading bars and load reports,
     datasets' bars, tqdm's IProgress warning in notebooks without ipywidgets."""

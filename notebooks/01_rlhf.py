@@ -39,11 +39,10 @@ OVERRIDES = {}
 # %%
 import pandas as pd
 
-from irlkit import config, data, plots, report, stages, utils
+from irlkit import data, plots, report, stages
 
-cfg = config.load(PROFILE, seed=SEED, **OVERRIDES)
-ctx = stages.Context(cfg, REPLICATE)
-utils.setup(ctx.cfg)  # threads, and the replicate's seed
+ctx = stages.open(PROFILE, REPLICATE, SEED, OVERRIDES)  # config, folders, prompts, judges, threads, seeds
+cfg = ctx.cfg
 pd.DataFrame(data.counts(ctx.prompts)).T
 
 # %% [markdown]
@@ -52,7 +51,7 @@ pd.DataFrame(data.counts(ctx.prompts)).T
 # test comments (`data/results/<profile>/judges.json`).
 
 # %%
-judges = stages.rlhf.run_judges(ctx)
+judges = stages.alignment.run_judges(ctx)
 report.judges_table(judges)
 
 # %% [markdown]
@@ -65,7 +64,7 @@ report.judges_table(judges)
 report.rlhf_settings_table(cfg)
 
 # %%
-results = stages.rlhf.run(ctx)
+results = stages.alignment.run(ctx)
 report.rlhf_table(results)
 
 # %%
@@ -84,5 +83,5 @@ plots.show(plots.training_curves(curves, "RLHF against the ground-truth judge"),
 # %%
 for spec in cfg.sizes:
     print(spec.name)
-    display(stages.policies.sample_table(ctx, {"start": stages.rlhf.start_texts(ctx, spec.name),  # noqa: F821
-                                               "RLHF": stages.rlhf.rlhf_texts(ctx, spec.name)}))
+    display(stages.policies.sample_table(ctx, {"start": stages.alignment.start_texts(ctx, spec.name),  # noqa: F821
+                                               "RLHF": stages.alignment.rlhf_texts(ctx, spec.name)}))

@@ -32,14 +32,13 @@ SEED = 0
 OVERRIDES = {}
 
 # %%
-from irlkit import config, plots, report, stages, utils
+from irlkit import plots, report, stages
 
-cfg = config.load(PROFILE, seed=SEED, **OVERRIDES)
-ctx = stages.Context(cfg, REPLICATE)
-utils.setup(ctx.cfg)  # threads, and the replicate's seed
+ctx = stages.open(PROFILE, REPLICATE, SEED, OVERRIDES)  # config, folders, prompts, judges, threads, seeds
+cfg = ctx.cfg
 
 # %%
-summary = stages.demos.run(ctx)
+summary = stages.demonstrations.run(ctx)
 report.demos_table(summary)
 
 # %% [markdown]
@@ -48,7 +47,7 @@ report.demos_table(summary)
 # Pairs where both sides are equally clean (ties) carry no preference.
 
 # %%
-demos = {spec.name: stages.demos.load(ctx, spec.name) for spec in cfg.sizes}
+demos = {spec.name: stages.artifacts.demos(ctx, spec.name) for spec in cfg.sizes}
 plots.show(plots.demo_scores(demos), "demo_scores", ctx.layout.figures)
 
 # %% [markdown]

@@ -45,14 +45,13 @@ OVERRIDES = {}
 # %%
 import pandas as pd
 
-from irlkit import config, plots, report, stages, utils
+from irlkit import plots, report, stages
 
-cfg = config.load(PROFILE, seed=SEED, **OVERRIDES)
-ctx = stages.Context(cfg, REPLICATE)
-utils.setup(ctx.cfg)  # threads, and the replicate's seed
+ctx = stages.open(PROFILE, REPLICATE, SEED, OVERRIDES)  # config, folders, prompts, judges, threads, seeds
+cfg = ctx.cfg
 
 # %%
-build_seconds = stages.irl.run(ctx)
+build_seconds = stages.recovery.run(ctx)
 pd.Series({f"{s} {m}/{l}": t for (s, m, l), t in build_seconds.items()}, name="build seconds")
 
 # %% [markdown]

@@ -36,14 +36,13 @@ SEED = 0
 OVERRIDES = {}
 
 # %%
-from irlkit import config, plots, report, stages, utils
+from irlkit import plots, report, stages
 
-cfg = config.load(PROFILE, seed=SEED, **OVERRIDES)
-ctx = stages.Context(cfg, REPLICATE)
-utils.setup(ctx.cfg)  # threads, and the replicate's seed
+ctx = stages.open(PROFILE, REPLICATE, SEED, OVERRIDES)  # config, folders, prompts, judges, threads, seeds
+cfg = ctx.cfg
 
 # %%
-result = stages.eval.run(ctx)
+result = stages.evaluation.run(ctx)
 report.irl_table(result)
 
 # %%

@@ -47,11 +47,10 @@ OVERRIDES = {}
 # %%
 import pandas as pd
 
-from irlkit import config, plots, report, stages, utils
+from irlkit import plots, report, stages
 
-cfg = config.load(PROFILE, seed=SEED, **OVERRIDES)
-ctx = stages.Context(cfg, REPLICATE)
-utils.setup(ctx.cfg)  # threads, and the replicate's seed
+ctx = stages.open(PROFILE, REPLICATE, SEED, OVERRIDES)  # config, folders, prompts, judges, threads, seeds
+cfg = ctx.cfg
 
 # %% [markdown]
 # ## The reward, before it trains anything
@@ -61,11 +60,11 @@ utils.setup(ctx.cfg)  # threads, and the replicate's seed
 
 # %%
 size = cfg.sizes[0].name
-irl_reward = stages.refinetune.reward_model(ctx, size, "irl")
-random_reward = stages.refinetune.reward_model(ctx, size, "random")
+irl_reward = stages.realignment.reward_model(ctx, size, "irl")
+random_reward = stages.realignment.reward_model(ctx, size, "random")
 print(irl_reward)
 report.scored_examples({"IRL reward": irl_reward, "random head": random_reward},
-                       stages.refinetune.example_texts(ctx, size))
+                       stages.realignment.example_texts(ctx, size))
 
 # %% [markdown]
 # A useful reward ranks the clean texts above the toxic ones: its rank
@@ -74,7 +73,7 @@ report.scored_examples({"IRL reward": irl_reward, "random head": random_reward},
 # ## Every arm, trained and evaluated on the test prompts
 
 # %%
-result = stages.refinetune.run(ctx)
+result = stages.realignment.run(ctx)
 report.refinetune_detail(result)
 
 # %% [markdown]
@@ -99,10 +98,9 @@ plots.show(plots.training_curves(curves, "RLHF with recovered, random and true r
 
 # %%
 for size, entries in result.items():
-    columns = {"start": stages.rlhf.start_texts(ctx, size)}
+    columns = {"start": stages.artifacts.texts(ctx, f"{size}-start", shared=True)}
     for name, e in entries.items():
         if isinstance(e, dict):
-            columns[name] = stages.policies.policy_texts(ctx, e["policy"], str(ctx.layout.policy(e["policy"])),
-                                                         ctx.prompts if name == "true" else ctx.prompts[ctx.prompts.split == "test"])
+            columns[name] = stages.artifacts.texts(ctx, e["policy"], prompts="all" if name == "true" else "test")
     print(size)
     display(stages.policies.sample_table(ctx, columns))  # noqa: F821

@@ -29,8 +29,9 @@ model, _, history = irl.train_full(start, list(prompts.prompt + prompts.original
                                    list(prompts.prompt)[:8], loss="logistic", seed=0, cfg=cfg, out=out / f"full{state.process_index}")
 reward_weights = float(sum(p.detach().double().sum() for p in model.parameters()))
 
-summary = rlhf.train(start, prompts, rlhf.reward_function(JudgeReward(make_judge("toxblock"))), cfg, out / "rloo",
-                     rc=cfg.rlhf_for(cfg.sizes[0].name), desc="scale-out")
+summary = rlhf.train(start, prompts, rlhf.reward_function(JudgeReward(make_judge("toxblock"))),
+                     cfg.rlhf_for(cfg.sizes[0].name), out / "rloo", max_new_tokens=cfg.sampling.max_new_tokens,
+                     seed=cfg.seed, desc="scale-out")
 (out / f"rank{state.process_index}.json").write_text(json.dumps({
     "world_size": state.num_processes, "rank": state.process_index, "rloo_steps": summary["steps"],
     "reward_model_weights": reward_weights, "torch_threads": torch.get_num_threads()}))

@@ -96,7 +96,7 @@ def test_the_dataset_names_are_the_loaders_names():
 
 
 def test_hub_references_are_pinned_by_revision_or_listed_as_unpinned():
-    from irlkit.models import hub_reference
+    from irlkit.config import hub_reference
 
     assert hub_reference("EleutherAI/pythia-70m@abc123") == ("EleutherAI/pythia-70m", "abc123")
     assert hub_reference("EleutherAI/pythia-70m") == ("EleutherAI/pythia-70m", None)

@@ -163,12 +163,11 @@ def test_the_feature_precision_switch_bf16_features_are_close_and_fp32_features_
     """The features stage with `irl.feature_precision` fp32 gives exactly the fp32 backbone's features; bf16
     gives fp32 arrays close to them but not equal, cached under its own key (switching rebuilds, never mixes)."""
     from irlkit import config, models, stages
-    from irlkit.stages import irl as irl_stage
+    from irlkit.stages import graph, recovery
 
     texts = {"train_expert": ["you are kind", "what a day"], "train_start": ["you idiot", "go away now"],
              "val_pool": ["a text to score", "another"], "test_pool": ["the last one", "x"]}
-    monkeypatch.setattr(irl_stage, "texts", lambda ctx, demos: texts)
-    monkeypatch.setattr(irl_stage.demos_stage, "key", lambda ctx, size: "the same demonstrations")
+    monkeypatch.setattr(recovery, "texts", lambda ctx, demos: texts)
     folder = models.materialise("tiny:0")
     backbone, tok = models.load_backbone(folder), models.load_tokenizer(folder)
     expected = {k: irl.features(backbone, tok, v, max_length=32) for k, v in texts.items()}
@@ -176,7 +175,8 @@ def test_the_feature_precision_switch_bf16_features_are_close_and_fp32_features_
     by_precision = {}
     for precision in ("fp32", "bf16"):
         ctx = stages.Context(config.load("smoke", **{"irl.feature_precision": precision}))
-        by_precision[precision] = irl_stage.features(ctx, "tiny-a", demos=None)
+        graph.build(ctx, "demos", lambda tmp: None, upstream=[], size="tiny-a")  # stands in for 02's (no reads differ)
+        by_precision[precision] = dict(np.load(recovery.features(ctx, "tiny-a", demos=None) / "features.npz"))
     for name, want in expected.items():
         np.testing.assert_array_equal(by_precision["fp32"][name], want)
         got = by_precision["bf16"][name]
@@ -191,10 +191,10 @@ def test_the_full_input_precision_switch_casts_only_the_blocks_below_the_cut(dat
     import torch
 
     from irlkit import config, stages
-    from irlkit.stages import irl as irl_stage
+    from irlkit.stages import graph, recovery
 
     texts = {"train_expert": ["you are kind"], "train_start": ["you idiot"], "val_pool": ["a text"]}
-    monkeypatch.setattr(irl_stage, "texts", lambda ctx, demos: dict(texts))
+    monkeypatch.setattr(recovery, "texts", lambda ctx, demos: dict(texts))
     seen, original = {}, irl.block_inputs
 
     class Stop(Exception):
@@ -208,15 +208,15 @@ def test_the_full_input_precision_switch_casts_only_the_blocks_below_the_cut(dat
         seen["train"] = next(backbone.parameters()).dtype
         raise Stop
 
-    monkeypatch.setattr(irl_stage.irl, "block_inputs", inputs)
-    monkeypatch.setattr(irl_stage.irl, "train_top_blocks", train)
+    monkeypatch.setattr(recovery.irl, "block_inputs", inputs)
+    monkeypatch.setattr(recovery.irl, "train_top_blocks", train)
     for precision, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         seen.clear()
         ctx = stages.Context(config.load("smoke", **{"irl.full_input_precision": precision}))
         with pytest.raises(Stop):
-            irl_stage._top_blocks_builder(ctx, "tiny-a", None, None, "max_margin")(tmp_path)
+            recovery._top_blocks_builder(ctx, "tiny-a", None, None, "max_margin")(tmp_path)
         assert seen == {"inputs": {dtype}, "train": torch.float32}
-    assert irl_stage.settings(config.load("smoke"), "full")["full_input_precision"] == "bf16"  # in the full key
-    assert "full_input_precision" not in irl_stage.settings(config.load("smoke"), "probe")
+    assert "irl.full_input_precision" in graph.STAGES["full_model"].reads  # in the full models' keys only
+    assert "irl.full_input_precision" not in graph.STAGES["probe_model"].reads + graph.STAGES["features"].reads
     with pytest.raises(ValueError):
         config.load("smoke", **{"irl.full_input_precision": "fp16"})

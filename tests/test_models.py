@@ -102,15 +102,13 @@ def test_the_logprob_precision_switch_bf16_is_close_and_fp32_is_unchanged(data_h
     import pandas as pd
 
     from irlkit import config, implicit, stages, store
-    from irlkit.stages import eval as eval_stage
+    from irlkit.stages import evaluation, graph
 
     folder = models.materialise("tiny:0")
     demos = pd.DataFrame({"split": ["val", "test", "test"], "prompt": ["you are a", "what a day", "no"],
                           "original_output": [" nice person", " it was", " way"],
                           "expert_text": [" kind soul", " indeed", " thanks"], "start_text": [" fool", " bad", " idiot"]})
-    monkeypatch.setattr(eval_stage, "checked_rlhf_policy", lambda ctx, size: folder)
-    monkeypatch.setattr(eval_stage.demos_stage, "load", lambda ctx, size: demos)
-    monkeypatch.setattr(eval_stage.demos_stage, "key", lambda ctx, size: "the same demonstrations")
+    monkeypatch.setattr(evaluation.artifacts, "demos", lambda ctx, size: demos)
     policy, tok = models.load_policy(folder)
     tok.padding_side = "right"
     test = demos[demos.split == "test"]
@@ -119,7 +117,8 @@ def test_the_logprob_precision_switch_bf16_is_close_and_fp32_is_unchanged(data_h
     got = {}
     for precision in ("fp32", "bf16"):
         ctx = stages.Context(config.load("smoke", **{"eval.logprob_precision": precision}))
-        got[precision] = dict(np.load(eval_stage.pool_logprobs(ctx, "tiny-a", "rlhf") / "logprobs.npz"))
+        graph.build(ctx, "demos", lambda tmp: None, upstream=[], size="tiny-a")  # stands in for 02's (no reads differ)
+        got[precision] = dict(np.load(evaluation.pool_logprobs(ctx, "tiny-a", "start") / "logprobs.npz"))
     np.testing.assert_array_equal(got["fp32"]["test_logp"], want)
     np.testing.assert_array_equal(got["bf16"]["test_tokens"], want_n)
     assert not np.array_equal(got["bf16"]["test_logp"], want)
@@ -127,8 +126,8 @@ def test_the_logprob_precision_switch_bf16_is_close_and_fp32_is_unchanged(data_h
     with pytest.raises(ValueError):
         config.load("smoke", **{"eval.logprob_precision": "fp16"})
     ctx = stages.Context(config.load("smoke", **{"eval.logprob_precision": "fp32", "compile_forward": True}))
-    compiled = eval_stage.pool_logprobs(ctx, "tiny-a", "rlhf")  # rebuilt under its own key, not the eager result
-    assert store.manifest_of(compiled)["key"]["compiled"] is True
+    compiled = evaluation.pool_logprobs(ctx, "tiny-a", "start")  # rebuilt under its own key, not the eager result
+    assert store.manifest_of(compiled)["key"]["reads"]["compile_forward"] is True
     np.testing.assert_allclose(np.load(compiled / "logprobs.npz")["test_logp"], want, rtol=1e-5, atol=1e-4)
 
 

@@ -29,7 +29,7 @@ def _irl_size(rng, n_seeds=3):
     for name in ("probe/max_margin", "probe/logistic"):
         rewards = {"seeds": np.arange(n_seeds), **{k: rng.normal(size=(n_seeds, len(p))) for k, p in pools.items()}}
         history = pd.DataFrame([{"seed": s, "epoch": e, "val_auc": rng.uniform()} for s in range(n_seeds) for e in (1, 2)])
-        models[name] = stages.eval.model_result(*name.split("/"), history, rewards, pools)
+        models[name] = stages.evaluation.model_result(*name.split("/"), history, rewards, pools)
     flats = models[name]["per_seed"]
     return {"models": models, "selected": "probe/logistic", "implicit": {"mean": flats[0], "sum": flats[1]}, "random": flats[2]}
 

@@ -26,7 +26,7 @@ def test_replicate_seeds_differ_and_are_deterministic():
 
 
 def test_transfer_arm_runs_only_in_the_first_transfer_replicates():
-    from irlkit.stages.refinetune import runs_of
+    from irlkit.stages.realignment import runs_of
 
     cfg = config.load("smoke", **{"refinetune.transfer_replicates": 1})
     arms = lambda k: {name for name, _ in runs_of(config.for_replicate(cfg, k), "tiny-a")}  # noqa: E731

@@ -61,7 +61,7 @@ def test_mean_head_scores_as_the_mean_of_unit_norm_heads():
 
 def test_random_head_is_deterministic_per_seed_and_keeps_the_standardisation():
     template = irl.LinearProbe(np.ones(64), np.zeros(64), np.ones(64) * 2)
-    a, b, c = (rewards.random_head(template, s) for s in (1234, 1234, 1235))
+    a, b, c = (rewards.random_probe(template, s) for s in (1234, 1234, 1235))
     assert np.array_equal(a.weight, b.weight) and not np.array_equal(a.weight, c.weight)
     assert a.sigma is template.sigma and abs(np.std(a.weight) - 1 / 8) < 0.05
 
@@ -77,7 +77,7 @@ def test_a_probe_reward_scores_the_features_of_its_own_precision(data_home):
     backbone, tok = models.load_backbone(folder), models.load_tokenizer(folder)
     texts = ["you are kind", "shut up you idiot", "what a day it was"]
     dim = backbone.config.hidden_size
-    head = rewards.random_head(irl.LinearProbe(np.ones(dim), np.zeros(dim), np.ones(dim)), seed=0)
+    head = rewards.random_probe(irl.LinearProbe(np.ones(dim), np.zeros(dim), np.ones(dim)), seed=0)
     fp32 = head(irl.features(backbone, tok, texts, max_length=32))
     bf16 = head(irl.features(backbone.to(torch.bfloat16), tok, texts, max_length=32))
     np.testing.assert_array_equal(rewards.ProbeReward(folder, head, 32).score(texts), fp32)

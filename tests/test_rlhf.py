@@ -30,7 +30,7 @@ def _train(tmp_path, one_pass: bool, precision: str = "fp32", completion_logprob
     out = tmp_path / f"{'one-pass' if one_pass else 'trl'}-{precision}-{completion_logprobs_only}"
     out.mkdir()
     start = models.materialise("tiny:0")
-    rlhf.train(start, prompts, _reward, cfg, out, rc=cfg.rlhf)
+    rlhf.train(start, prompts, _reward, cfg.rlhf, out, max_new_tokens=cfg.sampling.max_new_tokens, seed=cfg.seed)
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     steps = [row for row in log if "kl" in row]
     return start, load_file(str(out / "model.safetensors")), steps
@@ -168,9 +168,10 @@ def test_scoping_the_multinomial_patch_to_sampling_changes_no_weight(tmp_path):
     prompts = data.split_of(data.load_prompts(cfg), "train")
     fn = rlhf.reward_function(JudgeReward(make_judge("toxblock")))
     rc = cfg.rlhf_for(cfg.sizes[0].name)
-    rlhf.train(start, prompts, fn, cfg, tmp_path / "scoped", rc=rc)
+    rlhf.train(start, prompts, fn, rc, tmp_path / "scoped", max_new_tokens=cfg.sampling.max_new_tokens, seed=cfg.seed)
     with sampling.inverse_cdf_sampling(True):
-        rlhf.train(start, prompts, fn, cfg, tmp_path / "global", rc=dataclasses.replace(rc, inverse_cdf_sampling=False))
+        rlhf.train(start, prompts, fn, dataclasses.replace(rc, inverse_cdf_sampling=False), tmp_path / "global",
+                   max_new_tokens=cfg.sampling.max_new_tokens, seed=cfg.seed)
     digest = lambda k: hashlib.sha256((tmp_path / k / "model.safetensors").read_bytes()).hexdigest()  # noqa: E731
     assert digest("scoped") == digest("global")
 
@@ -191,7 +192,8 @@ def test_lora_rloo_trains_adapters_only_and_saves_a_merged_policy(tmp_path):
     start = models.materialise(cfg.sizes[0].start)
     prompts = data.split_of(data.load_prompts(cfg), "train")
     rc = cfg.rlhf_for(cfg.sizes[0].name)
-    rlhf.train(start, prompts, rlhf.reward_function(JudgeReward(make_judge("toxblock"))), cfg, tmp_path / "lora", rc=rc)
+    rlhf.train(start, prompts, rlhf.reward_function(JudgeReward(make_judge("toxblock"))), rc, tmp_path / "lora",
+               max_new_tokens=cfg.sampling.max_new_tokens, seed=cfg.seed)
     before, _ = models.load_policy(start)
     after, _ = models.load_policy(str(tmp_path / "lora"))
     a, b = before.state_dict(), after.state_dict()

@@ -1,92 +1,82 @@
-"""What 01, 02 and 05 share: policies trained by RLOO, their continuations, perplexity, toxicity.
+"""What 01, 02 and 05 share: policies trained by RLOO, their continuations, perplexity, toxicity. Not a
+notebook's stage module: the builders of the policy stages, which 01 and 05 both train.
 
-    folder, summary = train_policy(ctx, "tiny-a", "tiny-a-rlhf", make_reward, reward_key)
-    texts = policy_texts(ctx, "tiny-a-rlhf", folder, ctx.prompts)     # scored by both judges
+    folder, summary = train_policy(ctx, "rlhf_policy", make_reward, ctx.judge_sources(("judge",)), size="tiny-a")
+    texts = policy_texts(ctx, "tiny-a-rlhf", folder)                   # scored by both judges
     report = toxicity_report(ctx, before=start_texts, after=texts)     # CIs and the paired test
 """
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pandas as pd
 
-from irlkit import data, metrics, models, rlhf, store
-from irlkit.config import stable_hash
+from irlkit import data, metrics, rlhf, store
+from irlkit.rewards import JudgeReward
+from irlkit.stages import graph
 from irlkit.utils import seed_everything
 
 
-def start_folder(ctx, size: str) -> str:
-    """The start checkpoint of `size` (materialised once: converted asset or tiny model)."""
-    return models.materialise(ctx.cfg.size(size).start)
-
-
-def folder_key(folder: str) -> str:
-    """Identity of a policy folder: its manifest hash if we built it, else its source string."""
-    m = store.manifest_of(Path(folder))
-    return m["key_hash"] if m else folder
-
-
-def policy_texts(ctx, label: str, folder: str, prompts: pd.DataFrame, shared: bool = False) -> pd.DataFrame:
-    """Continuations of `prompts` by the policy in `folder`, scored by both judges (cached per policy).
-    `shared`: a policy that is the same in every replicate (the start policy), decoded once with the
-    profile's own seed."""
+def policy_texts(ctx, label: str, policy: str, prompts: str = "all", shared: bool = False) -> pd.DataFrame:
+    """Continuations of the prompts (`all`, or one split's) by the policy in folder `policy`, scored by both
+    judges (the `texts` stage). `shared`: a policy that is the same in every replicate (the start policy),
+    decoded once with the profile's own seed."""
     cfg = ctx.base_cfg if shared else ctx.cfg
-    key = {"policy": folder_key(folder), "prompts": stable_hash(list(prompts.prompt_id)),
-           "sampling": cfg.to_dict()["sampling"], "judges": [cfg.judge, cfg.second_judge], "seed": cfg.seed}
-    path = ctx.layout.texts(label, shared)
+    rows = ctx.prompts if prompts == "all" else data.split_of(ctx.prompts, prompts)
 
     def build(tmp: Path) -> None:
-        ctx.log(f"[generate] {label}: {len(prompts)} prompts")
-        texts = rlhf.continuations(folder, list(prompts.prompt), cfg, desc=label)
-        df = pd.DataFrame({"prompt_id": prompts.prompt_id.values, "text": texts,
+        ctx.log(f"[generate] {label}: {len(rows)} prompts")
+        texts = rlhf.continuations(policy, list(rows.prompt), cfg, desc=label)
+        df = pd.DataFrame({"prompt_id": rows.prompt_id.values, "text": texts,
                            "p_judge": ctx.judge("judge").score(texts), "p_second": ctx.judge("second").score(texts)})
         df.to_parquet(tmp / "texts.parquet", index=False)
 
-    store.stage(path, key, build, seed=cfg.seed, log=ctx.log)
+    path = graph.build(ctx, "texts", build, upstream=[policy, ctx.prompt_source(), *ctx.judge_sources()],
+                       label=label, prompts=prompts, shared=shared)
     df = pd.read_parquet(path / "texts.parquet")
     return df.assign(split=df.prompt_id.map(ctx.prompts.set_index("prompt_id").split))
 
 
-def perplexity_of(ctx, label: str, folder: str, shared: bool = False, split: str = "test") -> float:
+def perplexity_of(ctx, label: str, policy: str, shared: bool = False, split: str = "test") -> float:
     """Perplexity of held-out clean human comments of `split` (test: what is reported; val: what a recipe
-    is chosen on), cached per policy (`shared`: as in `policy_texts`)."""
+    is chosen on) under the policy in folder `policy` (the `perplexity` stage; `shared` as in `policy_texts`)."""
     clean = data.split_of(ctx.prompts, split).query("human_label == 0").head(ctx.cfg.eval.ppl_texts)
-    key = {"policy": folder_key(folder), "texts": stable_hash(list(clean.prompt_id)),
-           "vocab_block": ctx.cfg.eval.logprob_vocab_block}
-    path = ctx.layout.perplexity(label if split == "test" else f"{label}-{split}", shared)
-    store.stage(path, key, lambda tmp: store.atomic_write_json(
-        tmp / "ppl.json", {"perplexity": rlhf.perplexity(folder, list(clean.text), ctx.cfg), "n": len(clean)}),
-        seed=ctx.cfg.seed, log=ctx.log)
+    path = graph.build(ctx, "perplexity", lambda tmp: store.atomic_write_json(
+        tmp / "ppl.json", {"perplexity": rlhf.perplexity(policy, list(clean.text), ctx.cfg), "n": len(clean)}),
+        upstream=[policy, ctx.prompt_source()], label=label, split=split, shared=shared)
     return store.read_json(path / "ppl.json")["perplexity"]
 
 
-def train_policy(ctx, size: str, label: str, make_reward, reward_key: dict,
-                 seed: int | None = None) -> tuple[str, dict]:
-    """RLOO of `size` from its start checkpoint with the reward function `make_reward()` (called only
-    when the policy is trained; `reward_key` is its identity), training seed `seed` (default the
-    profile's); returns (policy folder, {steps, wall_seconds})."""
-    rc = ctx.cfg.rlhf_for(size)
-    cfg = ctx.cfg if seed is None else dataclasses.replace(ctx.cfg, seed=seed)
-    start = start_folder(ctx, size)
-    key = policy_key(ctx, size, reward_key, cfg.seed)
-    path = ctx.layout.policy(label)
+def train_policy(ctx, stage: str, make_reward, upstream: list, **params) -> tuple[str, dict]:
+    """RLOO of `params["size"]` from its start checkpoint with the reward `make_reward()` (called only when
+    the policy is trained), training seed the replicate's + `params["run"]`: stage `stage` (`rlhf_policy`,
+    `irl_policy` or `random_policy`), which also reads the folders `upstream` (the reward's own).
+    Returns (policy folder, {steps, wall_seconds})."""
+    size, run = params["size"], params.get("run", 0)
+    rc, seed = ctx.cfg.rlhf_for(size), ctx.cfg.seed + run
+    start = ctx.start(size)
 
     def build(tmp: Path) -> None:
-        seed_everything(cfg.seed)
-        ctx.log(f"[rlhf] {label}: {rc.steps} RLOO steps, lr {rc.learning_rate:g}, {rc.prompts_per_step}×{rc.num_generations} "
-                f"completions, seed {cfg.seed}")
-        rlhf.train(start, data.split_of(ctx.prompts, "train"), make_reward(), cfg, tmp, rc=rc, desc=label)
+        seed_everything(seed)
+        ctx.log(f"[rlhf] {tmp.name}: {rc.steps} RLOO steps, lr {rc.learning_rate:g}, {rc.prompts_per_step}×{rc.num_generations} "
+                f"completions, seed {seed}")
+        rlhf.train(start, data.split_of(ctx.prompts, "train"), make_reward(), rc, tmp,
+                   max_new_tokens=ctx.cfg.sampling.max_new_tokens, seed=seed, device=ctx.cfg.device,
+                   desc=graph.policy_label(size, params.get("arm", "true"), run))
 
-    store.stage(path, key, build, seed=cfg.seed, log=ctx.log)
+    path = graph.build(ctx, stage, build, upstream=[start, ctx.prompt_source(), *upstream], **params)
     return str(path), store.read_json(path / "summary.json")
 
 
-def policy_key(ctx, size: str, reward_key: dict, seed: int) -> dict:
-    """Everything an RLOO policy depends on: start checkpoint, reward, recipe, horizon, seed, prompts."""
-    return {"start": folder_key(start_folder(ctx, size)), "reward": reward_key,
-            "rlhf": dataclasses.asdict(ctx.cfg.rlhf_for(size)), "horizon": ctx.cfg.sampling.max_new_tokens,
-            "seed": seed, "prompts": ctx.prompts_key}
+def true_reward(ctx, size: str):
+    """RLHF's reward: −P(toxic) under the ground-truth judge (what `make_reward` of `train_policy` returns)."""
+    return rlhf.reward_function(JudgeReward(ctx.judge("judge")), baseline=ctx.cfg.rlhf_for(size).baseline)
+
+
+def rlhf_policy(ctx, size: str, run: int = 0) -> tuple[str, dict]:
+    """RLOO of `size` against the ground-truth judge (run 0: 01's policy; 05's true arm adds runs); (folder, summary)."""
+    return train_policy(ctx, "rlhf_policy", lambda: true_reward(ctx, size), ctx.judge_sources(("judge",)),
+                        size=size, run=run)
 
 
 def toxicity_report(ctx, before: pd.DataFrame, after: pd.DataFrame) -> dict:

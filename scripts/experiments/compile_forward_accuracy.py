@@ -27,7 +27,7 @@ train = data.split_of(ctx.prompts, "train")
 texts, prompts = list(train.original_output[:args.texts]), list(train.prompt[:args.texts])
 result = {"texts": len(texts), "split": "train", "sizes": {}}
 for size in (s.name for s in cfg.sizes):
-    folder = stages.policies.start_folder(ctx, size)
+    folder = ctx.start(size)
     out = {}
     for variant in ("fp32", "bf16 eager", "bf16 compiled"):
         backbone, (policy, tok) = models.load_backbone(folder), models.load_policy(folder)

@@ -24,9 +24,9 @@ ctx = stages.Context(cfg, 0)
 ic = ctx.cfg.irl
 out = {"profile": profile, "replicate": 0, "seeds": ic.probe_seeds, "sizes": {}}
 for size in sizes:
-    demos = stages.demos.load(ctx, size)
-    texts = stages.irl.texts(ctx, demos)
-    folder = stages.policies.start_folder(ctx, size)
+    demos = stages.artifacts.demos(ctx, size)
+    texts = stages.recovery.texts(ctx, demos)
+    folder = ctx.start(size)
     tok = models.load_tokenizer(folder)
     backbone = models.load_backbone(folder)
     timing_texts = texts["test_pool"][:96]

@@ -25,8 +25,7 @@ import numpy as np
 import torch
 
 from irlkit import config, irl, layout, metrics, models, replicates, stages, store
-from irlkit.stages import irl as irl_stage
-from irlkit.stages.policies import start_folder
+from irlkit.stages import recovery as irl_stage
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 parser.add_argument("profile")
@@ -48,9 +47,9 @@ def test_aucs(rewards: dict, test_pool) -> list[float]:
 
 def timing(ctx, size: str) -> dict:
     """The cached inputs of 256 texts, and one epoch of 80 training pairs, in both precisions."""
-    ic, demos = cfg.irl, stages.demos.load(ctx, size)
+    ic, demos = cfg.irl, stages.artifacts.demos(ctx, size)
     sets = irl_stage.texts(ctx, demos)
-    folder = start_folder(ctx, size)
+    folder = ctx.start(size)
     fp32, tok = models.load_backbone(folder), models.load_tokenizer(folder)
     bottom = {"fp32": fp32, "bf16": models.load_backbone(folder).to(torch.bfloat16)}
     texts = (sets["train_expert"] + sets["train_start"])[:256]
@@ -76,7 +75,7 @@ def timing(ctx, size: str) -> dict:
 def one(k: int, size: str, time_it: bool) -> dict:
     ctx, ctx_bf16 = stages.Context(cfg, k), stages.Context(bf16_cfg, k)
     timed = {"timing": timing(ctx, size)} if time_it else {}
-    demos = stages.demos.load(ctx, size)
+    demos = stages.artifacts.demos(ctx, size)
     test_pool, val_pool = irl.text_pool(demos, "test", cfg.irl.with_prompt), irl.text_pool(demos, "val", cfg.irl.with_prompt)
     committed = ctx.layout.irl_model(size, "full", loss)
     fp32 = {"rewards": dict(np.load(committed / "rewards.npz")), "info": json.loads((committed / "info.json").read_text()),

@@ -23,14 +23,14 @@ args = parser.parse_args()
 size, n_pairs = args.size, args.pairs
 cfg = config.load("cpu", progress=False, irl={"full_epochs": args.epochs})
 ctx = stages.Context(cfg)
-demos = stages.demos.load(ctx, size)
-texts = stages.irl.texts(ctx, demos)
+demos = stages.artifacts.demos(ctx, size)
+texts = stages.recovery.texts(ctx, demos)
 pools = {split: irl.text_pool(demos, split, cfg.irl.with_prompt) for split in ("val", "test")}
 rows = []
 for seed in args.seeds:
     began = time.time()
     with tempfile.TemporaryDirectory() as tmp:
-        model, tok, _ = irl.train_full(stages.policies.start_folder(ctx, size), texts["train_expert"][:n_pairs],
+        model, tok, _ = irl.train_full(ctx.start(size), texts["train_expert"][:n_pairs],
                                        texts["train_start"][:n_pairs], loss="max_margin", seed=seed, cfg=cfg,
                                        out=Path(tmp))
     auc = {split: metrics.reward_vs_judge(irl.score_texts(model, tok, texts[f"{split}_pool"],

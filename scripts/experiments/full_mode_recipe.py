@@ -33,10 +33,10 @@ from irlkit import stages  # noqa: E402
 
 def recipe(size: str) -> dict:
     ctx = stages.Context(config.load("cpu", progress=False), 0)
-    demos = stages.demos.load(ctx, size)
-    sets = stages.irl.texts(ctx, demos)
+    demos = stages.artifacts.demos(ctx, size)
+    sets = stages.recovery.texts(ctx, demos)
     val_pool = irl.text_pool(demos, "val", ctx.cfg.irl.with_prompt)
-    folder = stages.policies.start_folder(ctx, size)
+    folder = ctx.start(size)
     backbone, tok = models.load_backbone(folder), models.load_tokenizer(folder)
     t0 = time.monotonic()
     cached = {name: irl.block_inputs(backbone, tok, sets[name], blocks=BLOCKS, max_length=ctx.cfg.irl.max_length)
@@ -49,7 +49,7 @@ def recipe(size: str) -> dict:
             _, history = irl.train_top_blocks(
                 backbone, cached["train_expert"], cached["train_start"], blocks=BLOCKS, loss=LOSS, seed=seed,
                 epochs=EPOCHS, lr=lr, head_lr=ctx.cfg.irl.full_head_lr, batch_size=ctx.cfg.irl.batch_size,
-                on_epoch=lambda epoch, m: stages.irl.val_metrics(m.score(cached["val_pool"]), val_pool), desc=size)
+                on_epoch=lambda epoch, m: stages.recovery.val_metrics(m.score(cached["val_pool"]), val_pool), desc=size)
             runs.append({"learning_rate": lr, "seed": seed, "seconds_per_epoch": (time.monotonic() - t0) / EPOCHS,
                          "history": history})
     return {"n_train_pairs": len(cached["train_expert"]), "cache_seconds": cache_seconds, "runs": runs}

@@ -21,9 +21,8 @@ import torch
 from scipy import stats
 
 from irlkit import config, implicit, irl, layout, metrics, models, replicates, stages, store
-from irlkit.stages.eval import IMPLICIT_POLICIES, pool_logprobs
-from irlkit.stages.policies import start_folder
-from irlkit.stages.rlhf import checked_rlhf_policy
+from irlkit.stages import graph
+from irlkit.stages.evaluation import IMPLICIT_POLICIES, pool_logprobs
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 parser.add_argument("profile")
@@ -35,13 +34,13 @@ sizes = args.sizes or [s.name for s in cfg.sizes]
 
 
 def one(ctx, size: str, time_it: bool) -> dict:
-    demos = stages.demos.load(ctx, size)
+    demos = stages.artifacts.demos(ctx, size)
     test = demos[demos.split == "test"]
     prompts, conts = list(test.prompt) * 3, list(test.original_output) + list(test.expert_text) + list(test.start_text)
     logp = {"fp32": {p: dict(np.load(pool_logprobs(ctx, size, p) / "logprobs.npz")) for p in IMPLICIT_POLICIES}, "bf16": {}}
     seconds = {"fp32": [], "bf16": []}
     for policy in IMPLICIT_POLICIES:
-        folder = checked_rlhf_policy(ctx, size) if policy == "rlhf" else start_folder(ctx, size)
+        folder = str(graph.require(ctx, "rlhf_policy", size=size)) if policy == "rlhf" else ctx.start(size)
         model, tok = models.load_policy(folder)
         tok.padding_side = "right"
         if policy == "rlhf" and time_it:

@@ -16,10 +16,10 @@ cfg = config.load("cpu", progress=False)
 ctx = stages.Context(cfg)
 rows = []
 for size in sys.argv[1:]:
-    demos = stages.demos.load(ctx, size)
-    texts = stages.irl.texts(ctx, demos)
+    demos = stages.artifacts.demos(ctx, size)
+    texts = stages.recovery.texts(ctx, demos)
     pools = {split: irl.text_pool(demos, split, cfg.irl.with_prompt) for split in ("val", "test")}
-    backbones = {"start": stages.policies.start_folder(ctx, size), "rlhf": str(ctx.layout.policy(f"{size}-rlhf"))}
+    backbones = {"start": ctx.start(size), "rlhf": str(ctx.layout.policy(f"{size}-rlhf"))}
     for name, folder in backbones.items():
         backbone, tok = models.load_backbone(folder), models.load_tokenizer(folder)
         feats = {key: irl.features(backbone, tok, texts[key], max_length=cfg.irl.max_length)

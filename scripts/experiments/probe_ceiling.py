@@ -15,7 +15,7 @@ cfg = config.load("cpu", progress=False)
 ctx = stages.Context(cfg)
 rows = []
 for size in sys.argv[1:]:
-    demos = stages.demos.load(ctx, size)
+    demos = stages.artifacts.demos(ctx, size)
     feats = dict(np.load(ctx.layout.features(size) / "features.npz"))
     train = demos[demos.split == "train"]
     x = np.concatenate([feats["train_expert"], feats["train_start"]])

@@ -16,8 +16,8 @@ cfg = config.load("cpu", progress=False)
 ctx = stages.Context(cfg)
 rows = []
 for size in sys.argv[1:]:
-    demos = stages.demos.load(ctx, size)
-    folder = stages.policies.start_folder(ctx, size)
+    demos = stages.artifacts.demos(ctx, size)
+    folder = ctx.start(size)
     backbone, tok = models.load_backbone(folder), models.load_tokenizer(folder)
     expert, start = irl.pairs(demos, "train", cfg.irl.with_prompt)
     pools = {split: irl.text_pool(demos, split, cfg.irl.with_prompt) for split in ("val", "test")}

@@ -13,7 +13,7 @@ cfg = config.load("cpu", progress=False)
 ctx = stages.Context(cfg)
 rows = []
 for size in sys.argv[1:]:
-    demos = stages.demos.load(ctx, size)
+    demos = stages.artifacts.demos(ctx, size)
     feats = dict(np.load(ctx.layout.features(size) / "features.npz"))
     val_pool = irl.text_pool(demos, "val", cfg.irl.with_prompt)
     n = len(feats["train_expert"])
@@ -24,7 +24,7 @@ for size in sys.argv[1:]:
             probe, _ = irl.train_probe(feats["train_expert"][idx], feats["train_start"][idx], loss="max_margin",
                                        seed=seed, epochs=cfg.irl.probe_epochs, lr=cfg.irl.probe_lr,
                                        batch_size=cfg.irl.batch_size)
-            subset_metrics.append(stages.irl.val_metrics(probe(feats["val_pool"]), val_pool))
+            subset_metrics.append(stages.recovery.val_metrics(probe(feats["val_pool"]), val_pool))
         rows.append({"size": size, "pairs": int(n * share), **pd.DataFrame(subset_metrics).mean().to_dict()})
         print(size, f"{int(n * share)} pairs", pd.DataFrame(subset_metrics).mean().round(3).to_dict(), flush=True)
 store.write_experiment("probe_learning_curve", rows, cfg)

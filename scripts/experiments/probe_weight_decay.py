@@ -14,7 +14,7 @@ cfg = config.load("cpu")
 ctx = stages.Context(cfg)
 rows = []
 for size in sys.argv[1:]:
-    demos = stages.demos.load(ctx, size)
+    demos = stages.artifacts.demos(ctx, size)
     feats = dict(np.load(ctx.layout.features(size) / "features.npz"))
     val_pool = irl.text_pool(demos, "val", False)
     for loss in ("max_margin", "hinge", "logistic"):
@@ -24,7 +24,7 @@ for size in sys.argv[1:]:
                 for seed in range(5):
                     probe, _ = irl.train_probe(feats["train_expert"], feats["train_start"], loss=loss, seed=seed,
                                                epochs=epochs, lr=1e-2, batch_size=8, weight_decay=wd)
-                    ms.append(stages.irl.val_metrics(probe(feats["val_pool"]), val_pool))
+                    ms.append(stages.recovery.val_metrics(probe(feats["val_pool"]), val_pool))
                 m = pd.DataFrame(ms).mean()
                 rows.append({"size": size, "loss": loss, "wd": wd, "epochs": epochs, **m.round(3).to_dict()})
                 print(rows[-1], flush=True)

@@ -19,9 +19,8 @@ import numpy as np
 from scipy import stats
 
 from irlkit import config, evidence, replicates, stages, store
-from irlkit.stages import eval as eval_stage
-from irlkit.stages import irl as irl_stage
-from irlkit.stages.refinetune import random_probe, random_reward
+from irlkit.stages import artifacts, realignment
+from irlkit.stages import evaluation as eval_stage
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 parser.add_argument("profile")
@@ -31,14 +30,14 @@ cfg = config.load(args.profile, progress=False)
 
 
 def one(ctx, size: str) -> dict:
-    demos = stages.demos.load(ctx, size)
+    demos = stages.artifacts.demos(ctx, size)
     eval_sets = eval_stage.pools(demos, ctx.cfg)
     t0 = time.perf_counter()
-    model = random_reward(ctx, size)
+    model = realignment._random(ctx, size, 0)
     fresh = {k: model.score(list(p.input)) for k, p in eval_sets.items()}
     fresh_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
-    head, feats = random_probe(ctx, size), irl_stage.features(ctx, size, demos)
+    head, feats = model.probe, artifacts.features(ctx, size)
     cached = {k: head(feats[k]) for k in eval_sets}
     cached_seconds = time.perf_counter() - t0
     auc = {name: evidence.score(eval_sets, r)["auc"] for name, r in (("fresh_fp32", fresh), ("cached_features", cached))}

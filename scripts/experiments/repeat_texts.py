@@ -16,7 +16,7 @@ label = sys.argv[1]
 cfg = config.load("cpu", progress=False)
 ctx = stages.Context(cfg)
 size, policy = label.rsplit("-", 1)
-folder = stages.policies.start_folder(ctx, size) if policy == "start" else str(ctx.layout.policy(label))
+folder = ctx.start(size) if policy == "start" else str(ctx.layout.policy(label))
 run = pd.read_parquet(ctx.layout.texts(label) / "texts.parquet")
 prompts = ctx.prompts.set_index("prompt_id").loc[run.prompt_id].prompt
 began = time.time()

@@ -28,10 +28,10 @@ spec = cfg.size(size)
 overrides = {**dict(spec.rlhf), **{k: type(getattr(cfg.rlhf, k))(v) for k, v in settings.items()}}
 cfg = dataclasses.replace(cfg, sizes=(dataclasses.replace(spec, rlhf=tuple(overrides.items())),))
 ctx = stages.Context(cfg)
-rlhf_result = stages.rlhf.run(ctx)[size]
-sampling = stages.demos.run(ctx)[size]
-stages.irl.run(ctx)
-irl_result = stages.eval.run(ctx)
+rlhf_result = stages.alignment.run(ctx)[size]
+sampling = stages.demonstrations.run(ctx)[size]
+stages.recovery.run(ctx)
+irl_result = stages.evaluation.run(ctx)
 models = irl_result[size]["models"]
 out = {"size": size, "rlhf": rlhf_result["settings"], "wall_seconds": rlhf_result["wall_seconds"],
        "toxblock_ratio": [rlhf_result["judge"]["before"]["ratio"], rlhf_result["judge"]["after"]["ratio"]],

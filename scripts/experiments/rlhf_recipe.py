@@ -24,7 +24,8 @@ GRIDS = {"cpu": {"smollm2-135m": (4e-5, 6e-5), "gemma3-270m": (1e-5, 1.5e-5, 2e-
          "ladder": {"qwen2.5-coder-0.5b": (1e-4, 3e-4), "qwen2.5-coder-1.5b": (1e-4, 3e-4)}}
 PERPLEXITY_BUDGET = 0.15
 
-from irlkit import stages  # noqa: E402  (paths are read when used: the scratch folder below applies)
+from irlkit import stages  # noqa: E402
+from irlkit.stages import graph  # noqa: E402  (paths are read when used: the scratch folder below applies)
 
 
 def with_rate(cfg, size: str, lr: float):
@@ -42,14 +43,15 @@ def train_and_evaluate(ctx, size: str, lr: float) -> None:
     """RLOO of `size` at `lr`, then its val texts and val perplexity (stages: a rerun skips them)."""
     ctx = stages.Context(with_rate(ctx.base_cfg, size, lr))
     label = label_of(size, lr)
-    folder, _ = stages.policies.train_policy(ctx, size, label, *stages.rlhf.true_reward(ctx, size))
-    stages.policies.policy_texts(ctx, label, folder, data.split_of(ctx.prompts, "val"))
+    ctx.layout.runs = ctx.layout.runs / label  # each rate's policy in a folder of its own
+    folder, _ = stages.policies.rlhf_policy(ctx, size)
+    stages.policies.policy_texts(ctx, label, folder, prompts="val")
     stages.policies.perplexity_of(ctx, label, folder, split="val")
 
 
 def start_evaluated(ctx, size: str) -> None:
-    start = stages.policies.start_folder(ctx, size)
-    stages.policies.policy_texts(ctx, f"{size}-start-val", start, data.split_of(ctx.prompts, "val"))
+    start = ctx.start(size)
+    stages.policies.policy_texts(ctx, f"{size}-start-val", start, prompts="val")
     stages.policies.perplexity_of(ctx, f"{size}-start", start, split="val")
 
 
@@ -78,14 +80,15 @@ if __name__ == "__main__":  # (workers import this file again: everything that s
     result = {"protocol": __doc__.split("\n\n")[1], "perplexity_budget": PERPLEXITY_BUDGET, "sizes": {}}
     result["sizes"] = dict(kept)
     for size, rates in GRID.items():
-        start = stages.policies.start_folder(ctx, size)
-        before = stages.policies.policy_texts(ctx, f"{size}-start-val", start, val)
+        start = ctx.start(size)
+        before = stages.policies.policy_texts(ctx, f"{size}-start-val", start, prompts="val")
         start_ppl = stages.policies.perplexity_of(ctx, f"{size}-start", start, split="val")
         rows = []
         for lr in rates:
             c = stages.Context(with_rate(cfg, size, lr))
-            folder = str(c.layout.policy(label_of(size, lr)))
-            after = stages.policies.policy_texts(c, label_of(size, lr), folder, val)
+            c.layout.runs = c.layout.runs / label_of(size, lr)
+            folder = str(graph.require(c, "rlhf_policy", size=size))
+            after = stages.policies.policy_texts(c, label_of(size, lr), folder, prompts="val")
             tox = stages.policies.toxicity_report(c, before, after)["judge"]
             ppl = stages.policies.perplexity_of(c, label_of(size, lr), folder, split="val")
             rows.append({"learning_rate": lr, "val_ratio_start": tox["before"]["ratio"], "val_ratio": tox["after"]["ratio"],

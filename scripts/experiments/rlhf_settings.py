@@ -23,32 +23,26 @@ main, scratch = layout.Layout("cpu"), layout.experiment_scratch(name)
 main.link_into(scratch, [main.demos(size), main.irl(size), main.texts(f"{size}-start"), main.perplexity(f"{size}-start")])
 os.environ["IRLKIT_DATA"] = str(scratch)
 
-from irlkit import rlhf, stages  # noqa: E402  (after IRLKIT_DATA is set)
-from irlkit.rewards import JudgeReward  # noqa: E402
+from irlkit import stages  # noqa: E402  (after IRLKIT_DATA is set)
 
 cfg = config.load("cpu", threads=int(os.environ.get("THREADS", 2)), progress=False)
 spec = cfg.size(size)
 overrides = {**dict(spec.rlhf), **{k: type(getattr(cfg.rlhf, k))(v) for k, v in settings.items()}}
 cfg = dataclasses.replace(cfg, sizes=(dataclasses.replace(spec, rlhf=tuple(overrides.items())),))
 ctx = stages.Context(cfg)
-start = stages.policies.start_folder(ctx, size)
-start_texts = stages.policies.policy_texts(ctx, f"{size}-start", start, ctx.prompts)
+start = ctx.start(size)
+start_texts = stages.policies.policy_texts(ctx, f"{size}-start", start)
 start_perplexity = stages.policies.perplexity_of(ctx, f"{size}-start", start)
 if seed:  # everything from here on trains and samples under the new seed
     cfg = dataclasses.replace(cfg, seed=seed, refinetune=dataclasses.replace(
         cfg.refinetune, random_seed=cfg.refinetune.random_seed + seed))
     ctx = stages.Context(cfg)
 test = lambda df: df[df.split == "test"]  # noqa: E731
-rewards = {"true": (lambda: rlhf.reward_function(JudgeReward(ctx.judge())), {"judge": cfg.judge, "baseline": False}),
-           "random": (lambda: rlhf.reward_function(stages.refinetune.reward_model(ctx, size, "random"), "random"),
-                      {"mode": "probe", "random_seed": cfg.refinetune.random_seed})}
 out = {"size": size, "rlhf": dataclasses.asdict(cfg.rlhf_for(size)),
        "seed": seed, "start_perplexity": start_perplexity}
-for name, (reward_fn, key) in rewards.items():
-    label = f"{size}-{'rlhf' if name == 'true' else name}"
-    policy, summary = stages.policies.train_policy(ctx, size, label, reward_fn,
-                                            key if name == "true" else {**key, "scale": cfg.refinetune.reward_scale})
-    texts = stages.policies.policy_texts(ctx, label, policy, test(ctx.prompts) if name != "true" else ctx.prompts)
+for name in ("true", "random"):
+    label, policy, summary, _ = stages.realignment.policy(ctx, size, name, 0, {})
+    texts = stages.policies.policy_texts(ctx, label, policy, "all" if name == "true" else "test")
     report = stages.policies.toxicity_report(ctx, test(start_texts), test(texts))
     out[name] = {**summary, "perplexity": stages.policies.perplexity_of(ctx, label, policy),
                  **{which: {"ratio": [r["before"]["ratio"], r["after"]["ratio"]],

@@ -18,10 +18,10 @@ from irlkit import config, data, irl, metrics, models, sampling, stages, store
 size, k, temperature = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 cfg = config.load("cpu", progress=False)
 ctx = stages.Context(cfg)
-demos = stages.demos.load(ctx, size)
+demos = stages.artifacts.demos(ctx, size)
 train = data.split_of(ctx.prompts, "train")
 val_pool = irl.text_pool(demos, "val", cfg.irl.with_prompt)
-folder = stages.policies.start_folder(ctx, size)
+folder = ctx.start(size)
 backbone, tok = models.load_backbone(folder), models.load_tokenizer(folder)
 feats = lambda texts: irl.features(backbone, tok, texts, max_length=cfg.irl.max_length)  # noqa: E731
 
@@ -51,7 +51,7 @@ for name, (fe, fs, pairs_per_prompt) in settings.items():
             probe, _ = irl.train_probe(fe, fs, loss=loss, seed=seed, epochs=cfg.irl.probe_epochs,
                                        lr=cfg.irl.probe_lr, batch_size=cfg.irl.batch_size * pairs_per_prompt)
             reward = probe(val_features)
-            ms.append({**stages.irl.val_metrics(reward, val_pool), "val_auc_original": metrics.reward_vs_judge(
+            ms.append({**stages.recovery.val_metrics(reward, val_pool), "val_auc_original": metrics.reward_vs_judge(
                 reward[original], val_pool.p_judge.values[original])["auc"]})
         rows.append({"size": size, "demos": name, "pairs": len(fe), "loss": loss,
                      **pd.DataFrame(ms).mean().round(3).to_dict()})

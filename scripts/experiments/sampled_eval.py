@@ -15,7 +15,7 @@ size, k, temperature = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 cfg = config.load("cpu", progress=False)
 ctx = stages.Context(cfg)
 test = data.split_of(ctx.prompts, "test")
-policies = {"start": stages.policies.start_folder(ctx, size)}  # and every policy 01 and 05 trained for this size
+policies = {"start": ctx.start(size)}  # and every policy 01 and 05 trained for this size
 policies.update({folder.name.removeprefix(f"{size}-"): str(folder)
                  for folder in (ctx.layout.policy(label) for label in ctx.layout.labels(ctx.layout.policy) if label.startswith(f"{size}-"))})
 

@@ -1,6 +1,6 @@
 """04 · Evaluation: every reward model, the implicit DPO reward, a random head and the judges, on test.
 
-    result = stages.eval.run(ctx)          # -> irl.json; result[size]["selected"] is the reward 05 uses
+    result = stages.evaluation.run(ctx)    # -> irl.json; result[size]["selected"] is the reward 05 uses
 """
 from __future__ import annotations
 
@@ -11,18 +11,16 @@ import pandas as pd
 import torch
 
 from irlkit import evidence, implicit, irl, metrics, models, posterior, progress, store
+from irlkit.rewards import random_probe
 from irlkit.config import Config
-from irlkit.stages import demos as demos_stage
-from irlkit.stages import in_parallel, largest_first
-from irlkit.stages import irl as irl_stage
-from irlkit.stages.policies import folder_key, start_folder
-from irlkit.stages.rlhf import checked_rlhf_policy
+from irlkit.stages import artifacts, graph
+from irlkit.stages.context import in_parallel, largest_first
 
 IMPLICIT_POLICIES = ("rlhf", "start")
 """The two policies whose log-ratio is the implicit reward: π_RLHF, π_start."""
 
 def pools(demos: pd.DataFrame, cfg: Config) -> dict[str, pd.DataFrame]:
-    """The four eval sets (`irl_stage.EVAL_SETS`) as frames with the judges' scores and human labels."""
+    """The four eval sets (`irl.EVAL_SETS`) as frames with the judges' scores and human labels."""
     return {"val_pool": irl.text_pool(demos, "val", cfg.irl.with_prompt),
             "test_pool": irl.text_pool(demos, "test", cfg.irl.with_prompt),
             "val_comments": irl.comment_pool(demos, "val", cfg.irl.with_prompt),
@@ -72,9 +70,8 @@ def _random_reference(ctx, size: str, eval_sets: dict) -> dict:
     """05's random-reward control scored like a recovered reward: a random direction in the backbone's
     feature space need not be neutral, and this says how far it already agrees with the judge. Its head
     reads the probes' own cached features (`irl.feature_precision`), as the probe it is compared with does."""
-    from irlkit.stages.refinetune import random_probe
-
-    head, feats = random_probe(ctx, size), irl_stage.features(ctx, size, demos_stage.load(ctx, size))
+    head = random_probe(artifacts.probes(ctx, size, ctx.cfg.irl.losses[0])[0], ctx.cfg.refinetune.random_seed)
+    feats = artifacts.features(ctx, size)
     r = {k: head(feats[k]) for k in eval_sets}
     return evidence.score(eval_sets, r), r
 
@@ -106,10 +103,10 @@ def _evidence(ctx, size: str, size_out: dict, eval_sets: dict, rewards_by_name: 
                                "irl_vs_random": evidence.compare(cis, "irl", "random", ec.ci)}
     shared = eval_sets["test_pool"].source.values != "expert"  # human and start texts: the same in every replicate
     size_out["selected_reward"]["shared_scores"] = rewards_by_name["irl"]["test_pool"][shared].tolist()
-    demos = demos_stage.load(ctx, size)
+    demos = artifacts.demos(ctx, size)
     train = demos[demos.split == "train"]
     toxic = metrics.is_toxic(np.concatenate([train.expert_text_judge.values, train.start_text_judge.values]))
-    feats = irl_stage.features(ctx, size, demos)
+    feats = artifacts.features(ctx, size)
     with progress.phase(f"[eval] {size}: supervised ceiling"):
         c, r = evidence.ceiling(feats, toxic, eval_sets["val_pool"])
     if r is not None:
@@ -122,15 +119,15 @@ def _evidence(ctx, size: str, size_out: dict, eval_sets: dict, rewards_by_name: 
 def _identifiability(ctx, size: str, size_out: dict, feats: dict, eval_sets: dict) -> None:
     """How uniquely the demonstrations pin the reward down: the Bradley–Terry posterior over the head
     and its contraction with data, and the selected setting retrained on resampled demonstrations."""
-    ic, seed = ctx.cfg.irl, ctx.cfg.seed
+    ic, ec, seed = ctx.cfg.irl, ctx.cfg.eval, ctx.cfg.seed
     with progress.phase(f"[eval] {size}: posterior over the head and its contraction"):
-        size_out.update(posterior.analyse(feats, eval_sets, prior_scales=ic.prior_scales, n_samples=ic.posterior_samples,
-                                          contraction_pairs=ic.contraction_pairs, seed=seed))
+        size_out.update(posterior.analyse(feats, eval_sets, prior_scales=ec.prior_scales, n_samples=ec.posterior_samples,
+                                          contraction_pairs=ec.contraction_pairs, seed=seed))
     mode, loss = size_out["selected"].split("/")
     if mode == "probe":
-        with progress.phase(f"[eval] {size}: {ic.demo_bootstraps} probes on resampled demonstrations"):
+        with progress.phase(f"[eval] {size}: {ec.demo_bootstraps} probes on resampled demonstrations"):
             size_out["bootstrap"] = posterior.demo_bootstrap(
-                feats, eval_sets, loss=loss, n=ic.demo_bootstraps, seed=seed,
+                feats, eval_sets, loss=loss, n=ec.demo_bootstraps, seed=seed,
                 probe_args={"epochs": ic.probe_epochs, "lr": ic.probe_lr, "batch_size": ic.batch_size,
                             "weight_decay": ic.probe_weight_decay})
 
@@ -140,13 +137,10 @@ def pool_logprobs(ctx, size: str, policy: str) -> Path:
     tokens, for the val and test pools (text_pool's order), in `eval.logprob_precision`: the stage folder with
     logprobs.npz.
     One stage per policy, so that 04 runs the four (size, policy) passes side by side."""
-    folder = checked_rlhf_policy(ctx, size) if policy == "rlhf" else start_folder(ctx, size)
-    demos = demos_stage.load(ctx, size)
-    path = ctx.layout.logprobs(size, policy)
+    folder = str(graph.require(ctx, "rlhf_policy", size=size)) if policy == "rlhf" else ctx.start(size)
+    demos = artifacts.demos(ctx, size)
     precision = ctx.cfg.eval.logprob_precision
     vocab_block = ctx.cfg.eval.logprob_vocab_block
-    key = {"policy": folder_key(folder), "demos": demos_stage.key(ctx, size), "precision": precision,
-           "vocab_block": vocab_block, **({"compiled": True} if ctx.cfg.compile_forward else {})}
 
     def build(tmp: Path) -> None:
         ctx.log(f"[logprobs] {size}-{policy}: continuations of the val and test pools ({precision})")
@@ -165,7 +159,8 @@ def pool_logprobs(ctx, size: str, policy: str) -> Path:
                 model, tok, prompts, conts, vocab_block=vocab_block, compiled=ctx.cfg.compile_forward)
         np.savez(tmp / "logprobs.npz", **arrays)
 
-    return store.stage(path, key, build, seed=ctx.cfg.seed, log=ctx.log)
+    return graph.build(ctx, "logprobs", build, upstream=[folder, graph.require(ctx, "demos", size=size)], size=size,
+                       policy=policy)
 
 
 def implicit_rewards(ctx, size: str) -> dict[str, np.ndarray]:
@@ -199,22 +194,22 @@ def run(ctx) -> dict:
     in_parallel(ctx, [(f"{size}-{policy} log-probs", pool_logprobs, size, policy)
                       for size in largest_first(cfg) for policy in IMPLICIT_POLICIES])
     for spec in cfg.sizes:
-        eval_sets = pools(demos_stage.load(ctx, spec.name), cfg)
+        eval_sets = pools(artifacts.demos(ctx, spec.name), cfg)
         size_out = {"models": {}}
-        for mode, loss in irl_stage.models_of(cfg):
-            history, rewards = irl_stage.load(ctx, spec.name, mode, loss)
-            size_out["models"][f"{mode}/{loss}"] = model_result(mode, loss, history, rewards, eval_sets)
+        for mode, loss in graph.models_of(cfg):
+            history, seed_rewards = artifacts.reward_models(ctx, spec.name, mode, loss)
+            size_out["models"][f"{mode}/{loss}"] = model_result(mode, loss, history, seed_rewards, eval_sets)
         size_out["selected"] = choose_model(cfg, size_out["models"])
         size_out["implicit"], implicit_r = _implicit(ctx, spec.name, eval_sets)
         size_out["random"], random_r = _random_reference(ctx, spec.name, eval_sets)
         size_out["judges"] = _judge_references(eval_sets)
         mode, loss = size_out["selected"].split("/")
-        _, rewards = irl_stage.load(ctx, spec.name, mode, loss)
-        seed = list(rewards["seeds"]).index(size_out["models"][size_out["selected"]]["selected_on_val"]["seed"])
+        _, seed_rewards = artifacts.reward_models(ctx, spec.name, mode, loss)
+        seed = list(seed_rewards["seeds"]).index(size_out["models"][size_out["selected"]]["selected_on_val"]["seed"])
         _evidence(ctx, spec.name, size_out, eval_sets,
-                  {"irl": {k: rewards[k][seed] for k in eval_sets}, "implicit": implicit_r, "random": random_r})
+                  {"irl": {k: seed_rewards[k][seed] for k in eval_sets}, "implicit": implicit_r, "random": random_r})
         if mode == "probe":  # the head in the raw feature space, comparable across replicates (cosine)
-            probe = irl.load_probes(ctx.layout.irl_model(spec.name, mode, loss) / "probes.npz")[seed]
+            probe = artifacts.probes(ctx, spec.name, loss)[seed]
             size_out["selected_reward"]["head"] = (probe.weight / probe.sigma).tolist()
         out[spec.name] = size_out
     store.write_result(ctx.layout.result("irl"), {"sizes": out}, cfg)

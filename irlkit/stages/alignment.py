@@ -1,7 +1,7 @@
-"""01 · RLHF of every size against the ground-truth judge, and the judges' own quality.
+"""01 · Alignment: RLHF of every size against the ground-truth judge, and the judges' own quality.
 
-    judges = stages.rlhf.run_judges(ctx)   # each judge against human labels -> judges.json
-    result = stages.rlhf.run(ctx)          # RLOO per size; start vs RLHF on test -> rlhf.json, rlhf_curves.csv
+    judges = stages.alignment.run_judges(ctx)   # each judge against human labels -> judges.json
+    result = stages.alignment.run(ctx)          # RLOO per size; start vs RLHF on test -> rlhf.json, rlhf_curves.csv
 """
 from __future__ import annotations
 
@@ -9,51 +9,29 @@ import dataclasses
 
 import numpy as np
 
-from irlkit import data, metrics, rlhf, store
-from irlkit.rewards import JudgeReward
-from irlkit.stages import in_parallel, largest_first
-from irlkit.stages.policies import (perplexity_of, policy_key, policy_texts, start_folder, toxicity_report, train_policy,
-                                    write_curves)
-
-
-def true_reward(ctx, size: str):
-    """(make_reward, reward_key) of RLHF against the ground-truth judge."""
-    rc = ctx.cfg.rlhf_for(size)
-    return (lambda: rlhf.reward_function(JudgeReward(ctx.judge("judge")), baseline=rc.baseline),
-            {"judge": ctx.cfg.judge, "baseline": rc.baseline})
-
-
-def rlhf_policy(ctx, size: str) -> tuple[str, dict]:
-    """01's policy: RLOO of `size` against the ground-truth judge; (folder, summary)."""
-    return train_policy(ctx, size, f"{size}-rlhf", *true_reward(ctx, size))
-
-
-def checked_rlhf_policy(ctx, size: str) -> str:
-    """01's policy folder for a later notebook, which reads it but never trains it: an error if 01 has not
-    run, or ran with other settings than this config's."""
-    make_reward, reward_key = true_reward(ctx, size)
-    path = ctx.layout.policy(f"{size}-rlhf")
-    store.require(path, policy_key(ctx, size, reward_key, ctx.cfg.seed), "01_rlhf")
-    return str(path)
+from irlkit import data, metrics, store
+from irlkit.stages import graph
+from irlkit.stages.context import in_parallel, largest_first
+from irlkit.stages.policies import perplexity_of, policy_texts, rlhf_policy, toxicity_report, write_curves
 
 
 def rlhf_texts(ctx, size: str):
     """The RLHF policy's continuations of every prompt (what 02 and 05 compare against)."""
-    return policy_texts(ctx, f"{size}-rlhf", rlhf_policy(ctx, size)[0], ctx.prompts)
+    return policy_texts(ctx, graph.policy_label(size, "true"), rlhf_policy(ctx, size)[0])
 
 
 def start_texts(ctx, size: str):
     """The start policy's continuations of every prompt."""
-    return policy_texts(ctx, f"{size}-start", start_folder(ctx, size), ctx.prompts, shared=True)
+    return policy_texts(ctx, f"{size}-start", ctx.start(size), shared=True)
 
 
 def start_perplexity(ctx, size: str) -> float:
     """The start policy's perplexity of the clean test comments (shared by every replicate)."""
-    return perplexity_of(ctx, f"{size}-start", start_folder(ctx, size), shared=True)
+    return perplexity_of(ctx, f"{size}-start", ctx.start(size), shared=True)
 
 
 def _rlhf_perplexity(ctx, size: str) -> None:
-    perplexity_of(ctx, f"{size}-rlhf", rlhf_policy(ctx, size)[0])
+    perplexity_of(ctx, graph.policy_label(size, "true"), rlhf_policy(ctx, size)[0])
 
 
 def run(ctx) -> dict:
@@ -75,7 +53,7 @@ def run(ctx) -> dict:
             "params_m": spec.params_m, **summary, "settings": dataclasses.asdict(cfg.rlhf_for(spec.name)),
             **toxicity_report(ctx, test(start_texts(ctx, spec.name)), test(rlhf_texts(ctx, spec.name))),
             "perplexity": {"start": start_perplexity(ctx, spec.name),
-                           "rlhf": perplexity_of(ctx, f"{spec.name}-rlhf", policy)},
+                           "rlhf": perplexity_of(ctx, graph.policy_label(spec.name, "true"), policy)},
         }
     write_curves(ctx, "rlhf_curves", {spec.name: rlhf_policy(ctx, spec.name)[0] for spec in cfg.sizes})
     store.write_result(ctx.layout.result("rlhf"), {"sizes": results}, cfg)

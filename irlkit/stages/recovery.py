@@ -1,7 +1,7 @@
-"""03 · Inverse RL: reward models from the demonstrations, every (size, mode, loss), many seeds.
+"""03 · Recovery: inverse RL reward models from the demonstrations, every (size, mode, loss), many seeds.
 
-    build_seconds = stages.irl.run(ctx)                      # -> irl_history.csv; models in the run folder
-    history, rewards = stages.irl.load(ctx, "tiny-a", "probe", "logistic")
+    build_seconds = stages.recovery.run(ctx)                 # -> irl_history.csv; models in the run folder
+    history, rewards = stages.artifacts.reward_models(ctx, "tiny-a", "probe", "logistic")
 """
 from __future__ import annotations
 
@@ -14,27 +14,9 @@ import torch
 
 from irlkit import irl, metrics, models, store
 from irlkit.config import Config
-from irlkit.stages import demos as demos_stage
-from irlkit.stages import in_parallel, largest_first
-from irlkit.stages.policies import start_folder
+from irlkit.stages import artifacts, graph
+from irlkit.stages.context import in_parallel, largest_first
 from irlkit.utils import torch_threads
-
-EVAL_SETS = ("val_pool", "test_pool", "val_comments", "test_comments")
-"""The text sets every reward model is scored on (see `texts`)."""
-
-
-def models_of(cfg: Config) -> list[tuple[str, str]]:
-    """Every (mode, loss) the profile trains: probe with every loss, full with `full_losses`."""
-    return [(mode, loss) for mode in cfg.irl.modes
-            for loss in (cfg.irl.losses if mode == "probe" else cfg.irl.full_losses)]
-
-
-def settings(cfg: Config, mode: str) -> dict:
-    """The `irl` fields one mode's models depend on: a probe setting never retrains full models, and back."""
-    other = "full_" if mode == "probe" else "probe_"
-    return {k: v for k, v in cfg.to_dict()["irl"].items()
-            if not k.startswith(other) and k not in ("losses", "modes", "full_losses")}
-
 
 def texts(ctx, demos: pd.DataFrame) -> dict[str, list[str]]:
     """The text sets of IRL, by name: training pairs, val/test pools, val/test human comments."""
@@ -47,17 +29,13 @@ def texts(ctx, demos: pd.DataFrame) -> dict[str, list[str]]:
     return out
 
 
-def features(ctx, size: str, demos: pd.DataFrame) -> dict:
+def features(ctx, size: str, demos: pd.DataFrame) -> Path:
     """Backbone features of every text IRL needs, computed once per size (in `irl.feature_precision`,
-    stored as fp32)."""
+    stored as fp32): the `features` stage's folder, built unless finished."""
     cfg, ic = ctx.cfg, ctx.cfg.irl
-    path = ctx.layout.features(size)
-    key = {"demos": demos_stage.key(ctx, size), "max_length": ic.max_length, "with_prompt": ic.with_prompt,
-           "pooling": ic.probe_pooling, "precision": ic.feature_precision,
-           **({"compiled": True} if cfg.compile_forward else {})}
 
     def build(tmp: Path) -> None:
-        backbone_folder = start_folder(ctx, size)
+        backbone_folder = ctx.start(size)
         backbone, tok = models.load_backbone(backbone_folder, cfg.device), models.load_tokenizer(backbone_folder)
         if ic.feature_precision == "bf16":
             backbone.to(torch.bfloat16)
@@ -69,8 +47,8 @@ def features(ctx, size: str, demos: pd.DataFrame) -> dict:
             arrays[name] = irl.features(backbone, tok, batch, max_length=ic.max_length, pooling=ic.probe_pooling)
         np.savez(tmp / "features.npz", **arrays)
 
-    store.stage(path, key, build, seed=cfg.seed, log=ctx.log)
-    return dict(np.load(path / "features.npz"))
+    return graph.build(ctx, "features", build, upstream=[graph.require(ctx, "demos", size=size), ctx.start(size)],
+                       size=size)
 
 
 def val_metrics(reward_val: np.ndarray, val_pool: pd.DataFrame) -> dict:
@@ -87,32 +65,32 @@ def run(ctx) -> dict:
     Writes every seed's per-epoch history to `irl_history.csv`; returns each model's build seconds
     (from its manifest: the run that built it)."""
     cfg = ctx.cfg
-    full = [(mode, loss) for mode, loss in models_of(cfg) if mode == "full"]
+    full = [(mode, loss) for mode, loss in graph.models_of(cfg) if mode == "full"]
     # one job per full model, one per size for all its probes (they share the size's features stage)
     in_parallel(ctx, [(f"{size} {mode}-{loss}", train, size, [(mode, loss)])
                       for size in largest_first(cfg) for mode, loss in full]
-                + [(f"{size} probes", train, size, [m for m in models_of(cfg) if m[0] == "probe"])
+                + [(f"{size} probes", train, size, [m for m in graph.models_of(cfg) if m[0] == "probe"])
                    for size in largest_first(cfg)])
-    for spec in cfg.sizes:
-        train(ctx, spec.name, models_of(cfg))  # all finished above: only checks their manifests
-    histories = [history(ctx, spec.name, mode, loss).assign(size=spec.name, mode=mode, loss=loss)
-                 for spec in cfg.sizes for mode, loss in models_of(cfg)]
+    histories = [artifacts.reward_models(ctx, spec.name, mode, loss)[0].assign(size=spec.name, mode=mode, loss=loss)
+                 for spec in cfg.sizes for mode, loss in graph.models_of(cfg)]  # each checked against this config
     store.atomic_write_text(ctx.layout.table("irl_history"), pd.concat(histories).to_csv(index=False))
     return {(spec.name, mode, loss): store.manifest_of(ctx.layout.irl_model(spec.name, mode, loss))["build_seconds"]
-            for spec in cfg.sizes for mode, loss in models_of(cfg)}
+            for spec in cfg.sizes for mode, loss in graph.models_of(cfg)}
 
 
 def train(ctx, size: str, models_to_train: list[tuple[str, str]]) -> None:
     """The reward models of one size (a stage per (mode, loss)); finished ones are skipped."""
-    cfg = ctx.cfg
-    demos = demos_stage.load(ctx, size)
-    val_pool = irl.text_pool(demos, "val", cfg.irl.with_prompt)
+    demos = artifacts.demos(ctx, size)
+    val_pool = irl.text_pool(demos, "val", ctx.cfg.irl.with_prompt)
+    upstream = [graph.require(ctx, "demos", size=size)]
     for mode, loss in models_to_train:
-        key = {"demos": demos_stage.key(ctx, size), "irl": settings(cfg, mode), "mode": mode,
-               "loss": loss, "seed": cfg.seed}
-        builder = _probe_builder if mode == "probe" else _full_builder
-        store.stage(ctx.layout.irl_model(size, mode, loss), key, builder(ctx, size, demos, val_pool, loss),
-                    seed=cfg.seed, log=ctx.log)
+        if mode == "probe":
+            feats = features(ctx, size, demos)
+            graph.build(ctx, "probe_model", _probe_builder(ctx, size, feats, val_pool, loss), upstream=[*upstream, feats],
+                        size=size, loss=loss)
+        else:
+            graph.build(ctx, "full_model", _full_builder(ctx, size, demos, val_pool, loss),
+                        upstream=[*upstream, ctx.start(size)], size=size, loss=loss)
 
 
 def seeds(cfg: Config, mode: str) -> list[int]:
@@ -120,10 +98,10 @@ def seeds(cfg: Config, mode: str) -> list[int]:
     return [cfg.seed * 1000 + i for i in range(n)]
 
 
-def _probe_builder(ctx, size: str, demos: pd.DataFrame, val_pool: pd.DataFrame, loss: str):
+def _probe_builder(ctx, size: str, features_folder: Path, val_pool: pd.DataFrame, loss: str):
     def build(tmp: Path) -> None:
         ic = ctx.cfg.irl
-        feats = features(ctx, size, demos)
+        feats = dict(np.load(features_folder / "features.npz"))
         # All seeds side by side, each with its own init, batch order and gradients; a step of
         # seeds × 8 pairs through a linear head is still tiny, and one thread runs it fastest.
         with torch_threads(1):
@@ -131,7 +109,7 @@ def _probe_builder(ctx, size: str, demos: pd.DataFrame, val_pool: pd.DataFrame, 
                 feats["train_expert"], feats["train_start"], loss=loss, seeds=seeds(ctx.cfg, "probe"),
                 epochs=ic.probe_epochs, lr=ic.probe_lr, batch_size=ic.batch_size, weight_decay=ic.probe_weight_decay,
                 on_epoch=lambda epoch, ps: [val_metrics(p(feats["val_pool"]), val_pool) for p in ps])
-        rewards = {name: [probe(feats[name]) for probe in probes] for name in EVAL_SETS}
+        rewards = {name: [probe(feats[name]) for probe in probes] for name in irl.EVAL_SETS}
         irl.save_probes(tmp / "probes.npz", probes)
         _save_seed_outputs(tmp, seeds(ctx.cfg, "probe"), hist, rewards)
 
@@ -157,10 +135,10 @@ def _full_builder(ctx, size: str, demos: pd.DataFrame, val_pool: pd.DataFrame, l
                 return val_metrics(last_val["r"], val_pool)
 
             model, tok, rows = irl.train_full(
-                start_folder(ctx, size), sets["train_expert"][:n_pairs], sets["train_start"][:n_pairs], loss=loss,
+                ctx.start(size), sets["train_expert"][:n_pairs], sets["train_start"][:n_pairs], loss=loss,
                 seed=seed, cfg=ctx.cfg, out=tmp, on_epoch=on_epoch, desc=size)
             hist += [{"seed": seed, **row} for row in rows]
-            for name in EVAL_SETS:
+            for name in irl.EVAL_SETS:
                 r = last_val["r"] if name == "val_pool" and "r" in last_val else score(model, tok, name)
                 rewards.setdefault(name, []).append(r)
             if rows and rows[-1]["val_auc"] > best[0]:  # selection on val only
@@ -182,7 +160,7 @@ def _top_blocks_builder(ctx, size: str, demos: pd.DataFrame, val_pool: pd.DataFr
         sets = texts(ctx, demos)
         n_pairs = ic.full_max_pairs or len(sets["train_expert"])
         sets["train_expert"], sets["train_start"] = sets["train_expert"][:n_pairs], sets["train_start"][:n_pairs]
-        folder = start_folder(ctx, size)
+        folder = ctx.start(size)
         backbone, tok = models.load_backbone(folder, ctx.cfg.device), models.load_tokenizer(folder)
         ctx.log(f"[irl full] {size}: inputs of the top {ic.full_blocks} blocks for {sum(map(len, sets.values()))} texts "
                 f"({ic.full_input_precision})")
@@ -205,7 +183,7 @@ def _top_blocks_builder(ctx, size: str, demos: pd.DataFrame, val_pool: pd.DataFr
                 epochs=ic.full_epochs, lr=ic.full_lr, head_lr=ic.full_head_lr, batch_size=ic.batch_size,
                 on_epoch=on_epoch, desc=size)
             hist += [{"seed": seed, **row} for row in rows]
-            for name in EVAL_SETS:
+            for name in irl.EVAL_SETS:
                 rewards.setdefault(name, []).append(last_val["r"] if name == "val_pool" else model.score(cached[name]))
             if rows[-1]["val_auc"] > best[0]:  # selection on val only
                 best = (rows[-1]["val_auc"], seed, model)
@@ -223,15 +201,3 @@ def _save_seed_outputs(tmp: Path, seed_list: list[int], hist: list[dict], reward
     pd.DataFrame(hist).to_csv(tmp / "history.csv", index=False)
     np.savez(tmp / "rewards.npz", seeds=np.array(seed_list), **{k: np.stack(v) for k, v in rewards.items()})
     store.atomic_write_json(tmp / "info.json", {"seeds": seed_list, **(extra or {})})
-
-
-def history(ctx, size: str, mode: str, loss: str) -> pd.DataFrame:
-    """Per-seed, per-epoch validation metrics of one (size, mode, loss), read from its run folder."""
-    path = ctx.layout.irl_model(size, mode, loss)
-    store.key_of(path)
-    return pd.read_csv(path / "history.csv")
-
-
-def load(ctx, size: str, mode: str, loss: str) -> tuple[pd.DataFrame, dict]:
-    """(history, rewards): `rewards[name]` is seeds × texts for each of `EVAL_SETS`, and `seeds`."""
-    return history(ctx, size, mode, loss), dict(np.load(ctx.layout.irl_model(size, mode, loss) / "rewards.npz"))

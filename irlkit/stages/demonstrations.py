@@ -1,0 +1,55 @@
+"""02 · Paired demonstrations: the expert (RLHF policy) and the unaligned policy on every prompt.
+
+    summary = stages.demonstrations.run(ctx)       # -> sampling.json, one dataset per size
+    demos = stages.artifacts.demos(ctx, "tiny-a")  # a DataFrame: prompt, expert_text, start_text, scores
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from irlkit import data, store
+from irlkit.stages import graph
+from irlkit.stages.policies import policy_texts
+
+
+def run(ctx) -> dict:
+    """Paired demonstrations per size: expert (RLHF policy) and unaligned (start or base) continuations."""
+    import datasets
+
+    cfg, summary = ctx.cfg, {}
+    for spec in cfg.sizes:
+        policy = str(graph.require(ctx, "rlhf_policy", size=spec.name))  # 01's, made with this config
+        expert_label, unaligned_label = graph.policy_label(spec.name, "true"), f"{spec.name}-{cfg.sampling.unaligned}"
+        expert = policy_texts(ctx, expert_label, policy)
+        # the start (or base) policy is the same in every replicate
+        unaligned = policy_texts(ctx, unaligned_label, ctx.unaligned(spec.name), shared=True)
+        originals = {"judge": ctx.judge("judge").score(list(ctx.prompts.original_output)),
+                     "second": ctx.judge("second").score(list(ctx.prompts.original_output))}
+        demos = ctx.prompts.drop(columns="text").assign(
+            expert_text=expert.text.values, start_text=unaligned.text.values,
+            original_output_judge=originals["judge"], original_output_second=originals["second"],
+            expert_text_judge=expert.p_judge.values, expert_text_second=expert.p_second.values,
+            start_text_judge=unaligned.p_judge.values, start_text_second=unaligned.p_second.values)
+        texts = [graph.folder(ctx, "texts", label=expert_label),
+                 graph.folder(ctx, "texts", label=unaligned_label, shared=True)]
+        graph.build(ctx, "demos",
+                    lambda tmp: datasets.Dataset.from_pandas(demos, preserve_index=False).save_to_disk(str(tmp / "dataset")),
+                    upstream=[*texts, ctx.prompt_source(), *ctx.judge_sources()], size=spec.name)
+        summary[spec.name] = {"unaligned": cfg.sampling.unaligned, "splits": split_summary(demos)}
+    store.write_result(ctx.layout.result("sampling"), {"sizes": summary}, cfg)
+    return summary
+
+
+def split_summary(demos: pd.DataFrame) -> dict:
+    """Per split: mean toxicity of each side, how often each judge prefers the expert, ties."""
+    per_split = {}
+    for split in data.SPLITS:
+        d = demos[demos.split == split]
+        per_split[split] = {
+            "n": int(len(d)),
+            "mean_toxicity": {s: float(d[f"{s}_judge"].mean()) for s in ("expert_text", "start_text", "original_output")},
+            "judge_prefers_expert": float(np.mean(d.expert_text_judge < d.start_text_judge)),
+            "second_prefers_expert": float(np.mean(d.expert_text_second < d.start_text_second)),
+            "ties": float(np.mean(np.isclose(d.expert_text_judge, d.start_text_judge)))}
+    return per_split

@@ -1,0 +1,158 @@
+"""05 · Re-alignment: RLHF again from the start checkpoint with the recovered, true and random rewards.
+
+    reward = stages.realignment.reward_model(ctx, "tiny-a", "irl")   # the reward 05 trains with, to inspect
+    reward.score(["you are an idiot", "thank you"])
+    result = stages.realignment.run(ctx)                             # -> refinetune.json, refinetune_curves.csv
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from irlkit import irl, metrics, rlhf, store
+from irlkit.config import Config
+from irlkit.rewards import NormalizedReward, ProbeReward, random_probe, selected_reward
+from irlkit.stages import artifacts, graph
+from irlkit.stages.context import in_parallel, largest_first
+from irlkit.stages.policies import (perplexity_of, policy_texts, rlhf_policy, toxicity_report, train_policy,
+                                    write_curves)
+
+
+def selected_reward_info(ctx, size: str, irl_result: dict) -> dict:
+    """Which reward model 05 trains with: the chosen (mode, loss) and its seed with the best val AUC, or
+    `ensemble` (`refinetune.reward`): the `irl_policy` stage's `reward` param."""
+    mode, loss = irl_result[size]["selected"].split("/")
+    if mode == "full":
+        seed = store.read_json(artifacts.reward_model_folder(ctx, size, mode, loss) / "info.json")["best_seed"]
+    elif ctx.cfg.refinetune.reward == "ensemble":
+        seed = "ensemble"
+    else:
+        seed = irl_result[size]["models"][f"{mode}/{loss}"]["selected_on_val"]["seed"]
+    return {"mode": mode, "loss": loss, "seed": seed, "from_size": size}
+
+
+def _val_texts(ctx, size: str) -> list[str]:
+    return list(irl.text_pool(artifacts.demos(ctx, size), "val", ctx.cfg.irl.with_prompt).input)
+
+
+def _learned(ctx, size: str, info: dict):
+    """The reward model `info` names (`selected_reward_info`), on its own scale."""
+    ic = ctx.cfg.irl
+    return selected_reward(artifacts.reward_model_folder(ctx, info["from_size"], info["mode"], info["loss"]), info["mode"],
+                           info["seed"], ctx.start(info["from_size"]), max_length=ic.max_length, pooling=ic.probe_pooling,
+                           precision=ic.feature_precision, device=ctx.cfg.device)
+
+
+def _random(ctx, size: str, run: int):
+    """The control: an untrained head (`refinetune.random_seed + run`) on the first loss's probes' standardisation."""
+    ic = ctx.cfg.irl
+    head = random_probe(artifacts.probes(ctx, size, ic.losses[0])[0], ctx.cfg.refinetune.random_seed + run)
+    return ProbeReward(ctx.start(size), head, ic.max_length, ctx.cfg.device, ic.probe_pooling, ic.feature_precision)
+
+
+def reward_model(ctx, size: str, name: str, run: int = 0, irl_result: dict | None = None) -> NormalizedReward:
+    """The reward RLOO of `size` trains with under arm `name` (`irl`, `random`, `transfer_from_<size>`):
+    z-scored on `size`'s val texts and scaled by `refinetune.reward_scale`, the scale RLOO sees."""
+    if name == "random":
+        model = _random(ctx, size, run)
+    else:
+        irl_result = irl_result or store.read_json(ctx.layout.result("irl"))["sizes"]
+        model = _learned(ctx, size, selected_reward_info(ctx, size if name == "irl" else name.removeprefix("transfer_from_"),
+                                                         irl_result))
+    return NormalizedReward(model, _val_texts(ctx, size), ctx.cfg.refinetune.reward_scale)
+
+
+def example_texts(ctx, size: str, n: int = 3) -> pd.DataFrame:
+    """A few test continuations of each source (human, RLHF, start) with the judge's P(toxic), the most
+    and least toxic of each: what a reward is shown before it trains a policy."""
+    pool = irl.text_pool(artifacts.demos(ctx, size), "test", ctx.cfg.irl.with_prompt)
+    picked = [g.sort_values("p_judge").iloc[list(range(n)) + list(range(-n, 0))] for _, g in pool.groupby("source")]
+    return pd.concat(picked)[["source", "input", "p_judge"]].drop_duplicates().reset_index(drop=True)
+
+
+def runs_of(cfg: Config, size: str) -> list[tuple[str, int]]:
+    """(reward, run) of every policy 05 compares for `size`: `true` (run 0 is 01's policy), `irl`,
+    `random` (run = which random head) and `transfer_from_<other size>`; each `refinetune.seeds` runs."""
+    rc = cfg.refinetune
+    names = ["true", "irl", "random"]
+    if rc.transfer:
+        names += [f"transfer_from_{other.name}" for other in cfg.sizes if other.name != size]
+    return [(name, run) for name in names for run in range(max(rc.seeds, rc.random_heads) if name == "random" else rc.seeds)]
+
+
+def policy(ctx, size: str, name: str, run: int, irl_result: dict) -> tuple[str, str, dict, dict | None]:
+    """(label, folder, training summary, reward identity) of one policy of 05, trained unless it is finished."""
+    label = graph.policy_label(size, name, run)
+    if name == "true":
+        return (label, *rlhf_policy(ctx, size, run), None)
+    demos = graph.require(ctx, "demos", size=size)
+    scale, precision = ctx.cfg.refinetune.reward_scale, ctx.cfg.irl.feature_precision
+    make_reward = lambda: rlhf.reward_function(reward_model(ctx, size, name, run, irl_result), name)  # noqa: E731
+    if name == "random":
+        model = artifacts.reward_model_folder(ctx, size, "probe", ctx.cfg.irl.losses[0])  # its standardisation
+        folder, summary = train_policy(ctx, "random_policy", make_reward, [model, demos], size=size, run=run)
+        return label, folder, summary, {"mode": "probe", "random_seed": ctx.cfg.refinetune.random_seed + run,
+                                        "scale": scale, "standardisation": graph.identity(model), "precision": precision}
+    info = selected_reward_info(ctx, size if name == "irl" else name.removeprefix("transfer_from_"), irl_result)
+    model = artifacts.reward_model_folder(ctx, info["from_size"], info["mode"], info["loss"])
+    folder, summary = train_policy(ctx, "irl_policy", make_reward, [model, demos, ctx.start(info["from_size"])],
+                                   size=size, arm=name, run=run, reward=info)
+    return label, folder, summary, {**info, "scale": scale, "model": graph.identity(model),
+                                    **({"precision": precision} if info["mode"] == "probe" else {})}
+
+
+def _policy_evaluated(ctx, size: str, name: str, run: int) -> None:
+    label, folder, _, _ = policy(ctx, size, name, run, store.read_json(ctx.layout.result("irl"))["sizes"])
+    policy_texts(ctx, label, folder, prompts="test")
+    perplexity_of(ctx, label, folder)
+
+
+def run(ctx) -> dict:
+    """Per size: RLHF with the IRL reward, random rewards, and the other sizes' IRL rewards, each
+    `refinetune.seeds` times (random: `random_heads` heads); all evaluated against the start and true policies."""
+    cfg = ctx.cfg
+    irl_result = store.read_json(ctx.layout.result("irl"))["sizes"]
+    test = lambda df: df[df.split == "test"]  # noqa: E731
+    in_parallel(ctx, [(f"{size} {name} run {run}", _policy_evaluated, size, name, run)
+                      for size in largest_first(cfg) for name, run in runs_of(cfg, size)
+                      if (name, run) != ("true", 0)])
+    out, trained = {}, {}
+    for spec in cfg.sizes:  # every policy is now trained and evaluated: this reads them
+        before = test(artifacts.texts(ctx, f"{spec.name}-start", shared=True))
+        true_texts = test(artifacts.texts(ctx, graph.policy_label(spec.name, "true")))
+        reports = {}
+        for name, run_ in runs_of(cfg, spec.name):
+            label, folder, summary, key = policy(ctx, spec.name, name, run_, irl_result)
+            texts = true_texts if (name, run_) == ("true", 0) else policy_texts(ctx, label, folder, prompts="test")
+            report = {"policy": label, "seed": cfg.seed + run_, **summary, **toxicity_report(ctx, before, texts),
+                      "perplexity": perplexity_of(ctx, label, folder), "_texts": texts}
+            if name != "true":
+                report.update(reward_model=key, vs_true=toxicity_report(ctx, true_texts, texts))
+            if (name, run_) != ("true", 0):
+                trained[label] = folder
+            reports.setdefault(name, []).append(report)
+        size_out = {}
+        for name, runs in reports.items():
+            size_out[name] = {k: v for k, v in runs[0].items() if k != "_texts"}
+            if len(runs) > 1:
+                size_out[name]["runs"] = [{k: v for k, v in r.items() if k != "_texts"} for r in runs]
+                size_out[name]["across_runs"] = across_runs(ctx, before, [r["_texts"] for r in runs])
+        size_out["start_perplexity"] = perplexity_of(ctx, f"{spec.name}-start", ctx.start(spec.name), shared=True)
+        out[spec.name] = size_out
+    write_curves(ctx, "refinetune_curves", trained)
+    store.write_result(ctx.layout.result("refinetune"), {"sizes": out}, cfg)
+    return out
+
+
+def across_runs(ctx, before: pd.DataFrame, afters: list[pd.DataFrame]) -> dict:
+    """Both judges: the toxicity-ratio change from the start policy over several RLOO runs of one reward."""
+    ec = ctx.cfg.eval
+    out = {}
+    for which, name in (("judge", ctx.cfg.judge), ("second", ctx.cfg.second_judge)):
+        b = before.set_index("prompt_id")[f"p_{which}"]
+        after_runs = [metrics.is_toxic(a.set_index("prompt_id")[f"p_{which}"].loc[b.index]).astype(float) for a in afters]
+        start_flags = metrics.is_toxic(b.values).astype(float)
+        diff = metrics.runs_difference(start_flags, after_runs, n=ec.n_bootstrap, ci=ec.ci, seed=ec.bootstrap_seed)
+        start_ratio = float(start_flags.mean())
+        out[which] = {"name": name, "start_ratio": start_ratio, "ratio_diff": diff,
+                      "ratio_relative_change": diff["diff"] / start_ratio if start_ratio > 0 else float("nan")}
+    return out

@@ -14,7 +14,7 @@ Each (size, variant) runs in two child processes one after the other, sharing on
 (`TORCHINDUCTOR_CACHE_DIR`): `cold` is a fresh machine, `warm` a later process whose on-disk cache holds the
 kernels. In each, `irl.features` on the same 128 texts of the cpu train split as `bench_stage_flops.py`, bf16:
 eager `--repeats` times, then the compiled backbone's first call (compilation: `first_call_seconds`) and
-`--repeats` more; medians, and the largest difference of the features. Writes data/results/experiments/<name>.json.
+`--repeats` more; medians, and the largest difference of the features. Writes data/results/bench/<name>.json.
 """
 import argparse
 import json
@@ -95,7 +95,7 @@ def main():
                           f"{r['median_seconds']['compiled']:.2f} s ({r['speedup']:.2f}x), first call "
                           f"{r['first_call_seconds']:.1f} s, max |diff| {r['max_abs_difference']:.2f} of features up to "
                           f"{r['feature_scale']:.0f}", flush=True)
-    print(store.write_experiment(args.name, {"texts": 128, "repeats": args.repeats, "rows": rows}, cfg))
+    print(store.write_benchmark(args.name, {"texts": 128, "repeats": args.repeats, "rows": rows}, cfg))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ The judges are the pipeline's scoring stage (the RLOO reward, every evaluation).
 ToxBlock is a 50-unit bidirectional LSTM over 50-dimensional embeddings (a torch port), whose recurrence is a
 chain of tiny matmuls, one time step after another; profanity-check is a linear SVM on TF-IDF (scikit-learn).
 For ToxBlock, torch's `FlopCounterMode` counts the FLOPs of one pass over the texts, so its FLOP/s can be put
-beside the machine's fp32 peak (`bench_peak.py`). Writes data/results/experiments/<name>.json.
+beside the machine's fp32 peak (`bench_peak.py`). Writes data/results/bench/<name>.json.
 """
 import argparse
 import statistics
@@ -41,4 +41,4 @@ for judge in (ToxBlockJudge(batch_size=256), ProfanityCheckJudge()):
     out["judges"][judge.name] = row
     print(f"{judge.name:>16}: median {row['texts_per_second']:8.0f} texts/s  runs {[round(len(texts) / s) for s in seconds]}"
           + (f"  {row['gflop']:.2f} GFLOP, {row['gflop_per_second']:.1f} GFLOP/s" if "gflop" in row else ""))
-print(store.write_experiment(args.name, out, config.load("cpu", progress=False)))
+print(store.write_benchmark(args.name, out, config.load("cpu", progress=False)))

@@ -1,6 +1,6 @@
 """The machine's own peak: matmul GFLOP/s in fp32 and bf16 for the shapes the cpu models run.
 
-    .venv/bin/python benchmarks/bench_peak.py --repeats 20 [--json data/results/experiments/bench_peak.json]
+    .venv/bin/python benchmarks/bench_peak.py --repeats 20 [--json data/results/bench/bench_peak.json]
 
 Two ways to use the 2 cores, as the pipeline does: one process with 2 torch threads, and two processes
 with 1 thread each running at once (their GFLOP/s added). Shapes, with `tokens` rows (a batch of 32

@@ -1,7 +1,7 @@
 """Each heavy stage of a cpu replicate against the machine's own peak: FLOPs done, FLOP/s achieved, share of peak.
 
     .venv/bin/python benchmarks/bench_stage_flops.py [--repeats 3] [--profile-top 8] [--name bench_stage_flops]
-        # -> data/results/experiments/<name>.json, the tables of benchmarks/README.md (one per kind of machine)
+        # -> data/results/bench/<name>.json, the tables of benchmarks/README.md (one per kind of machine)
 
 Per cpu size and precision, on the stage's own inputs (the cpu prompts' human continuations, the
 profile's batch sizes and max_length), one process with the profile's 2 torch threads:
@@ -153,7 +153,7 @@ def main():
     out = {"machine": {"cpu": __import__("irlkit.replicates").replicates.cpu_model(), "threads": cfg.threads},
            "rows": [{k: v for k, v in r.items() if k != "_fn"} for r in rows],
            "furthest_from_peak": {k: worst[k] for k in ("size", "stage", "precision")}, "profiles": profiles}
-    print(store.write_experiment(args.name, out, cfg))
+    print(store.write_benchmark(args.name, out, cfg))
 
 
 if __name__ == "__main__":

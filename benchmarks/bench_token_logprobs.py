@@ -11,7 +11,7 @@ each block's `logsumexp` by `logaddexp`, so no tensor of a whole vocabulary's lo
 The benchmark checks whether every pair's summed log-probability is bit-identical to the whole-vocabulary form's
 (and the largest difference), then times all side by side, interleaved, on 128 prompt + continuation pairs of the
 cpu profile's train split (as `bench_stage_flops.py`), per size and precision, median of `--repeats`.
-Writes data/results/experiments/<name>.json.
+Writes data/results/bench/<name>.json.
 """
 import argparse
 import statistics
@@ -79,7 +79,7 @@ def main():
             print(f"{size:14s} {precision}  " + "  ".join(
                 f"{n}: {median[n]:.2f} s ({rows[-1]['ratio_to_whole_vocabulary'][n]:.2f}x, max |diff| {rows[-1]['max_abs_difference'][n]:.1e})"
                 for n in variants), flush=True)
-    print(store.write_experiment(args.name, {"pairs": len(texts), "repeats": args.repeats, "rows": rows}, cfg))
+    print(store.write_benchmark(args.name, {"pairs": len(texts), "repeats": args.repeats, "rows": rows}, cfg))
 
 
 if __name__ == "__main__":

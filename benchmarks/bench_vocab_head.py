@@ -7,7 +7,7 @@ normaliser changed: `rows` random hidden states (the scale of the final hidden s
 random targets through each cpu model's head and softmax normaliser, `vocab_block=0` (the whole vocabulary, as
 before ae09fd0) against main's `implicit.VOCAB_BLOCK`, interleaved, in fp32 and bf16; median of `--repeats`
 after one untimed round. GFLOP/s counts the head's matmul (2 · rows · vocabulary · hidden). Writes
-data/results/experiments/<name>.json.
+data/results/bench/<name>.json.
 """
 import argparse
 import statistics
@@ -54,4 +54,4 @@ for size in (s.name for s in cfg.sizes):
                      "max_abs_difference": float((out[whole] - out[online]).abs().max())})
         print(f"{size:14s} {precision}  " + "  ".join(f"{n}: {m:.3f} s ({gflop / m:.0f} GFLOP/s)" for n, m in median.items())
               + f"  speedup {rows[-1]['speedup']:.2f}x  max |diff| {rows[-1]['max_abs_difference']:.1e}", flush=True)
-print(store.write_experiment(args.name, {"rows": rows}, cfg))
+print(store.write_benchmark(args.name, {"rows": rows}, cfg))

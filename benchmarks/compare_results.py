@@ -10,7 +10,7 @@ Compares every file under both folders (recursively), less what differs between 
 numbers: the files of wall times and provenance (`TIMING_FILES`), the `VOLATILE` keys of the other JSON files
 (each result's `_manifest`: creation time and hashes; wall times; the code hash) and the report's wall-time
 line. Prints each differing number (`file: /key/path: before vs after`) and each file only one side has; with
---name, writes them to data/results/experiments/<name>.json (`differ: []`: every number identical).
+--name, writes them to data/results/bench/<name>.json (`differ: []`: every number identical).
 Exit status 1 when anything differs, as `diff`'s.
 """
 import argparse
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     parser.add_argument("before", help="a results folder, or a commit (with --path)")
     parser.add_argument("after", help="a results folder, or a commit (with --path)")
     parser.add_argument("--path", help="compare this folder as committed at the commits BEFORE and AFTER")
-    parser.add_argument("--name", help="write data/results/experiments/<name>.json")
+    parser.add_argument("--name", help="write data/results/bench/<name>.json")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         if args.path:
@@ -116,7 +116,7 @@ def main(argv=None) -> int:
     if args.name:
         sides = ({"before_commit": _sha(args.before), "after_commit": _sha(args.after), "path": args.path}
                  if args.path else {"before": args.before, "after": args.after})
-        store.write_experiment(args.name, {**sides, "differ": list(found), "differences": found,
+        store.write_benchmark(args.name, {**sides, "differ": list(found), "differences": found,
                                            "left_out": {"files": sorted(TIMING_FILES), "keys": sorted(VOLATILE)}})
     return 1 if found else 0
 

@@ -14,7 +14,7 @@ scripts/bootstrap.sh exports. A commit of the single-run layout runs notebooks 0
 01–05 (`python -m irlkit.runner cpu --replicate K`; replicates ≥ 1 skip the transfer arm). 06 only
 reads results and is left out of both.
 
-Writes data/results/experiments/<name>.json (default end_to_end): per commit and repeat, the wall time of each
+Writes data/results/bench/<name>.json (default end_to_end): per commit and repeat, the wall time of each
 notebook (the runner's timings.json) and in total, and the ratio of the medians (last commit / first), both of
 the notebook totals and of each replicate's own work (its total less the shared work, when it did that work).
 `--include SHA=CLONE:K[:with-shared]` adds replicate K of a run made the same way by hand (a fresh clone of SHA,
@@ -119,7 +119,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     commits = {c: git("rev-parse", "--short", c) for c in args.commits}
     result = {"cpu": replicates.cpu_model(), "profile": args.profile, "replicate": args.replicate, "runs": {}}
-    saved = layout.experiment_result(args.name)
+    saved = layout.bench_result(args.name)
     if args.resume and saved.exists():
         result = json.loads(saved.read_text())["result"]
         if result["cpu"] != replicates.cpu_model():
@@ -141,9 +141,9 @@ def main(argv=None) -> int:
             row = run(sha, args.profile, args.replicate, layout.experiment_scratch("end_to_end") / sha)
             result["runs"].setdefault(sha, []).append(row)
             summarise(result, order)
-            store.write_experiment(args.name, result)  # after every run: a killed benchmark keeps what finished
+            store.write_benchmark(args.name, result)  # after every run: a killed benchmark keeps what finished
     summarise(result, order)
-    store.write_experiment(args.name, result)
+    store.write_benchmark(args.name, result)
     print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=1))
     return 0
 

@@ -8,7 +8,7 @@ frozen-backbone features of those texts (`irl.features`, fp32); and the median L
 profile's recipe (`rloo_timing.py`: the first step is warm-up and dropped). A stage's time scales
 with these units (generation and features with the number of texts, RLOO with steps), so the ratios to
 the cpu sizes' units say how much longer a ladder replicate is than a cpu one, before a ladder run
-measures it. Writes data/results/experiments/ladder_units.json (`--out` names another file: one per machine).
+measures it. Writes data/results/bench/ladder_units.json (`--out` names another file: one per machine).
 """
 import argparse
 import time
@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     for profile in args.profiles:
         for spec in config.load(profile, progress=False).sizes:
             result["sizes"][f"{profile}/{spec.name}"] = units(profile, spec.name, args.prompts, args.steps)
-            store.write_experiment(args.out, result)  # after every size: a killed run keeps what finished
+            store.write_benchmark(args.out, result)  # after every size: a killed run keeps what finished
     return 0
 
 

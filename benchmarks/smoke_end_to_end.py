@@ -4,7 +4,7 @@
 
 Each commit runs `python -m irlkit.runner smoke` in its own fresh clone (`end_to_end.clone`: this checkout's
 assets linked in, an otherwise empty data folder), the commits interleaved repeat by repeat so that a slow
-spell of the machine hits both. Writes data/results/experiments/<name>.json (default smoke_end_to_end): each
+spell of the machine hits both. Writes data/results/bench/<name>.json (default smoke_end_to_end): each
 run's wall clock and the runner's seconds per notebook, the median per commit and the ratio last / first,
 and, per repeat, the results files in which the two commits differ (`compare_results.different_results`;
 `[]`: every number identical). Nothing else may run on the machine meanwhile.
@@ -51,10 +51,10 @@ def main(argv=None) -> int:
             result["median_wall_seconds"] = medians
             if len(medians) == 2:
                 result["ratio_new_to_base"] = round(medians[commits[1]] / medians[commits[0]], 3)
-            store.write_experiment(args.name, result)
+            store.write_benchmark(args.name, result)
         differ = different_results(*(scratch / c / "data/results/smoke" for c in commits))
         result.setdefault("results_differ", []).append(differ)  # per repeat: [] is bit-identical
-        store.write_experiment(args.name, result)
+        store.write_benchmark(args.name, result)
     print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=1))
     return 0
 

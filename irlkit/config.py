@@ -152,9 +152,8 @@ class IRLConfig:
     the network, so that seeds train for many epochs within a CPU budget."""
     full_input_precision: str = "fp32"
     """`fp32`, or `bf16`: with `full_blocks` > 0, the cached inputs of the top blocks come from a bf16 copy of
-    the backbone (stored as fp32); the top blocks still train and score in fp32. The inputs 2.3× faster; on the
-    cpu replicates the mean test AUC over seeds moved by at most 0.015, 0.7 of Gemma's sd over replicates
-    (docs/experiments/full_mode_bf16.md)."""
+    the backbone (stored as fp32); the top blocks still train and score in fp32. Faster on a CPU
+    with bf16 matrix units; what it moves: docs/experiments/full_mode_bf16.md."""
     full_lr: float = 1e-5
     """Adam learning rate of the backbone (or of its top `full_blocks` blocks) in full mode."""
     full_head_lr: float = 1e-3
@@ -169,8 +168,7 @@ class IRLConfig:
     """Tokens per text fed to the reward model (truncated on the left)."""
     feature_precision: str = "fp32"
     """`fp32`, or `bf16`: the frozen backbone computes the probe features in bf16 (the head is still trained
-    in fp32). 3.8–4.0× faster on a CPU with bf16 matrix units; in the cpu replicates the selected reward's test
-    AUC moved by at most 0.015, 0.6 of SmolLM2's sd over replicates (docs/experiments/features_bf16.md).
+    in fp32). Faster on a CPU with bf16 matrix units; what it moves: docs/experiments/features_bf16.md.
     Full mode's cached block inputs: `full_input_precision`; the implicit reward's log-probabilities:
     `eval.logprob_precision`."""
     probe_pooling: str = "last"
@@ -202,16 +200,13 @@ class EvalConfig:
     """Resamples of the training pairs for the bootstrap over demonstrations (the selected probe setting)."""
     logprob_precision: str = "fp32"
     """`fp32`, or `bf16`: 04 computes the log-probabilities of the implicit reward β·log π_RLHF/π_start with
-    both policies cast to bf16 (summed in fp32). 2.2–2.7× faster on a CPU with AMX. On the three cpu replicates
-    of code 65ad8526 the implicit reward's test AUC moved by −0.005 to +0.001, under a fifth of its sd over
-    replicates; for SmolLM2 by −0.004 on average, with an interval that just excludes 0
-    (docs/experiments/features_bf16.md). Perplexity stays fp32."""
+    both policies cast to bf16 (summed in fp32). Faster on a CPU with AMX; what it moves:
+    docs/experiments/features_bf16.md. Perplexity stays fp32."""
     logprob_vocab_block: int = 16384
     """Vocabulary columns per block of the softmax normaliser, in 04's log-probabilities and in perplexity
     (`implicit.token_logprobs`): the normaliser is accumulated online over blocks, so no tensor of a whole
-    vocabulary's logits is made (Gemma bf16: 1.9–2.0× faster through the head, benchmarks/bench_vocab_head.py). `0` takes the whole vocabulary at
-    once, bit-identical to code 3a52794d; blocks differ from it in rounding only
-    (docs/experiments/online_normaliser.md)."""
+    vocabulary's logits is made (speed: benchmarks/bench_vocab_head.py). `0` takes the whole vocabulary at
+    once; blocks differ from it in rounding only (docs/experiments/online_normaliser.md)."""
 
 
 @dataclass(frozen=True)
@@ -276,9 +271,8 @@ class Config:
     """True: 03's probe features and 04's log-probabilities run each transformer block compiled by
     `torch.compile` (`models.compile_blocks`), and the log-softmax normaliser as one compiled kernel
     (`implicit.token_logprobs`): the blocks' elementwise work is fused. Their outputs differ from eager in
-    rounding only; what that does to the results: docs/experiments/compile_forward.md. Compiling takes about
-    20 s per model class on a fresh machine and a few seconds once torch's on-disk cache holds it; it needs a
-    C++ compiler. Perplexity and the RLOO reward's features stay eager."""
+    rounding only; what that does to the results, and what compiling costs: docs/experiments/compile_forward.md.
+    It needs a C++ compiler. Perplexity and the RLOO reward's features stay eager."""
     data: DataConfig = field(default_factory=DataConfig)
     rlhf: RLHFConfig = field(default_factory=RLHFConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)

@@ -44,6 +44,15 @@ def experiment_result(name: str) -> Path:
     return experiments_dir() / f"{name}.json"
 
 
+def bench_dir() -> Path:
+    """Result JSON of the benchmarks (`benchmarks/`): speed, side by side, one file per benchmark run."""
+    return data_dir() / "results" / "bench"
+
+
+def bench_result(name: str) -> Path:
+    return bench_dir() / f"{name}.json"
+
+
 def experiment_scratch(name: str) -> Path:
     """A scratch data folder for an experiment that reruns stages apart from the main run (git-ignored)."""
     return data_dir() / "runs" / "experiments" / name

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from irlkit import quantities
 from irlkit.report import ratio_over_runs
 
 PALETTE = sns.color_palette("colorblind")
@@ -329,22 +330,10 @@ def size_axis(summary: dict, params_m: dict[str, float], quantities: dict[str, s
     return fig
 
 
-REPLICATE_FIGURES = {
-    "toxicity_by_stage": ({"ratio_start": "start", "ratio_rlhf": "RLHF\n(true reward)", "ratio_irl": "RLHF\n(IRL reward)",
-                           "ratio_random": "RLHF\n(random head)", "ratio_transfer": "RLHF\n(other size's IRL)"},
-                          "Toxicity ratio of test-prompt continuations by stage (ground-truth judge)",
-                          "toxicity ratio (P ≥ 0.5)", None, (0.0, 1.0)),
-    "recovery": ({"irl_auc": "IRL reward\nvs judge", "implicit_auc": "implicit reward\nvs judge",
-                  "random_auc": "random head\nvs judge", "irl_human_auc": "IRL reward\nvs human labels"},
-                 "How well the reward is recovered: ROC-AUC on held-out texts", "ROC-AUC", 0.5, (0.0, 1.0)),
-    "realignment": ({"realign_relative_change_true": "true", "realign_relative_change_irl": "IRL",
-                     "realign_relative_change_random": "random head", "realign_relative_change_transfer": "other size's IRL",
-                     "irl_minus_random": "IRL − random\n(paired)"},
-                    "Re-alignment: relative change of the toxicity ratio, by reward", "relative change vs start", 0.0,
-                    (None, None)),
-}
+REPLICATE_FIGURES = {name: (quantities.figure_quantities(name), f.title, f.ylabel, f.reference, f.bounds)
+                     for name, f in quantities.FIGURES.items()}
 """06's figures over replicates: {file name: (quantities, title, y label, reference line, the range the
-quantities can take)}."""
+quantities can take)}, from `quantities.FIGURES`."""
 
 
 def posterior_auc(irl: dict):

@@ -11,7 +11,7 @@ from irlkit import layout
 
 CODE = ("irlkit/**/*.py", "notebooks/0[1-5]_*.ipynb", "pyproject.toml")
 """What makes a replicate's results: the package, notebooks 01–05, the pinned stack."""
-RENDER_ONLY = ("irlkit/plots.py", "irlkit/report.py", "irlkit/replicates.py")
+RENDER_ONLY = ("irlkit/plots.py", "irlkit/quantities.py", "irlkit/report.py", "irlkit/replicates.py")
 """Modules that only read results and draw or aggregate them (as 06 does): editing them keeps every replicate."""
 
 

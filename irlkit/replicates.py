@@ -25,8 +25,7 @@ from irlkit import layout
 
 from irlkit.provenance import CODE, RENDER_ONLY, code_hash, cpu_model  # noqa: F401  (defined there)
 
-ARMS = ("true", "irl", "random", "transfer")
-"""05's arms, as the summary names them (`transfer` is the reward recovered from another size)."""
+from irlkit.quantities import ARMS, paired as _paired  # noqa: E402  (declared there, with every summary quantity)
 
 
 def manifest(cfg, replicate: int, seconds: dict) -> dict:
@@ -115,8 +114,8 @@ def quantities(results: dict) -> dict[str, dict[str, float]]:
         for arm in ARMS:
             entry = _arm(refinetune.get(size, {}), arm)
             if entry is not None:
-                q[f"realign_relative_change_{arm}"] = entry[0]
-                q[f"ratio_{arm}"] = entry[1]
+                q[f"realign_relative_change_{arm.name}"] = entry[0]
+                q[f"ratio_{arm.name}"] = entry[1]
         if "realign_relative_change_irl" in q and "realign_relative_change_true" in q:
             true_cut = q["realign_relative_change_true"]
             q["irl_share_of_true_cut"] = q["realign_relative_change_irl"] / true_cut if true_cut else float("nan")
@@ -141,10 +140,10 @@ def test_intervals(results: dict) -> dict[str, dict[str, list[float]]]:
     return out
 
 
-def _arm(entries: dict, arm: str) -> tuple[float, float] | None:
+def _arm(entries: dict, arm) -> tuple[float, float] | None:
     """(relative change of the judge's toxicity ratio, ratio after) of one arm of 05, averaged over its
     RLOO runs when it has several (the random heads)."""
-    name = next((k for k in entries if k == arm or (arm == "transfer" and k.startswith("transfer_from_"))), None)
+    name = next((k for k in entries if k == arm.name or (arm.prefix and k.startswith(f"{arm.name}_from_"))), None)
     if name is None:
         return None
     e = entries[name]
@@ -154,12 +153,9 @@ def _arm(entries: dict, arm: str) -> tuple[float, float] | None:
     return e["judge"]["paired"]["ratio_relative_change"], e["judge"]["after"]["ratio"]
 
 
-PAIRED = {"irl_minus_random": ("realign_relative_change_irl", "realign_relative_change_random"),
-          "irl_minus_true": ("realign_relative_change_irl", "realign_relative_change_true"),
-          "irl_auc_minus_random_auc": ("irl_auc", "random_auc"),
-          "irl_auc_minus_implicit_auc": ("irl_auc", "implicit_auc")}
+PAIRED = _paired()
 """The paired comparisons of the summary: {name: (a, b)}, the per-replicate difference a − b (the two
-measured in the same replicate, on the same test texts), with its t-interval and p-value."""
+measured in the same replicate, on the same test texts), with its t-interval and p-value (`quantities.QUANTITIES`)."""
 
 
 def summarise(runs: dict[int, dict], ci: float = 0.95) -> dict:

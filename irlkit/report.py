@@ -6,6 +6,8 @@ import json
 import numpy as np
 import pandas as pd
 
+from irlkit import quantities
+
 STUDY = {
     # quantity: (70M, 410M) as reported by Joselowitz et al. (arXiv 2410.12491) and their code's outputs
     "best IRL sign accuracy vs judge (study: selected on test; ours: on val)": ("80.40%", "78.20%"),
@@ -300,31 +302,8 @@ def wall_time_line(timings: dict) -> str:
             + f"; total {sum(t.values()):.0f} s ({sum(t.values()) / 60:.0f} min)")
 
 
-SUMMARY_ROWS = {
-    "rlhf_relative_change": "RLHF: relative change of the judge's toxicity ratio",
-    "rlhf_relative_change_second": "RLHF: the same under the second judge (never trained on)",
-    "rlhf_perplexity_change": "RLHF: relative change of perplexity (clean human comments)",
-    "irl_auc": "IRL reward chosen on val: ROC-AUC vs judge (all test texts)",
-    "irl_auc_model_text": "… on model-written test texts only",
-    "irl_auc_human_text": "… on human-written test texts only",
-    "irl_human_auc": "IRL reward chosen on val: ROC-AUC vs human labels",
-    "ceiling_auc": "supervised linear ceiling on the same features: ROC-AUC vs judge",
-    "irl_share_of_ceiling": "IRL reward's AUC as a share of the ceiling's",
-    "implicit_auc": "implicit reward β·log π_RLHF/π_start: ROC-AUC vs judge",
-    "implicit_auc_model_text": "… on model-written test texts only",
-    "random_auc": "random head: ROC-AUC vs judge",
-    "random_auc_model_text": "… on model-written test texts only",
-    "realign_relative_change_true": "re-alignment, true reward: relative change of toxicity",
-    "realign_relative_change_irl": "re-alignment, IRL reward",
-    "realign_relative_change_random": "re-alignment, random head",
-    "realign_relative_change_transfer": "re-alignment, the other size's IRL reward",
-    "irl_share_of_true_cut": "IRL reward's cut as a share of the true reward's",
-    "irl_minus_random": "re-alignment, IRL minus random (paired by replicate; < 0: IRL cut more)",
-    "irl_minus_true": "re-alignment, IRL minus true (paired by replicate; > 0: IRL cut less)",
-    "irl_auc_minus_random_auc": "ROC-AUC vs judge, IRL minus random head (paired by replicate)",
-    "irl_auc_minus_implicit_auc": "ROC-AUC vs judge, IRL minus implicit reward (paired by replicate)",
-}
-"""The summary's headline quantities, in the README's order, with what each row says."""
+SUMMARY_ROWS = {q.name: q.label for q in quantities.table_rows()}
+"""The summary's headline quantities, in the README's order, with what each row says (`quantities.QUANTITIES`)."""
 
 
 def _interval_cell(q: dict) -> str:

@@ -179,48 +179,37 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def key_of(path: Path) -> str:
-    """The key hash of a finished upstream artifact, to chain into a downstream key."""
-    m = manifest_of(path)
-    if m is None:
-        raise FileNotFoundError(f"{path} is not a finished artifact (no {MANIFEST}): run the stage that builds it first")
-    return m["key_hash"]
-
-
-def require(path: Path, key: dict, made_by: str) -> Path:
-    """An upstream artifact a stage reads but does not build: it must exist, match the current config
-    (`key`) and pass its content check; otherwise a clear error says which notebook rebuilds it."""
-    m = manifest_of(path)
-    if m is None:
-        raise FileNotFoundError(f"{path} is not a finished artifact (no {MANIFEST}): run {made_by} first")
-    if m.get("key_hash") != stable_hash(key):
-        raise RuntimeError(f"{path} was built with other settings than this config's (manifest key {m.get('key_hash')}, "
-                           f"expected {stable_hash(key)}): run {made_by} again with this config")
-    problem = damaged(path, m)
-    if problem:
-        raise RuntimeError(f"{path}: {problem}: run {made_by} again to rebuild it")
-    return Path(path)
-
-
 def write_result(path: Path, obj: dict, cfg) -> Path:
     """A results JSON with its provenance under `_manifest`."""
     return atomic_write_json(path, {**obj, "_manifest": make_manifest({"config": cfg.hash()}, cfg.seed)})
 
 
 def write_experiment(name: str, obj, cfg=None) -> Path:
-    """An experiment's result (`scripts/experiments/`) as data/results/experiments/<name>.json, with the
-    command that made it, the commit it ran on (and the tracked files changed since), the code and config
-    hashes under `_manifest`."""
+    """An experiment's result (`scripts/experiments/`) as data/results/experiments/<name>.json, with its
+    provenance (`measurement`)."""
+    from irlkit import layout
+
+    return atomic_write_json(layout.experiment_result(name), {"result": obj, "_manifest": measurement(cfg)})
+
+
+def write_benchmark(name: str, obj, cfg=None) -> Path:
+    """A benchmark's result (`benchmarks/`) as data/results/bench/<name>.json, with its provenance (`measurement`)."""
+    from irlkit import layout
+
+    return atomic_write_json(layout.bench_result(name), {"result": obj, "_manifest": measurement(cfg)})
+
+
+def measurement(cfg=None) -> dict:
+    """The provenance of a measurement: the command that made it, the commit it ran on (and the tracked files
+    changed since), the code and config hashes."""
     import subprocess
-    import sys
 
     from irlkit import layout, provenance
 
     def git(*args):
         return subprocess.run(["git", "-C", str(layout.ROOT), *args], capture_output=True, text=True).stdout.strip()
 
-    manifest = {**make_manifest({"config": cfg.hash() if cfg else None}, cfg.seed if cfg else 0),
-                "command": " ".join(["python", *sys.argv]), "commit": git("rev-parse", "--short", "HEAD"),
-                "code_hash": provenance.code_hash(),  # the replicates' code it ran on, committed or not
-                "uncommitted": git("status", "--porcelain", "--untracked-files=no").splitlines()}
-    return atomic_write_json(layout.experiment_result(name), {"result": obj, "_manifest": manifest})
+    return {**make_manifest({"config": cfg.hash() if cfg else None}, cfg.seed if cfg else 0),
+            "command": " ".join(["python", *sys.argv]), "commit": git("rev-parse", "--short", "HEAD"),
+            "code_hash": provenance.code_hash(),  # the replicates' code it ran on, committed or not
+            "uncommitted": git("status", "--porcelain", "--untracked-files=no").splitlines()}

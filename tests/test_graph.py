@@ -196,6 +196,13 @@ def test_flipping_a_field_makes_exactly_its_readers_and_their_downstream_stale(s
     # a field read at the top of the graph, and one read in the middle
     everything_of_r0 = {f for f in kinds if f.startswith("r0/")}
     assert stale({"rlhf.steps": cfg.rlhf.steps + 1}) == everything_of_r0, "all of 01–04 descends from the RLHF policy"
+    from irlkit import stages
+
+    later = stages.Context(config.load("smoke", **{"rlhf.steps": cfg.rlhf.steps + 1}), 0)
+    with pytest.raises(graph.StageError, match=r"tiny-a-rlhf was built with rlhf.steps = 2, this config has 3: run 01_rlhf"):
+        stages.artifacts.demos(later, "tiny-a")  # read by 03, checked down to 01's policy by its manifests
+    with pytest.raises(graph.StageError, match="no manifest.json.*run 03_irl first"):
+        graph.require(stages.Context(cfg, 1), "features", size="tiny-a")  # replicate 1 has run nothing
     compiled = stale({"compile_forward": True})
     assert {"r0/irl/tiny-a/features", "r0/irl/tiny-a/probe-logistic", "r0/logprobs/tiny-a-rlhf"} <= compiled
     assert not any(f.startswith("shared/") or "/policies/" in f or "full-" in f for f in compiled), compiled
@@ -237,3 +244,13 @@ def test_a_damaged_asset_stops_the_stage_that_reads_it_with_the_command_that_rep
     finally:
         train.write_bytes(text)
     assets.require("toxblock"), data.load_prompts(config.load("smoke"))  # repaired: trusted again
+
+
+def test_the_index_of_committed_measurements_is_current():
+    """docs/results.md lists every file of data/results/bench/ and data/results/experiments/ with its command."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "results_index.py"), "--check"], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr

@@ -76,7 +76,7 @@ def test_smoke_profile_end_to_end(data_home, tmp_path, monkeypatch, capsys):
     runner.run("smoke", only=("01_rlhf", "02_sampling", "03_irl"))
     assert {p: p.stat().st_mtime_ns for p in where.runs.rglob("manifest.json")} == built
     executed = (r0.notebooks / "03_irl.ipynb").read_text()
-    assert "[skip]" in executed and "[irl full]" not in executed
+    assert "[irl full]" not in executed and "[features]" not in executed, "nothing trained again"
 
     # same seed, retrained from scratch: the same numbers
     shutil.rmtree(r0.policy("tiny-a-rlhf"))
@@ -113,7 +113,7 @@ def test_a_failing_notebook_stops_the_run_with_its_name(data_home, capsys):
         runner.run("smoke", only=("02_sampling",), replicate=0)  # 01 has not run: no policy to sample from
     assert stop.value.code == 1
     err = capsys.readouterr().err
-    assert "02_sampling" in err and "replicate 0" in err and "FileNotFoundError" in err
+    assert "02_sampling" in err and "replicate 0" in err and "StageError" in err
     failed = Layout("smoke", 0).notebooks / "02_sampling.failed.ipynb"
     assert "run 01_rlhf first" in failed.read_text(), "the error says which notebook to run"
     assert not (Layout("smoke", 0).notebooks / "02_sampling.ipynb").exists(), "a failed run is never the good copy"

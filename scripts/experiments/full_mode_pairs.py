@@ -5,7 +5,7 @@ finished cpu run's demonstrations, and prints val and test ROC-AUC against the j
 
     .venv/bin/python scripts/experiments/full_mode_pairs.py smollm2-135m --pairs 660 --epochs 1 --seeds 0 1
 
-Writes data/runs/cpu/full_mode_pairs-<size>-<pairs>x<epochs>.csv."""
+Writes data/results/experiments/full_mode_pairs-<size>-<pairs>x<epochs>.json."""
 import argparse
 import tempfile
 import time

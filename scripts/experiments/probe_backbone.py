@@ -5,7 +5,7 @@ Val is the selection split; test is printed beside it.
 
     .venv/bin/python scripts/experiments/probe_backbone.py smollm2-135m gemma3-270m
 
-Writes data/runs/cpu/probe_backbone.csv."""
+Writes data/results/experiments/probe_backbone.json."""
 import sys
 
 import numpy as np

@@ -3,7 +3,9 @@ the same frozen features of the same training texts (expert and start continuati
 judge's own labels instead of the demonstrations' preferences. Scored like 04: ROC-AUC against the
 judge on the TEST pool (human, expert and start continuations). From a finished cpu run's cached features.
 
-    .venv/bin/python scripts/experiments/probe_ceiling.py smollm2-135m gemma3-270m"""
+    .venv/bin/python scripts/experiments/probe_ceiling.py smollm2-135m gemma3-270m
+
+Writes data/results/experiments/probe_ceiling.json."""
 import sys
 
 import numpy as np

@@ -4,7 +4,7 @@ finished cpu run's demonstrations. Val is the selection split; test is printed b
 
     .venv/bin/python scripts/experiments/probe_layers.py gemma3-270m smollm2-135m
 
-Writes data/runs/cpu/probe_layers.csv."""
+Writes data/results/experiments/probe_layers.json."""
 import sys
 
 import numpy as np

@@ -1,7 +1,9 @@
 """Does the probe want more demonstration pairs? Val AUC against the number of training pairs, from a
 finished cpu run's cached features (max-margin, 5 seeds per point, each a different random subset).
 
-    .venv/bin/python scripts/experiments/probe_learning_curve.py gemma3-270m smollm2-135m"""
+    .venv/bin/python scripts/experiments/probe_learning_curve.py gemma3-270m smollm2-135m
+
+Writes data/results/experiments/probe_learning_curve.json."""
 import sys
 
 import numpy as np

@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/experiments/probe_weight_decay.py smollm2-135m gemma3-270m
 
-Writes data/runs/cpu/probe_weight_decay.csv (5 seeds per setting; mean validation metrics)."""
+Writes data/results/experiments/probe_weight_decay.json (5 seeds per setting; mean validation metrics)."""
 import sys
 
 import numpy as np

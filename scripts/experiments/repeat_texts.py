@@ -2,7 +2,9 @@
 run, with its settings and one torch thread (as its worker had), and compares them with the run's, text by
 text, and the judge's scores of the identical ones, bit by bit.
 
-    .venv/bin/python scripts/experiments/repeat_texts.py smollm2-135m-start"""
+    .venv/bin/python scripts/experiments/repeat_texts.py smollm2-135m-start
+
+Writes data/results/experiments/repeat_texts-<label>.json."""
 import sys
 import time
 

@@ -6,7 +6,7 @@ on the run's greedy pairs. `val_auc_original`: against the judge on the human co
 
     .venv/bin/python scripts/experiments/sampled_demos.py smollm2-135m 4 1.0
 
-Writes data/runs/cpu/sampled_demos-<size>.csv (5 seeds per setting, mean validation metrics)."""
+Writes data/results/experiments/sampled_demos-<size>.json (5 seeds per setting, mean validation metrics)."""
 import sys
 import time
 

@@ -4,7 +4,7 @@ by both judges, each policy paired with the start policy's samples of the same p
 
     .venv/bin/python scripts/experiments/sampled_eval.py smollm2-135m 4 1.0
 
-Writes data/runs/cpu/sampled_eval-<size>.csv: per policy, mean P(toxic) and toxicity ratio over the
+Writes data/results/experiments/sampled_eval-<size>.json: per policy, mean P(toxic) and toxicity ratio over the
 samples, the change from the start policy, and a paired permutation p-value over prompts."""
 import sys
 

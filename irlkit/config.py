@@ -385,7 +385,7 @@ def _profiles() -> dict[str, Config]:
         workers=1,  # the 1.5B model's RLOO takes about half the machine's memory: one job at a time
         replicates=3,
         # 600 prompts (360 train / 90 val / 150 test), not cpu's 1,000: the 1.5B model's texts and features cost
-        # 6–19× SmolLM2's per unit (benchmarks/README.md, ladder_units.py), and a replicate must fit a session
+        # far more per unit than SmolLM2's (benchmarks/README.md, ladder_units.py), and a replicate must fit a session
         data=DataConfig(max_prompts=600, val_fraction=0.15, test_fraction=0.25),
         # LoRA rate chosen on val from (1e-4, 3e-4), for each size the same (scripts/experiments/rlhf_recipe.py,
         # rlhf_recipe_ladder.json)

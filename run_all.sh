@@ -15,4 +15,4 @@ if [[ $# -gt 1 || " $profiles " != *" $profile "* ]]; then
 fi
 source scripts/bootstrap.sh
 python -m irlkit.assets fetch --profile "$profile"
-exec python -m irlkit.runner "$profile"
+exec python -m irlkit.runner "$profile" --final  # final replicates: recovery reported on the sealed test set

@@ -57,7 +57,15 @@ class DataConfig:
     val_fraction: float = 0.15
     """Share of prompts in the validation split (model selection only)."""
     test_fraction: float = 0.25
-    """Share of prompts in the test split (every reported number)."""
+    """Share of prompts in the test split: the development test split, read while the code is developed."""
+    sealed: bool = False
+    """True only in the final replicates (`python -m irlkit.runner PROFILE --final`, what `./run_all.sh` runs): the
+    comments no other split uses are loaded as split `sealed`, their ids checked against `sealed_ids_hash`, and 04
+    reports every recovery number on them. False (development): they are never loaded."""
+    max_sealed: int = 0
+    """At most this many comments in the sealed set, balanced (0: every unused comment)."""
+    sealed_ids_hash: str = ""
+    """`data.ids_hash` of the sealed set's prompt ids, recorded when the profile's set was sealed."""
 
 
 @dataclass(frozen=True)
@@ -198,6 +206,9 @@ class EvalConfig:
     """Training-pair counts of the contraction curve (all pairs are always added)."""
     demo_bootstraps: int = 50
     """Resamples of the training pairs for the bootstrap over demonstrations (the selected probe setting)."""
+    null_heads: int = 1000
+    """Random heads on the probes' cached features (as 05's random control draws one): the null band of test AUCs
+    that a recovered reward must leave (04, `evaluation._null_band`)."""
     logprob_precision: str = "fp32"
     """`fp32`, or `bf16`: 04 computes the log-probabilities of the implicit reward β·log π_RLHF/π_start with
     both policies cast to bf16 (summed in fp32). Faster on a CPU with AMX; what it moves:
@@ -216,12 +227,14 @@ class RefinetuneConfig:
     after 04). The ladder profile's choice: two more RLOO runs per size, the 1.5B model's among them, would
     not fit a replicate into one working session on 2 cores (README, "The ladder")."""
     reward: str = "best_val"
-    """`best_val`: the single reward model with the best validation AUC; `ensemble`: mean of all seeds."""
+    """`best_val`: the single reward model that orders the val demonstration pairs best (label-free,
+    `metrics.LABEL_FREE`); `ensemble`: mean of all seeds."""
     mode: str = "probe"
     """IRL mode whose reward models are candidates."""
     loss: str = "auto"
-    """IRL loss whose reward models are candidates; `auto`: the loss with the best mean validation
-    AUC over seeds, per size (04 records the choice as `selected` in irl.json)."""
+    """IRL loss whose reward models are candidates; `auto`: the loss whose seeds order the val demonstration
+    pairs best on average (label-free, `metrics.LABEL_FREE`), per size (04 records the choice as `selected` in
+    irl.json, and the judge's pick beside it as `oracle_selected`)."""
     random_seed: int = 1234
     """Seed of the random reward model's head (the control)."""
     reward_scale: float = 0.25
@@ -335,7 +348,7 @@ def _profiles() -> dict[str, Config]:
         threads=2,
         workers=2,
         replicates=2,
-        data=DataConfig(max_prompts=96),
+        data=DataConfig(max_prompts=96, max_sealed=48, sealed_ids_hash="60ad8f697c4071d1"),
         rlhf=RLHFConfig(steps=2, learning_rate=1e-4, num_generations=2, prompts_per_step=2, precision="bf16"),
         sampling=SamplingConfig(max_new_tokens=8, precision="bf16"),
         irl=IRLConfig(probe_seeds=3, full_seeds=2, probe_epochs=5, full_epochs=2, full_losses=("max_margin",), full_blocks=1,
@@ -355,7 +368,8 @@ def _profiles() -> dict[str, Config]:
         replicates=3,
         # 660 train / 100 val / 240 test prompts: the probes' val AUC still rose with added training
         # pairs (scripts/experiments/probe_learning_curve.py), so the extra prompts go to train.
-        data=DataConfig(max_prompts=1000, val_fraction=0.1, test_fraction=0.24),
+        # the 784 comments of insults-long no split uses (392 toxic) are its sealed test set (data.sealed)
+        data=DataConfig(max_prompts=1000, val_fraction=0.1, test_fraction=0.24, sealed_ids_hash="85fadb0e1281b274"),
         # the learning rates' history: docs/history.md.
         # bf16 where only speed is at stake (AMX: benchmarks/README.md), and where the move is measured: the probe
         # features and 04's log-probabilities (docs/experiments/features_bf16.md), full mode's cached inputs
@@ -386,7 +400,8 @@ def _profiles() -> dict[str, Config]:
         replicates=3,
         # 600 prompts (360 train / 90 val / 150 test), not cpu's 1,000: the 1.5B model's texts and features cost
         # far more per unit than SmolLM2's (benchmarks/README.md, ladder_units.py), and a replicate must fit a session
-        data=DataConfig(max_prompts=600, val_fraction=0.15, test_fraction=0.25),
+        data=DataConfig(max_prompts=600, val_fraction=0.15, test_fraction=0.25, max_sealed=400,
+                        sealed_ids_hash="d7315afa1f4ecaa6"),
         # LoRA rate chosen on val from (1e-4, 3e-4), for each size the same (scripts/experiments/rlhf_recipe.py,
         # rlhf_recipe_ladder.json)
         rlhf=RLHFConfig(steps=24, learning_rate=3e-4, beta=0.05, num_generations=4, prompts_per_step=4,
@@ -475,13 +490,13 @@ def unpinned(cfg: "Config") -> list[str]:
     return [ref for ref in refs if "@" not in ref]
 
 AT_LEAST = {"seed": 0, "threads": 1, "workers": 1, "replicates": 1,
-            "data.max_prompts": 0, "data.min_words": 2, "data.max_prompt_words": 1, "data.max_continuation_words": 1,
+            "data.max_prompts": 0, "data.max_sealed": 0, "data.min_words": 2, "data.max_prompt_words": 1, "data.max_continuation_words": 1,
             "rlhf.steps": 1, "rlhf.num_generations": 2, "rlhf.prompts_per_step": 1,
             "sampling.max_new_tokens": 1, "sampling.batch_size": 1,
             "irl.probe_seeds": 1, "irl.full_seeds": 1, "irl.probe_epochs": 1, "irl.full_epochs": 1,
             "irl.full_max_pairs": 0, "irl.full_blocks": 0, "irl.batch_size": 1, "irl.max_length": 2, "irl.probe_weight_decay": 0.0,
             "eval.n_bootstrap": 100, "eval.bootstrap_seed": 0, "eval.ppl_texts": 1, "eval.logprob_vocab_block": 0,
-            "eval.posterior_samples": 20, "eval.demo_bootstraps": 2,
+            "eval.posterior_samples": 20, "eval.demo_bootstraps": 2, "eval.null_heads": 100,
             "refinetune.random_seed": 0, "refinetune.transfer_replicates": 0, "refinetune.seeds": 1, "refinetune.random_heads": 1,
             "rlhf.lora_rank": 0, "rlhf.lora_alpha": 1}
 """Settings with a lower bound (inclusive), by dotted name."""

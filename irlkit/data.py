@@ -17,7 +17,9 @@ import re
 import numpy as np
 import pandas as pd
 
-SPLITS = ("train", "val", "test")
+SPLITS = ("train", "val", "test", "sealed")
+"""train: IRL and RLOO fit on it; val: every choice; test: the development test split, read while the code is
+developed; sealed: the comments no other split uses, loaded only under `data.sealed` (the final replicates)."""
 SPLIT_SEED = 0
 """The split never depends on the run's seed: every seed sees the same test prompts."""
 
@@ -107,14 +109,50 @@ def build_prompts(raw: pd.DataFrame, cfg) -> pd.DataFrame:
 
 
 def load_prompts(cfg) -> pd.DataFrame:
+    """The profile's prompts, split train / val / test; under `data.sealed` (final replicates only) with the sealed
+    test set appended as split `sealed`, its ids checked against the hash the profile records."""
     if cfg.data.dataset not in LOADERS:
         raise ValueError(f"unknown dataset {cfg.data.dataset!r}; valid: {sorted(LOADERS)}")
-    prompts = build_prompts(LOADERS[cfg.data.dataset](), cfg)
-    empty = [split for split in SPLITS if not (prompts.split == split).any()]
+    raw = LOADERS[cfg.data.dataset]()
+    prompts = build_prompts(raw, cfg)
+    empty = [split for split in SPLITS[:3] if not (prompts.split == split).any()]
     if empty:
         raise ValueError(f"{cfg.data.dataset} with max_prompts={cfg.data.max_prompts}, val_fraction={cfg.data.val_fraction}, "
                          f"test_fraction={cfg.data.test_fraction} leaves no prompt in {empty}: raise max_prompts")
-    return prompts
+    if not cfg.data.sealed:
+        return prompts
+    sealed = sealed_prompts(raw, prompts, cfg)
+    got = ids_hash(sealed.prompt_id)
+    if got != cfg.data.sealed_ids_hash:
+        raise ValueError(f"the sealed test set of {cfg.data.dataset} (max_sealed={cfg.data.max_sealed}) has ids hash {got}, "
+                         f"the profile records {cfg.data.sealed_ids_hash or 'none'}: the set is not the one that was sealed")
+    return pd.concat([prompts, sealed], ignore_index=True)
+
+
+def sealed_prompts(raw: pd.DataFrame, prompts: pd.DataFrame, cfg) -> pd.DataFrame:
+    """The sealed test set: the comments of the prompt set that pass its filter and that no split of the profile
+    uses, balanced as far as they go (at most `data.max_sealed`, 0 = all), as split `sealed`."""
+    from dataclasses import replace
+
+    everything = build_prompts(raw, replace(cfg, data=replace(cfg.data, max_prompts=0)))
+    rest = everything[~everything.prompt_id.isin(prompts.prompt_id)]
+    toxic, clean = rest[rest.human_label == 1], rest[rest.human_label == 0]
+    n = min(len(toxic), len(clean))
+    if cfg.data.max_sealed:
+        n = min(n, cfg.data.max_sealed // 2)
+    rng = np.random.default_rng(SPLIT_SEED + 1)
+    chosen = pd.concat([group.iloc[np.sort(rng.permutation(len(group))[:n])] for group in (toxic, clean)])
+    return chosen.sort_index().assign(split="sealed").reset_index(drop=True)
+
+
+def ids_hash(prompt_ids) -> str:
+    """SHA-256 (16 hex digits) of sorted prompt ids: what fixes a set of prompts (`data.sealed_ids_hash`)."""
+    return hashlib.sha256("\n".join(sorted(prompt_ids)).encode()).hexdigest()[:16]
+
+
+def report_split(cfg) -> str:
+    """The split every recovery number of 04 is reported on: `sealed` in the final replicates, else `test`."""
+    return "sealed" if cfg.data.sealed else "test"
 
 
 LOADERS = {"insults-long": _insults_raw, "jigsaw-long-2000": _jigsaw_raw}

@@ -21,13 +21,19 @@ from irlkit import metrics
 FLAT_METRICS = {"sign_accuracy": ("judge", "sign_accuracy"), "calibrated_accuracy": ("judge", "calibrated_accuracy"),
                 "majority_accuracy": ("judge", "majority_accuracy"),
                 "auc": ("judge", "auc"), "auc_model_text": ("judge_model_text", "auc"),
-                "auc_human_text": ("judge_human_text", "auc"),
+                "auc_human_text": ("judge_human_text", "auc"), "auc_expert_text": ("judge_expert_text", "auc"),
+                "auc_start_text": ("judge_start_text", "auc"),
                 "f1": ("judge", "calibrated_f1"), "sign_f1": ("judge", "sign_f1"),
                 "pearson": ("judge", "pearson"), "spearman": ("judge", "spearman"), "kendall": ("judge", "kendall"),
                 "pearson_distance": ("judge", "pearson_distance"), "canonical_distance": ("canonical_distance",),
                 "human_sign_accuracy": ("human", "sign_accuracy"), "human_calibrated_accuracy": ("human", "calibrated_accuracy"),
                 "human_auc": ("human", "auc"), "pairwise_accuracy": ("pairwise_accuracy",)}
 """The per-seed scalar metrics summarised over seeds, by name -> path in `evaluate_reward`'s output."""
+SOURCE_MASKS = {"auc": lambda src: np.ones(len(src), bool), "auc_model_text": lambda src: src != "original",
+                "auc_human_text": lambda src: src == "original", "auc_expert_text": lambda src: src == "expert",
+                "auc_start_text": lambda src: src == "start"}
+"""The test texts each AUC against the judge reads, by the source column of a text pool: all of them, the
+model-written ones (the headline: who wrote a text tells nothing within it), and each source alone."""
 
 
 def evaluate_reward(val_pool, test_pool, val_comments, test_comments, r: dict) -> dict:
@@ -35,14 +41,13 @@ def evaluate_reward(val_pool, test_pool, val_comments, test_comments, r: dict) -
     thr_judge = metrics.best_threshold(r["val_pool"], metrics.is_toxic(val_pool.p_judge.values))
     thr_human = metrics.best_threshold(r["val_comments"], val_comments.human_label.values.astype(bool))
     src = test_pool.source.values
-    model_text, human_text = src != "original", src == "original"
+    within = {name.replace("auc", "judge"): mask(src) for name, mask in SOURCE_MASKS.items() if name != "auc"}
     return {
         "canonical_distance": metrics.canonical_distance(r["test_pool"], -test_pool.p_judge.values,
                                                          test_pool.prompt_id.values),
         "judge": metrics.reward_vs_judge(r["test_pool"], test_pool.p_judge.values, threshold=thr_judge),
-        # within one source: "toxic" apart from "human-written" (most judge-toxic test texts are human)
-        "judge_model_text": metrics.reward_vs_judge(r["test_pool"][model_text], test_pool.p_judge.values[model_text]),
-        "judge_human_text": metrics.reward_vs_judge(r["test_pool"][human_text], test_pool.p_judge.values[human_text]),
+        # within one source: "toxic" apart from "who wrote it" (most judge-toxic test texts are human)
+        **{name: metrics.reward_vs_judge(r["test_pool"][m], test_pool.p_judge.values[m]) for name, m in within.items()},
         "human": metrics.reward_vs_labels(r["test_comments"], test_comments.human_label.values.astype(bool),
                                           threshold=thr_human),
         "pairwise_accuracy": metrics.pairwise_accuracy(r["test_pool"][src == "expert"], r["test_pool"][src == "start"]),
@@ -66,10 +71,10 @@ def score(eval_sets: dict, r: dict) -> dict:
                                 eval_sets["test_comments"], r))
 
 
-CI_METRICS = ("auc", "auc_model_text", "auc_human_text", "human_auc", "pairwise_accuracy", "pearson",
-              "sign_accuracy", "calibrated_accuracy")
+CI_METRICS = ("auc", "auc_model_text", "auc_human_text", "auc_expert_text", "auc_start_text", "human_auc",
+              "pairwise_accuracy", "pearson", "sign_accuracy", "calibrated_accuracy")
 """The metrics that get an interval (irl.json: `<metric>_ci`)."""
-COMPARED = ("auc", "auc_model_text", "auc_human_text", "human_auc")
+COMPARED = ("auc", "auc_model_text", "auc_human_text", "auc_expert_text", "auc_start_text", "human_auc")
 """The metrics two rewards are compared on."""
 
 
@@ -95,14 +100,13 @@ def prompt_bootstrap(rewards: dict[str, dict], eval_sets: dict, *, n: int, ci: f
         pi = np.repeat(np.arange(len(pool_prompt)), weight[pool_prompt])  # every text of a drawn prompt, as often
         ci_ = np.repeat(np.arange(len(comment_prompt)), weight[comment_prompt])
         src, tox, pj = source[pi], toxic[pi], p_judge[pi]
+        masks = {m: mask(src) for m, mask in SOURCE_MASKS.items()}
         for name, r in rewards.items():
             rp, rc = r["test_pool"][pi], r["test_comments"][ci_]
-            model_text, human_text = src != "original", src == "original"
             # expert and start rows of the same prompt sit at the same place in their blocks (text_pool's order)
             d = draws[name]
-            d["auc"][b] = metrics.auc(rp, tox)
-            d["auc_model_text"][b] = metrics.auc(rp[model_text], tox[model_text])
-            d["auc_human_text"][b] = metrics.auc(rp[human_text], tox[human_text])
+            for m, mask in masks.items():
+                d[m][b] = metrics.auc(rp[mask], tox[mask])
             d["human_auc"][b] = metrics.auc(rc, human[ci_])
             d["pairwise_accuracy"][b] = metrics.pairwise_accuracy(rp[src == "expert"], rp[src == "start"])
             d["pearson"][b] = metrics.pearson_r(rp, -pj)
@@ -145,15 +149,25 @@ def flat_with_ci(cis: dict) -> dict:
     return {k: v for m in CI_METRICS for k, v in ((m, cis[m]["value"]), (f"{m}_ci", cis[m]["ci"]))}
 
 
-def ceiling(feats: dict, train_toxic: np.ndarray, val_pool, Cs=(0.01, 0.1, 1.0, 10.0)):
+def excess_share(auc: float, ceiling_auc: float) -> float:
+    """A reward's AUC as a share of the ceiling's, both as excess over chance: (AUC − 0.5) / (ceiling − 0.5)."""
+    return float((auc - 0.5) / (ceiling_auc - 0.5)) if ceiling_auc > 0.5 else float("nan")
+
+
+CEILING_C = tuple(float(c) for c in np.logspace(-5, 2, 15))
+"""The ceiling's grid of inverse regularisation C, wide enough that val's choice is interior (irl.json records
+`C_interior`): the judge-labelled training texts favour strong regularisation."""
+
+
+def ceiling(feats: dict, train_toxic: np.ndarray, val_pool, Cs=CEILING_C):
     """The supervised linear ceiling: logistic regression on the same standardised frozen features,
     fitted to the judge's labels of the training texts (expert then start continuations), its inverse
-    regularisation C chosen by val AUC. Returns (C, {eval set: reward values}) with reward = −logit, or
-    (None, None) when the training texts hold one class only."""
+    regularisation C chosen by val AUC. Returns (C, the grid, {eval set: reward values}) with reward = −logit,
+    or (None, the grid, None) when the training texts hold one class only."""
     from sklearn.linear_model import LogisticRegression
 
     if len(np.unique(train_toxic)) < 2:
-        return None, None  # the judge finds no toxic (or no clean) training text: nothing to fit
+        return None, Cs, None  # the judge finds no toxic (or no clean) training text: nothing to fit
     x = np.concatenate([feats["train_expert"], feats["train_start"]])
     mu, sd = x.mean(0), x.std(0) + 1e-6
     z = lambda a: (a - mu) / sd  # noqa: E731
@@ -164,5 +178,5 @@ def ceiling(feats: dict, train_toxic: np.ndarray, val_pool, Cs=(0.01, 0.1, 1.0, 
         if val_auc > best[0]:
             best = (val_auc, c, model)
     _, c, model = best
-    return c, {name: -model.decision_function(z(feats[name])) for name in ("val_pool", "test_pool", "val_comments",
-                                                                          "test_comments")}
+    return c, Cs, {name: -model.decision_function(z(feats[name])) for name in ("val_pool", "test_pool", "val_comments",
+                                                                              "test_comments")}

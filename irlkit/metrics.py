@@ -176,6 +176,27 @@ def pairwise_accuracy(reward_expert, reward_start) -> float:
     return float(np.mean(d > 0) + 0.5 * np.mean(d == 0))
 
 
+def pair_margin(reward_expert, reward_start) -> float:
+    """Mean R̂(expert) − R̂(start) over pairs, in units of R̂'s sd over both sides: how far apart a reward puts
+    the pairs, free of its scale (which no pairwise loss fixes); NaN for a constant reward."""
+    e, s = np.asarray(reward_expert, float), np.asarray(reward_start, float)
+    sd = np.concatenate([e, s]).std()
+    return float(np.mean(e - s) / sd) if sd > 0 else float("nan")
+
+
+LABEL_FREE = ("val_pairwise_accuracy", "val_pair_margin")
+"""How a recovered reward is chosen (its mode, loss and seed): by how well it orders **held-out demonstration
+pairs** (val), the only evidence an auditor of a real model has: the share ordered as the demonstrations do,
+then the standardised margin between them. No judge score or human label enters; the judge's val AUC is
+recorded beside it as an oracle, never used."""
+
+
+def label_free_best(rows) -> int:
+    """Index of the best of `rows` (dicts with the `LABEL_FREE` keys) by `LABEL_FREE`, in order; the first on ties."""
+    keys = [tuple(-np.inf if v != v else v for v in (row[k] for k in LABEL_FREE)) for row in rows]
+    return max(range(len(keys)), key=lambda i: (keys[i], -i))
+
+
 # -- non-identifiability ----------------------------------------------------------
 
 
@@ -191,10 +212,13 @@ def seed_agreement(rewards_by_seed: np.ndarray) -> np.ndarray:
 
 
 def spread(values) -> dict:
-    """mean, sd, min, max over seeds."""
+    """mean, sd, min, max over seeds (NaN values left out; all NaN where every value is)."""
     v = np.asarray(values, float)
-    return {"mean": float(np.nanmean(v)), "sd": float(np.nanstd(v, ddof=1)) if len(v) > 1 else 0.0,
-            "min": float(np.nanmin(v)), "max": float(np.nanmax(v)), "n": int(len(v))}
+    f = v[~np.isnan(v)]
+    if not len(f):
+        return {"mean": float("nan"), "sd": float("nan"), "min": float("nan"), "max": float("nan"), "n": int(len(v))}
+    return {"mean": float(f.mean()), "sd": float(f.std(ddof=1)) if len(f) > 1 else 0.0,
+            "min": float(f.min()), "max": float(f.max()), "n": int(len(v))}
 
 
 def mean_off_diagonal(matrix) -> float:

@@ -128,6 +128,32 @@ def metric_bars(irl: dict, metric_names=("calibrated_accuracy", "auc", "f1", "pa
     return fig
 
 
+def goal_recovery(irl: dict, metric: str = "auc_model_text"):
+    """Per size: is the goal recovered beyond who wrote the text? ROC-AUC vs the judge on model-written test texts
+    (`metric`) of the label-free IRL reward and its references (`quantities.GOAL_REWARDS`), with their intervals over test
+    prompts where 04 computed one, and the null band of random heads on the same features in grey."""
+    sizes = list(irl)
+    fig, axes = plt.subplots(1, len(sizes), figsize=(5.2 * len(sizes), 3.8), squeeze=False, sharey=True)
+    for ax, size in zip(axes[0], sizes):
+        s = irl[size]
+        band = s.get("null_band", {}).get(metric)
+        if band:
+            ax.axhspan(band["q025"], band["q975"], color="0.88", zorder=0, label=f"{s['null_band']['n_heads']} random heads, 95%")
+        shown = [(label, quantities.entry(s, key)) for key, label in quantities.GOAL_REWARDS
+                 if metric in quantities.entry(s, key)]
+        for x, (label, e) in enumerate(shown):
+            ci = e.get(f"{metric}_ci")
+            err = None if ci is None else [[e[metric] - ci[0]], [ci[1] - e[metric]]]
+            ax.bar(x, e[metric], 0.6, yerr=err, capsize=3, color=PALETTE[0] if x == 0 else "0.55")
+        ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+        ax.set_xticks(range(len(shown)), [label for label, _ in shown], fontsize=8)
+        ax.set(title=size, ylim=(0, 1), ylabel="ROC-AUC vs judge, model-written" if metric == "auc_model_text" else metric)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle("Is the goal recovered beyond who wrote the text? (bars: 95% over test prompts)")
+    fig.tight_layout()
+    return fig
+
+
 def confusions(irl: dict, model: str | None = None):
     """Confusion matrices of the val-selected reward model (`model` = mode/loss; default: each size's
     `selected`), against the judge and against human labels."""
@@ -236,20 +262,24 @@ def _test_bars(ax, xs, test_cis, view=(-np.inf, np.inf)) -> bool:
     return drawn
 
 
-def over_replicates(summary: dict, quantities: dict[str, str], title: str, ylabel: str, reference: float | None = None,
-                    bounds: tuple = (None, None)):
-    """Each quantity of summary.json (`quantities`: {name: label}) per size: a dot per replicate, the mean
+def over_replicates(summary: dict, shown: dict[str, str], title: str, ylabel: str, reference: float | None = None,
+                    bounds: tuple = (None, None), band: tuple = ()):
+    """Each quantity of summary.json (`shown`: {name: label}) per size: a dot per replicate, the mean
     and its interval over replicates (the summary's t-interval) as a bar, and behind each dot, in grey, that
-    replicate's test-set bootstrap interval where the results have one. The axes fit the replicates' values
-    (within `bounds`, the range the quantities can take); an interval reaching past them ends in a triangle
-    (its full extent is in summary.json)."""
+    replicate's test-set bootstrap interval where the results have one. `band` = (low, high) quantities: a grey
+    box behind every column from the replicates' mean low to mean high (the null band of random heads). The axes
+    fit the replicates' values (within `bounds`, the range the quantities can take); an interval reaching past
+    them ends in a triangle (its full extent is in summary.json)."""
     sizes = list(summary["sizes"])
-    quantities = {n: label for n, label in quantities.items() if any(n in summary["sizes"][s] for s in sizes)}
+    quantities = {n: label for n, label in shown.items() if any(n in summary["sizes"][s] for s in sizes)}
     if not quantities:
         raise ValueError("none of these quantities is in summary.json (06 shows only what the profile measured)")
+    bands = {j: (summary["sizes"][size][band[0]]["mean"], summary["sizes"][size][band[1]]["mean"])
+             for j, size in enumerate(sizes) if band and all(b in summary["sizes"][size] for b in band)}
     entries = [(j, i, summary["sizes"][size][name]) for j, size in enumerate(sizes)
                for i, name in enumerate(quantities) if name in summary["sizes"][size]]
-    seen = [v for *_, q in entries for v in (*q["values"], q["mean"]) if v == v] or [0.0, 1.0]
+    seen = [v for *_, q in entries for v in (*q["values"], q["mean"]) if v == v] + [v for b in bands.values() for v in b]
+    seen = seen or [0.0, 1.0]
     ends = [e for *_, q in entries for e in (*q["ci"], *(e for t in q.get("test_ci", []) if t for e in t)) if e == e]
     margin = max(0.3 * (max(seen) - min(seen)), 0.05)
     reach = (min(seen) - 3 * margin, max(seen) + 3 * margin)  # intervals are shown whole up to here
@@ -260,6 +290,10 @@ def over_replicates(summary: dict, quantities: dict[str, str], title: str, ylabe
     cut, labelled, within = False, set(), False
     for j, i, q in entries:
         x = i + (j - (len(sizes) - 1) / 2) * width
+        if j in bands:
+            ax.fill_between([x - width / 2, x + width / 2], *bands[j], color="0.85", lw=0, zorder=0,
+                            label=None if "band" in labelled else "null band: 95% of random heads")
+            labelled.add("band")
         lo, hi = q["ci"]
         if lo == lo:  # an interval (n >= 2)
             shown = (max(lo, view[0]), min(hi, view[1]))
@@ -330,10 +364,19 @@ def size_axis(summary: dict, params_m: dict[str, float], quantities: dict[str, s
     return fig
 
 
-REPLICATE_FIGURES = {name: (quantities.figure_quantities(name), f.title, f.ylabel, f.reference, f.bounds)
-                     for name, f in quantities.FIGURES.items()}
-"""06's figures over replicates: {file name: (quantities, title, y label, reference line, the range the
-quantities can take)}, from `quantities.FIGURES`."""
+REPLICATE_FIGURES = tuple(quantities.FIGURES)
+"""06's figures over replicates, by file name (`quantities.FIGURES`: what each draws)."""
+
+
+def measured(summary: dict, name: str) -> bool:
+    """Whether summary.json holds any quantity figure `name` draws (05's are absent where re-alignment is off)."""
+    return any(q in entry for q in quantities.figure_quantities(name) for entry in summary["sizes"].values())
+
+
+def figure_over_replicates(summary: dict, name: str):
+    """06's figure `name` (`quantities.FIGURES`) of summary.json, by `over_replicates`."""
+    f = quantities.FIGURES[name]
+    return over_replicates(summary, quantities.figure_quantities(name), f.title, f.ylabel, f.reference, f.bounds, f.band)
 
 
 def posterior_auc(irl: dict):
@@ -380,15 +423,29 @@ def contraction(irl: dict):
 
 
 def cross_replicate(summary: dict):
-    """Per size: Spearman ρ between the rewards recovered from independent RLHF runs, on the same texts."""
+    """Per size: Spearman ρ between the rewards recovered from independent RLHF runs, on the same texts with one
+    method (top), and the same agreement beside its references (bottom): the method's seeds within one run, two
+    halves of one run's demonstrations, and rewards of the same AUCs that were the judge plus independent noise."""
     sizes = [s for s, a in summary.get("cross_replicate_agreement", {}).items() if a]
-    fig, axes = plt.subplots(1, max(len(sizes), 1), figsize=(5 * max(len(sizes), 1), 4.2), squeeze=False)
-    for ax, size in zip(axes[0], sizes):
+    fig, axes = plt.subplots(2, max(len(sizes), 1), figsize=(5 * max(len(sizes), 1), 7.0), squeeze=False,
+                             gridspec_kw={"height_ratios": [3, 1.4]})
+    for j, size in enumerate(sizes):
         a = summary["cross_replicate_agreement"][size]
-        sns.heatmap(np.array(a["spearman"]), ax=ax, vmin=-1, vmax=1, cmap="vlag", square=True, annot=True, fmt=".2f",
-                    xticklabels=a["replicates"], yticklabels=a["replicates"], cbar_kws={"label": "Spearman ρ"})
-        cos = f", head cosine {a['cosine_mean']:.2f}" if "cosine_mean" in a else ""
-        ax.set(title=f"{size}: mean ρ {a['spearman_mean']:.2f}{cos}")
+        sns.heatmap(np.array(a["spearman"]), ax=axes[0, j], vmin=-1, vmax=1, cmap="vlag", square=True, annot=True,
+                    fmt=".2f", xticklabels=a["replicates"], yticklabels=a["replicates"], cbar_kws={"label": "Spearman ρ"})
+        axes[0, j].set_title(f"{size} · {a.get('method', 'selected reward')}", fontsize=10)
+        bars = {"independent\nRLHF runs": a["spearman_mean"], "seeds of\none run": a.get("within_replicate_seeds"),
+                "halves of one run's\ndemonstrations": a.get("demonstration_halves"),
+                "judge + noise,\nsame AUCs": a.get("judge_plus_noise")}
+        bars = {k: v for k, v in bars.items() if v is not None}
+        ax = axes[1, j]
+        ax.barh(list(bars), list(bars.values()), color=[PALETTE[0]] + ["0.6"] * (len(bars) - 1))
+        for y, v in enumerate(bars.values()):
+            ax.text(v + 0.02 if v >= 0 else v - 0.02, y, f"{v:.2f}", va="center", ha="left" if v >= 0 else "right", fontsize=8)
+        ax.set_xlim(-0.2 if min(bars.values()) < 0 else 0, 1.15)
+        ax.invert_yaxis()
+        ax.tick_params(axis="y", labelsize=8)
+        ax.set_xlabel(f"mean Spearman ρ on {a.get('n_texts', 'the')} shared test texts")
     fig.suptitle("Rewards recovered from independent RLHF runs, scored on the same held-out texts")
     fig.tight_layout()
     return fig

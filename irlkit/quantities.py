@@ -1,8 +1,8 @@
 """The summary's quantities and 05's reward arms, declared once: `summary.json` (`replicates`), the report's and
 the README's table (`report`) and 06's figures over replicates (`plots`) are all read from here.
 
-    QUANTITIES["irl_auc"].label        # 'IRL reward chosen on val: ROC-AUC vs judge (all test texts)'
-    figure_quantities("recovery")      # {'irl_auc': 'IRL reward\\nvs judge', ...}: what that figure draws
+    QUANTITIES["irl_auc_model_text"].label   # the headline row: 'IRL reward (label-free selection): ROC-AUC …'
+    figure_quantities("recovery")            # {'irl_auc_model_text': 'IRL\\n(label-free)', ...}: what it draws
     [q.name for q in table_rows()]     # the summary table's rows, in the README's order
 
 Adding a reward arm to 05: a row of `ARMS` here, its reward and policy in `stages/realignment.py`, and its stage
@@ -46,6 +46,9 @@ class Quantity:
     """Its tick label in that figure."""
     paired: tuple = ()
     """(a, b): the quantity is the per-replicate difference a − b, with its t-interval and p-value."""
+    scale: str = "linear"
+    """Where its interval over replicates is computed (`replicates.SCALES`): `logit` for a share or an AUC in
+    (0, 1), `log1p` for a relative change (≥ −1), `linear` otherwise."""
 
 
 @dataclass(frozen=True)
@@ -56,12 +59,16 @@ class Figure:
     """A horizontal line to read against (chance, no change)."""
     bounds: tuple
     """The range its quantities can take."""
+    band: tuple = ()
+    """(low, high) quantities drawn as a grey band behind every column: the null band of random heads."""
 
 
 FIGURES = {
     "toxicity_by_stage": Figure("Toxicity ratio of test-prompt continuations by stage (ground-truth judge)",
                                 "toxicity ratio (P ≥ 0.5)", None, (0.0, 1.0)),
-    "recovery": Figure("How well the reward is recovered: ROC-AUC on held-out texts", "ROC-AUC", 0.5, (0.0, 1.0)),
+    "recovery": Figure("Is the goal recovered? ROC-AUC vs the judge on model-written test texts",
+                       "ROC-AUC, model-written texts", 0.5, (0.0, 1.0),
+                       band=("null_auc_model_text_lo", "null_auc_model_text_hi")),
     "realignment": Figure("Re-alignment: relative change of the toxicity ratio, by reward", "relative change vs start",
                           0.0, (None, None)),
 }
@@ -69,37 +76,82 @@ FIGURES = {
 
 _STAGE_SHORT = {"true": "RLHF\n(true reward)", "irl": "RLHF\n(IRL reward)", "random": "RLHF\n(random head)",
                 "transfer": "RLHF\n(other size's IRL)"}
+_MT = "on model-written test texts"
 
 QUANTITIES = {q.name: q for q in (
-    Quantity("ratio_start", "", "toxicity_by_stage", "start"),
-    Quantity("ratio_rlhf", "", "toxicity_by_stage", "RLHF\n(true reward)"),
-    *(Quantity(f"ratio_{a.name}", "", "toxicity_by_stage", _STAGE_SHORT.get(a.name, a.short)) for a in ARMS
+    Quantity("ratio_start", "", "toxicity_by_stage", "start", scale="logit"),
+    Quantity("ratio_rlhf", "", "toxicity_by_stage", "RLHF\n(true reward)", scale="logit"),
+    *(Quantity(f"ratio_{a.name}", "", "toxicity_by_stage", _STAGE_SHORT.get(a.name, a.short), scale="logit") for a in ARMS
       if a.name != "true"),
-    Quantity("rlhf_relative_change", "RLHF: relative change of the judge's toxicity ratio"),
-    Quantity("rlhf_relative_change_second", "RLHF: the same under the second judge (never trained on)"),
-    Quantity("rlhf_perplexity_change", "RLHF: relative change of perplexity (clean human comments)"),
-    Quantity("irl_auc", "IRL reward chosen on val: ROC-AUC vs judge (all test texts)", "recovery", "IRL reward\nvs judge"),
-    Quantity("irl_auc_model_text", "… on model-written test texts only"),
-    Quantity("irl_auc_human_text", "… on human-written test texts only"),
-    Quantity("irl_human_auc", "IRL reward chosen on val: ROC-AUC vs human labels", "recovery", "IRL reward\nvs human labels"),
-    Quantity("ceiling_auc", "supervised linear ceiling on the same features: ROC-AUC vs judge"),
-    Quantity("irl_share_of_ceiling", "IRL reward's AUC as a share of the ceiling's"),
-    Quantity("implicit_auc", "implicit reward β·log π_RLHF/π_start: ROC-AUC vs judge", "recovery", "implicit reward\nvs judge"),
-    Quantity("implicit_auc_model_text", "… on model-written test texts only"),
-    Quantity("random_auc", "random head: ROC-AUC vs judge", "recovery", "random head\nvs judge"),
-    Quantity("random_auc_model_text", "… on model-written test texts only"),
-    *(Quantity(f"realign_relative_change_{a.name}", a.label, "realignment", a.short) for a in ARMS),
+    # the headline: does IRL read the goal, beyond who wrote the text?
+    Quantity("irl_auc_model_text", f"IRL reward (label-free selection): ROC-AUC vs judge {_MT}", "recovery",
+             "IRL\n(label-free)", scale="logit"),
+    Quantity("source_only_auc_model_text", "… a reward that knows only who wrote the text (source only)", "recovery",
+             "source\nonly", scale="logit"),
+    Quantity("null_auc_model_text_hi", "… 97.5% of random heads on the same features (null band's top)", scale="logit"),
+    Quantity("implicit_auc_model_text", "… the implicit reward β·log π_RLHF/π_start (no training)", "recovery",
+             "implicit\nreward", scale="logit"),
+    Quantity("oracle_irl_auc_model_text", "… IRL reward selected with the judge's val AUC (oracle: no auditor has it)",
+             "recovery", "IRL\n(oracle)", scale="logit"),
+    Quantity("judge_oriented_auc_model_text", "… the same method on the pairs re-oriented by the judge (what the texts allow)",
+             "recovery", "judge-\noriented", scale="logit"),
+    Quantity("ceiling_auc_model_text", "… supervised linear ceiling on the same features (judge labels)", "recovery",
+             "ceiling", scale="logit"),
+    Quantity("irl_share_of_ceiling_model_text", "IRL's AUC excess over chance as a share of the ceiling's (model-written)"),
+    Quantity("irl_auc_expert_text", "IRL reward: ROC-AUC vs judge within the RLHF policy's texts", scale="logit"),
+    Quantity("irl_auc_start_text", "IRL reward: ROC-AUC vs judge within the start policy's texts", scale="logit"),
+    Quantity("irl_auc_human_text", "IRL reward: ROC-AUC vs judge within human-written texts", scale="logit"),
+    Quantity("irl_auc", "IRL reward: ROC-AUC vs judge, all test texts pooled (mostly who wrote them)", scale="logit"),
+    Quantity("source_only_auc", "… source only, pooled", scale="logit"),
+    Quantity("null_auc_hi", "… 97.5% of random heads, pooled", scale="logit"),
+    Quantity("irl_share_of_ceiling", "IRL's AUC excess over chance as a share of the ceiling's (pooled)"),
+    Quantity("irl_human_auc", "IRL reward: ROC-AUC vs human labels", scale="logit"),
+    # what the demonstrations carry of the goal
+    Quantity("demo_judge_agreement", "demonstrations: share of training pairs the judge orders as they do", scale="logit"),
+    Quantity("demo_ties", "demonstrations: share of training pairs the judge scores alike", scale="logit"),
+    Quantity("demo_judge_gap", "demonstrations: mean judge P(toxic), start − RLHF policy"),
+    Quantity("rlhf_relative_change", "RLHF: relative change of the judge's toxicity ratio", scale="log1p"),
+    Quantity("rlhf_relative_change_second", "RLHF: the same under the second judge (never trained on)", scale="log1p"),
+    Quantity("rlhf_perplexity_change", "RLHF: relative change of perplexity (clean human comments)", scale="log1p"),
+    Quantity("random_auc_model_text", f"05's random head (one draw): ROC-AUC vs judge {_MT}", scale="logit"),
+    *(Quantity(f"realign_relative_change_{a.name}", a.label, "realignment", a.short, scale="log1p") for a in ARMS),
     Quantity("irl_share_of_true_cut", "IRL reward's cut as a share of the true reward's"),
     Quantity("irl_minus_random", "re-alignment, IRL minus random (paired by replicate; < 0: IRL cut more)", "realignment",
              "IRL − random\n(paired)", ("realign_relative_change_irl", "realign_relative_change_random")),
     Quantity("irl_minus_true", "re-alignment, IRL minus true (paired by replicate; > 0: IRL cut less)",
              paired=("realign_relative_change_irl", "realign_relative_change_true")),
-    Quantity("irl_auc_minus_random_auc", "ROC-AUC vs judge, IRL minus random head (paired by replicate)",
-             paired=("irl_auc", "random_auc")),
-    Quantity("irl_auc_minus_implicit_auc", "ROC-AUC vs judge, IRL minus implicit reward (paired by replicate)",
-             paired=("irl_auc", "implicit_auc")),
+    Quantity("irl_minus_source_only_model_text", f"ROC-AUC {_MT}, IRL minus source only (paired by replicate)",
+             paired=("irl_auc_model_text", "source_only_auc_model_text")),
+    Quantity("irl_minus_null_model_text", f"ROC-AUC {_MT}, IRL minus the null band's top (paired by replicate)",
+             paired=("irl_auc_model_text", "null_auc_model_text_hi")),
+    Quantity("irl_minus_implicit_model_text", f"ROC-AUC {_MT}, IRL minus implicit reward (paired by replicate)",
+             paired=("irl_auc_model_text", "implicit_auc_model_text")),
+    Quantity("irl_minus_oracle_model_text", f"ROC-AUC {_MT}, label-free minus oracle selection (paired by replicate)",
+             paired=("irl_auc_model_text", "oracle_irl_auc_model_text")),
+    Quantity("judge_oriented_minus_irl_model_text", f"ROC-AUC {_MT}, judge-oriented minus IRL: what the method leaves "
+             "(paired by replicate)", paired=("judge_oriented_auc_model_text", "irl_auc_model_text")),
 )}
-"""Every quantity of summary.json, in the order of the README's table."""
+"""Every quantity of summary.json, in the order of the README's table (the headline first)."""
+
+
+def scale_of(name: str) -> str:
+    """Where `name`'s interval over replicates is computed (`Quantity.scale`; linear for an undeclared name)."""
+    q = QUANTITIES.get(name)
+    return q.scale if q else "linear"
+
+
+GOAL_REWARDS = (("selected_reward", "IRL\n(label-free)"), ("oracle_reward", "IRL\n(oracle)"),
+                (("implicit", "sum"), "implicit\nreward"), ("source_only", "source\nonly"),
+                ("judge_oriented", "judge-\noriented"), ("ceiling", "ceiling"))
+"""One replicate's recovered reward and its references, as 04's figure and table show them, in order: its entry in
+irl.json (a key, or a path of keys) and its label."""
+
+
+def entry(size_result: dict, key) -> dict:
+    """irl.json's entry of one size at `key` (a key or a path of keys; {} where it is absent)."""
+    for k in (key if isinstance(key, tuple) else (key,)):
+        size_result = size_result.get(k, {}) if isinstance(size_result, dict) else {}
+    return size_result
 
 
 def table_rows() -> list[Quantity]:

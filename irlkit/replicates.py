@@ -25,7 +25,7 @@ from irlkit import layout
 
 from irlkit.provenance import CODE, RENDER_ONLY, code_hash, cpu_model  # noqa: F401  (defined there)
 
-from irlkit.quantities import ARMS, paired as _paired  # noqa: E402  (declared there, with every summary quantity)
+from irlkit.quantities import ARMS, paired as _paired, scale_of  # noqa: E402  (declared there, with every quantity)
 
 
 def manifest(cfg, replicate: int, seconds: dict) -> dict:
@@ -71,15 +71,29 @@ def is_current(runs: dict[int, dict], cfg) -> bool:
                               for r in runs.values())
 
 
-def interval(values, ci: float = 0.95) -> dict:
-    """Mean and t-interval over replicates; `ci` is NaN with fewer than two values."""
+SCALES = {"linear": (lambda x: x, lambda y: y),
+          "logit": (lambda x: np.log(np.clip(x, 1e-6, 1 - 1e-6) / (1 - np.clip(x, 1e-6, 1 - 1e-6))),
+                    lambda y: 1 / (1 + np.exp(-y))),
+          "log1p": (lambda x: np.log1p(np.clip(x, -1 + 1e-6, None)), np.expm1)}
+"""Where a t-interval is computed, by the range a quantity can take (`quantities.Quantity.scale`): AUCs and
+ratios in (0, 1) on the logit scale, relative changes (≥ −1) on log(1 + x), the rest as they are; the interval
+is mapped back, so it never leaves the range."""
+
+
+def interval(values, ci: float = 0.95, scale: str = "linear") -> dict:
+    """Mean and t-interval over replicates, computed on `scale` (`SCALES`) and mapped back; `ci` is NaN with
+    fewer than two values."""
     v = np.asarray([x for x in values if x is not None and not math.isnan(x)], float)
     out = {"values": [float(x) for x in values], "mean": float(v.mean()) if len(v) else float("nan"), "n": len(v)}
-    if len(v) >= 2 and v.std(ddof=1) > 0:
-        half = stats.t.ppf(0.5 + ci / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
-        out["ci"] = [out["mean"] - half, out["mean"] + half]
+    forward, back = SCALES[scale]
+    t = forward(v) if len(v) else v
+    if len(v) >= 2 and t.std(ddof=1) > 0:
+        half = stats.t.ppf(0.5 + ci / 2, len(v) - 1) * t.std(ddof=1) / math.sqrt(len(v))
+        out["ci"] = [float(back(t.mean() - half)), float(back(t.mean() + half))]
     else:
         out["ci"] = [out["mean"], out["mean"]] if len(v) >= 2 else [float("nan"), float("nan")]
+    if scale != "linear":
+        out["scale"] = scale
     return out
 
 
@@ -91,9 +105,15 @@ def paired(a, b, ci: float = 0.95) -> dict:
     return out
 
 
+WITHIN = ("auc", "auc_model_text", "auc_human_text", "auc_expert_text", "auc_start_text")
+"""A reward's AUCs against the judge: all test texts, model-written only, and each source alone (`evidence.SOURCE_MASKS`)."""
+
+
 def quantities(results: dict) -> dict[str, dict[str, float]]:
-    """{size: {quantity: value}} of one replicate, from its rlhf, irl and refinetune results."""
+    """{size: {quantity: value}} of one replicate, from its rlhf, sampling, irl and refinetune results. A quantity
+    its results do not hold (results of an older code) is left out."""
     rlhf, irl = results["rlhf"]["sizes"], results["irl"]["sizes"]
+    sampling = (results.get("sampling") or {}).get("sizes", {})
     refinetune = results.get("refinetune", {}).get("sizes", {})
     out = {}
     for size, r in rlhf.items():
@@ -101,16 +121,25 @@ def quantities(results: dict) -> dict[str, dict[str, float]]:
              "rlhf_relative_change": r["judge"]["paired"]["ratio_relative_change"],
              "rlhf_relative_change_second": r["second"]["paired"]["ratio_relative_change"],
              "rlhf_perplexity_change": r["perplexity"]["rlhf"] / r["perplexity"]["start"] - 1}
+        train = sampling.get(size, {}).get("splits", {}).get("train", {})
+        if "mean_judge_gap" in train:  # what the demonstrations carry of the goal
+            q.update(demo_judge_agreement=train["judge_prefers_expert"], demo_ties=train["ties"],
+                     demo_judge_gap=train["mean_judge_gap"])
         s = irl[size]
         selected = s["models"][s["selected"]]["selected_on_val"]
-        q.update(irl_auc=selected["auc"], irl_human_auc=selected["human_auc"], implicit_auc=s["implicit"]["sum"]["auc"],
-                 random_auc=s["random"]["auc"])
-        for reward, entry in (("irl", selected), ("implicit", s["implicit"]["sum"]), ("random", s["random"])):
-            if "auc_model_text" in entry:  # within-source AUCs (results since the evidence change)
-                q[f"{reward}_auc_model_text"] = entry["auc_model_text"]
-                q[f"{reward}_auc_human_text"] = entry["auc_human_text"]
-        if "ceiling" in s:
-            q.update(ceiling_auc=s["ceiling"]["auc"], irl_share_of_ceiling=s["share_of_ceiling"])
+        q["irl_human_auc"] = selected["human_auc"]
+        oracle = s.get("oracle_reward", {})
+        references = (("irl", selected), ("oracle_irl", oracle), ("implicit", s["implicit"]["sum"]), ("random", s["random"]),
+                      ("source_only", s.get("source_only", {})), ("judge_oriented", s.get("judge_oriented", {})),
+                      ("ceiling", s.get("ceiling", {})))
+        for reward, entry in references:
+            q.update({f"{reward}_{m}": entry[m] for m in WITHIN if m in entry})
+        for m, band in s.get("null_band", {}).items():
+            if isinstance(band, dict):
+                q[f"null_{m}_hi"], q[f"null_{m}_lo"] = band["q975"], band["q025"]
+        share = s.get("share_of_ceiling")
+        if isinstance(share, dict):  # as excess over chance (an older code's was a plain ratio of AUCs: left out)
+            q.update(irl_share_of_ceiling=share["auc"], irl_share_of_ceiling_model_text=share["auc_model_text"])
         for arm in ARMS:
             entry = _arm(refinetune.get(size, {}), arm)
             if entry is not None:
@@ -131,11 +160,12 @@ def test_intervals(results: dict) -> dict[str, dict[str, list[float]]]:
     out = {}
     for size, r in results["rlhf"]["sizes"].items():
         s = results["irl"]["sizes"][size]
-        selected, implicit, random = s.get("selected_reward", {}), s["implicit"]["sum"], s["random"]
         found = {"ratio_start": r["judge"]["before"].get("ratio_ci"), "ratio_rlhf": r["judge"]["after"].get("ratio_ci"),
-                 "irl_auc": selected.get("auc_ci"), "irl_human_auc": selected.get("human_auc_ci"),
-                 "irl_auc_model_text": selected.get("auc_model_text_ci"), "implicit_auc": implicit.get("auc_ci"),
-                 "random_auc": random.get("auc_ci")}
+                 "irl_human_auc": s.get("selected_reward", {}).get("human_auc_ci")}
+        for reward, key in (("irl", "selected_reward"), ("oracle_irl", "oracle_reward"), ("source_only", "source_only"),
+                            ("random", "random")):
+            found.update({f"{reward}_{m}": s.get(key, {}).get(f"{m}_ci") for m in WITHIN})
+        found.update({f"implicit_{m}": s["implicit"]["sum"].get(f"{m}_ci") for m in WITHIN})
         out[size] = {k: [float(x) for x in v] for k, v in found.items() if v is not None}
     return out
 
@@ -176,7 +206,7 @@ def summarise(runs: dict[int, dict], ci: float = 0.95) -> dict:
     for size in sizes:
         names = list(dict.fromkeys(n for q in per.values() for n in q[size]))
         values = {n: [q[size].get(n, float("nan")) for q in per.values()] for n in names}
-        entry = {n: interval(v, ci) for n, v in values.items()}
+        entry = {n: interval(v, ci, scale_of(n)) for n, v in values.items()}
         for n in entry:  # each replicate's own test-set interval, beside the interval over replicates
             if any(n in w[size] for w in within.values()):
                 entry[n]["test_ci"] = [w[size].get(n) for w in within.values()]
@@ -184,27 +214,75 @@ def summarise(runs: dict[int, dict], ci: float = 0.95) -> dict:
             if a in values and b in values:
                 entry[name] = paired(values[a], values[b], ci)
         out["sizes"][size] = entry
+    holm(out["sizes"])
     out["cross_replicate_agreement"] = {size: agreement(runs, size) for size in sizes}
     return out
 
 
-def agreement(runs: dict[int, dict], size: str) -> dict | None:
-    """Rewards recovered from independent RLHF runs, on the same held-out texts (the human and start-policy
-    continuations of the test prompts, which every replicate shares): the replicate × replicate Spearman
-    matrix of their scores, the cosine between their heads (in the raw feature space), and their AUCs.
-    "Different rewards, same behaviour", measured on independent experts. None before such results."""
-    from irlkit.metrics import mean_off_diagonal, seed_agreement
+def holm(sizes: dict) -> None:
+    """Holm's step-down adjustment of the family of paired claims of the summary (every `PAIRED` comparison of
+    every size), written beside each raw p-value as `p_holm`."""
+    family = [(size, name) for size, entry in sizes.items() for name in PAIRED
+              if name in entry and entry[name]["p_value"] == entry[name]["p_value"]]
+    order = sorted(family, key=lambda k: sizes[k[0]][k[1]]["p_value"])
+    running = 0.0
+    for i, (size, name) in enumerate(order):
+        running = max(running, min(1.0, (len(order) - i) * sizes[size][name]["p_value"]))
+        sizes[size][name]["p_holm"] = running
 
-    chosen = [r["irl"]["sizes"][size]["selected_reward"] for r in runs.values()
-              if "shared_scores" in r["irl"]["sizes"][size].get("selected_reward", {})]
-    if len(chosen) < 2:
+
+def agreement(runs: dict[int, dict], size: str) -> dict | None:
+    """Rewards recovered from independent RLHF runs, compared like with like: one method for every replicate,
+    chosen label-free over them (the mode/loss with the best `metrics.LABEL_FREE`, averaged over replicates), each
+    replicate's label-free seed of it scored on the test texts every replicate shares (human and start-policy
+    continuations). The replicate × replicate Spearman matrix, and beside it on the same texts with the same
+    method: its seeds within one replicate, two disjoint halves of one replicate's demonstrations (the same RLHF
+    run, new demonstrations), and what rewards of the same AUCs would agree if each were the judge plus independent
+    noise (`noise_reference`). None before such results."""
+    from irlkit.metrics import LABEL_FREE, auc, is_toxic, label_free_best, mean_off_diagonal, seed_agreement
+
+    irls = [r["irl"]["sizes"][size] for r in runs.values()]
+    models = [m for m in irls[0]["models"]
+              if all("shared_scores" in i["models"].get(m, {}).get("selected_on_val", {}) for i in irls)]
+    if len(irls) < 2 or not models or not all("shared_p_judge" in i for i in irls):
         return None
-    rho = seed_agreement(np.array([c["shared_scores"] for c in chosen]))
-    out = {"replicates": [f"r{k}" for k in runs], "spearman": rho.tolist(), "spearman_mean": mean_off_diagonal(rho),
-           "auc": interval([c["auc"] for c in chosen])}
-    if all("head" in c for c in chosen):
-        heads = np.array([c["head"] for c in chosen])
-        unit = heads / np.linalg.norm(heads, axis=1, keepdims=True)
-        cosine = unit @ unit.T
-        out.update(cosine=cosine.tolist(), cosine_mean=mean_off_diagonal(cosine))
-    return out
+    method = models[label_free_best([{k: float(np.mean([i["models"][m][k]["mean"] for i in irls])) for k in LABEL_FREE}
+                                     for m in models])]
+    scores = np.array([i["models"][method]["selected_on_val"]["shared_scores"] for i in irls])
+    rho = seed_agreement(scores)
+    toxic = is_toxic(np.array(irls[0]["shared_p_judge"]))
+    aucs = [auc(row, toxic) for row in scores]
+    halves = [i["halves"][method] for i in irls if method in i.get("halves", {})]
+    return {"method": method, "selection": "label-free, over replicates", "replicates": [f"r{k}" for k in runs],
+            "n_texts": int(scores.shape[1]), "spearman": rho.tolist(), "spearman_mean": mean_off_diagonal(rho),
+            "within_replicate_seeds": float(np.mean([i["models"][method]["seed_agreement_shared_mean"] for i in irls])),
+            "demonstration_halves": float(np.mean(halves)) if halves else None,
+            "judge_plus_noise": noise_reference(np.array(irls[0]["shared_p_judge"]), aucs),
+            "auc_shared_texts": interval(aucs, scale="logit")}
+
+
+def noise_reference(p_judge: np.ndarray, aucs: list[float], draws: int = 50, seed: int = 0) -> float:
+    """The mean Spearman ρ between rewards −P_judge + σᵢ·εᵢ (independent standard normal noise), each σᵢ set so
+    that reward i's AUC against the judge matches `aucs[i]` (pure noise at an AUC ≤ 0.5): how far rewards that all
+    read the goal, and differ only by noise, would agree. Agreement above it is a shared component that is not
+    the judge's."""
+    from scipy.stats import spearmanr
+
+    from irlkit.metrics import auc, is_toxic
+
+    toxic, rng = is_toxic(p_judge), np.random.default_rng(seed)
+
+    def noisy(target: float, noise: np.ndarray) -> np.ndarray:
+        if not target > 0.5:
+            return noise
+        lo, hi = -6.0, 6.0  # log10 σ, by bisection: the AUC falls from 1 towards 0.5 as σ grows
+        for _ in range(40):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if auc(-p_judge + 10 ** mid * noise, toxic) > target else (lo, mid)
+        return -p_judge + 10 ** ((lo + hi) / 2) * noise
+
+    rhos = []
+    for _ in range(draws):
+        r = [noisy(a, rng.standard_normal(len(p_judge))) for a in aucs]
+        rhos += [spearmanr(r[i], r[j])[0] for i in range(len(r)) for j in range(i + 1, len(r))]
+    return float(np.mean(rhos))

@@ -193,8 +193,9 @@ def demos_table(sampling: dict) -> pd.DataFrame:
                          for size, entry in sampling.items() for split, s in entry["splits"].items()])
 
 
-IRL_COLUMNS = ("sign_accuracy", "calibrated_accuracy", "auc", "auc_model_text", "auc_human_text", "pearson", "human_auc",
-               "pairwise_accuracy")
+IRL_COLUMNS = ("auc_model_text", "auc_expert_text", "auc_start_text", "auc_human_text", "auc", "human_auc",
+               "pairwise_accuracy", "pearson", "sign_accuracy", "calibrated_accuracy", "majority_accuracy")
+"""irl_table's columns: the within-source AUCs first; calibrated accuracy always beside the majority rate."""
 
 
 def irl_table(irl: dict) -> pd.DataFrame:
@@ -205,14 +206,37 @@ def irl_table(irl: dict) -> pd.DataFrame:
             rows.append({"size": size, "reward": name, "seeds": m["n_seeds"],
                          **{k: f"{m['metrics'][k]['mean']:.3f} ± {m['metrics'][k]['sd']:.3f}" for k in IRL_COLUMNS},
                          "ensemble auc": round(m["ensemble"]["auc"], 3), "seed ρ": round(m["seed_agreement_mean"], 2)})
-        for norm, m in s["implicit"].items():
-            rows.append({"size": size, "reward": f"implicit DPO ({norm})", "seeds": 0,
-                         **{k: f"{m[k]:.3f}" for k in IRL_COLUMNS}})
-        if "random" in s:
-            rows.append({"size": size, "reward": "random head", "seeds": 1, **{k: f"{s['random'][k]:.3f}" for k in IRL_COLUMNS}})
+        references = [(f"implicit DPO ({norm})", m) for norm, m in s["implicit"].items()]
+        references += [(label, s[key]) for key, label in (("random", "random head (05's)"), ("source_only", "source only"),
+                                                         ("judge_oriented", "judge-oriented pairs"), ("ceiling", "ceiling"))
+                       if key in s and "auc" in s[key]]
+        for label, m in references:
+            rows.append({"size": size, "reward": label, "seeds": 0 if label.startswith(("implicit", "source")) else 1,
+                         **{k: f"{m[k]:.3f}" for k in IRL_COLUMNS if k in m}})
         for which, j in s["judges"].items():
             rows.append({"size": size, "reward": f"judge itself ({which})", "pairwise_accuracy": f"{j['pairwise_accuracy']:.3f}",
                          "auc": f"{j['auc_vs_judge']:.3f}"})
+    return pd.DataFrame(rows)
+
+
+def goal_table(irl: dict) -> pd.DataFrame:
+    """irl.json: per size, the label-free IRL reward beside its references (`quantities.GOAL_REWARDS`), ROC-AUC vs the
+    judge on model-written texts, within each source and pooled; the null band; what the demonstrations allow."""
+    rows = []
+    for size, s in irl.items():
+        for key, label in quantities.GOAL_REWARDS:
+            e = quantities.entry(s, key)
+            if "auc_model_text" not in e:
+                continue
+            rows.append({"size": size, "reward": label.replace("\n", " "),
+                         **{m: round(e[m], 3) for m in ("auc_model_text", "auc_expert_text", "auc_start_text",
+                                                        "auc_human_text", "auc") if m in e}})
+        band = s.get("null_band", {})
+        if band:
+            rows.append({"size": size, "reward": f"null band ({band['n_heads']} random heads, 2.5–97.5%)",
+                         **{m: f"{band[m]['q025']:.3f}–{band[m]['q975']:.3f}" for m in ("auc_model_text", "auc_expert_text",
+                                                                                     "auc_start_text", "auc_human_text", "auc")
+                            if m in band}})
     return pd.DataFrame(rows)
 
 
@@ -310,10 +334,12 @@ def _interval_cell(q: dict) -> str:
     if q["n"] < 2:
         return f"{q['mean']:+.3f} (n = {q['n']}: no interval)"
     cell = f"{q['mean']:+.3f} [{q['ci'][0]:+.3f}, {q['ci'][1]:+.3f}] (n = {q['n']})"
-    return cell + (f", p = {q['p_value']:.3f}" if "p_value" in q and q["p_value"] == q["p_value"] else "")
+    if "p_value" in q and q["p_value"] == q["p_value"]:
+        cell += f", p = {q['p_value']:.3f}" + (f" (Holm {q['p_holm']:.3f})" if "p_holm" in q else "")
+    return cell
 
 
-def size_sentence(summary: dict, params_m: dict[str, float], quantity: str = "irl_auc") -> str:
+def size_sentence(summary: dict, params_m: dict[str, float], quantity: str = "irl_auc_model_text") -> str:
     """One sentence on what changes from the smallest to the largest size: the per-replicate difference of
     `quantity` (paired by replicate), its interval, and whether that supports a claim. With one replicate,
     its test-set intervals (`test_ci`) say how far apart the two policies of that draw are, and no claim."""
@@ -345,16 +371,20 @@ def summary_table(summary: dict) -> pd.DataFrame:
     for name, label in SUMMARY_ROWS.items():
         row = {"quantity": label}
         for size, q in summary["sizes"].items():
-            row[size] = _interval_cell(q[name]) if name in q else "not run"
+            row[size] = _interval_cell(q[name]) if name in q else "not measured"
         rows.append(row)
     agreement = summary.get("cross_replicate_agreement") or {}
     if any(agreement.values()):  # one number per size from the replicate x replicate matrices, not a mean over replicates
-        row = {"quantity": "IRL rewards of independent RLHF runs on the same held-out texts: mean Spearman ρ (head cosine)"}
+        row = {"quantity": "IRL rewards of independent RLHF runs on the same held-out texts, one method: mean Spearman ρ "
+                           "(its seeds in one run; halves of one run's demonstrations; judge + noise at the same AUCs)"}
         for size in summary["sizes"]:
             a = agreement.get(size)
-            pairs = len(a["replicates"]) * (len(a["replicates"]) - 1) // 2 if a else 0
-            row[size] = (f"{a['spearman_mean']:.2f} ({a.get('cosine_mean', float('nan')):.2f}; {pairs} pair{'s' * (pairs > 1)} of replicates)"
-                         if a else "fewer than 2 replicates")
+            if not a or "within_replicate_seeds" not in a:
+                row[size] = f"{a['spearman_mean']:.2f}" if a else "fewer than 2 replicates"
+                continue
+            halves = "–" if a["demonstration_halves"] is None else f"{a['demonstration_halves']:.2f}"
+            row[size] = (f"{a['spearman_mean']:.2f} ({a['within_replicate_seeds']:.2f}; {halves}; {a['judge_plus_noise']:.2f}), "
+                         f"{a['method']}, {len(a['replicates'])} replicates")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -405,7 +435,13 @@ def identifiability_table(irl: dict) -> pd.DataFrame:
         if b:
             row["demos bootstrap AUC (sd), ρ"] = f"{b['auc']['mean']:.3f} ({b['auc']['sd']:.3f}), {b['rank_agreement']:.2f}"
         if "ceiling" in s:
-            row["ceiling AUC / share"] = f"{s['ceiling']['auc']:.3f} / {s['share_of_ceiling']:.0%}"
+            share = s["share_of_ceiling"]
+            if isinstance(share, dict):  # excess over chance, model-written texts (C interior to its grid or not)
+                row["ceiling AUC model text / IRL's excess share"] = (
+                    f"{s['ceiling']['auc_model_text']:.3f} / {share['auc_model_text']:.0%}"
+                    + ("" if s["ceiling"].get("C_interior", True) else " (C at its grid's edge)"))
+            else:  # an older code's plain ratio of pooled AUCs
+                row["ceiling AUC / share"] = f"{s['ceiling']['auc']:.3f} / {share:.0%}"
         sel = s["models"][s["selected"]]["selected_on_val"]
         row["distance to judge: Pearson / canonical"] = f"{sel['pearson_distance']:.3f} / {sel['canonical_distance']:.3f}"
         rows.append(row)

@@ -1,6 +1,7 @@
 """Run the numbered notebooks of one profile with papermill (what run_all.sh calls).
 
-    python -m irlkit.runner cpu                       # every replicate (01–05 each), then 06
+    python -m irlkit.runner cpu --final               # every replicate (01–05 each) on the sealed test set, then 06
+    python -m irlkit.runner cpu                       # the same, development: the sealed test set is never read
     python -m irlkit.runner cpu --replicate 2         # one replicate, 01–05 (resumable)
     python -m irlkit.runner cpu --only 06_analysis    # aggregate the committed replicates
     python -m irlkit.runner cpu --replicate 0 --only 03_irl 04_eval
@@ -236,7 +237,13 @@ def main(argv=None) -> int:
     parser.add_argument("--set", type=setting, action="append", default=[], metavar="SECTION.FIELD=VALUE",
                         help="override a setting of irlkit/config.py, validated before anything runs (repeatable)")
     parser.add_argument("--seed", type=int, default=0, help="the profile's seed (replicate k derives its own from it)")
+    parser.add_argument("--final", action="store_true",
+                        help="a final replicate: load the sealed test set and report every recovery number on it "
+                             "(data.sealed=true; ./run_all.sh runs this). Without it the run is development: the "
+                             "sealed set is never read")
     args = parser.parse_args(argv)
+    if args.final:
+        args.set.append(("data.sealed", True))
     only = tuple(args.only)
     if args.replicate is not None and only == NOTEBOOKS:
         only = PER_REPLICATE

@@ -43,6 +43,29 @@ cfg = ctx.cfg
 
 # %%
 result = stages.evaluation.run(ctx)
+
+# %% [markdown]
+# ## Is the goal recovered, beyond who wrote the text?
+#
+# Most judge-toxic test texts are human-written, so a reward that only knows
+# the author already ranks the pooled texts well. The headline is therefore
+# the ROC-AUC on **model-written** texts (the RLHF and the start policy's
+# continuations), beside what a reader can check it against: the
+# **source-only** reward (RLHF policy > start policy), the grey **null band**
+# of random heads on the same features, the training-free **implicit
+# reward**, the judge's own pick among the IRL models (**oracle**: no auditor
+# has a judge), the same method fitted to pairs **re-oriented by the judge**
+# (what these texts allow), and the supervised **ceiling**.
+
+# %%
+plots.show(plots.goal_recovery(result), "goal_recovery", ctx.layout.figures)
+report.goal_table(result)
+
+# %% [markdown]
+# Every reward model, mean ± sd over its seeds (the within-source AUCs first;
+# calibrated accuracy beside the majority-class rate):
+
+# %%
 report.irl_table(result)
 
 # %%
@@ -53,7 +76,8 @@ plots.show(plots.metric_bars(result), "irl_metrics", ctx.layout.figures)
 # pairwise accuracy) say whether R̂ orders texts like the judge.
 
 # %%
-print({size: r["selected"] for size, r in result.items()})  # the reward 05 uses: chosen on val
+# the reward 05 uses, chosen label-free on the val demonstration pairs; beside it, the judge's pick (oracle, unused)
+print({size: {"label-free": r["selected"], "oracle": r["oracle_selected"]} for size, r in result.items()})
 plots.show(plots.confusions(result), "irl_confusions", ctx.layout.figures)
 
 # %% [markdown]

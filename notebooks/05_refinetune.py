@@ -17,11 +17,12 @@
 # # 05 · Re-fine-tuning: align fresh models with the recovered reward
 #
 # RLHF again from the same start checkpoint, same trainer and budget as 01,
-# but rewarded by the IRL reward model selected on **val**: among the
-# `refinetune.mode` models (probe: cheap to query inside RLOO), the loss with
-# the best mean validation AUC over seeds (04 records it as `selected`), then
-# that loss's seed with the best validation AUC (the seed ensemble with
-# `refinetune.reward="ensemble"`). Test data never enter the choice.
+# but rewarded by the IRL reward model selected **without labels**: among the
+# `refinetune.mode` models (probe: cheap to query inside RLOO), the loss whose
+# seeds order the held-out *demonstration* pairs of val best on average (04
+# records it as `selected`), then that loss's seed that orders them best (the
+# seed ensemble with `refinetune.reward="ensemble"`). No judge score, no human
+# label and no test text enters the choice: an auditor of a real model has none.
 # Controls, same recipe:
 #
 # * a **random** reward model: same backbone, untrained head drawn with a fixed seed;

@@ -51,11 +51,11 @@ print(f"{len(runs)} replicate(s) kept: {[f'r{k}' for k in runs]}"
 summary = {**replicates.summarise(runs), "made_by_this_checkout": current} if runs else None
 if summary:
     store.write_result(where.summary, summary, cfg)
-    for name, (quantities, title, ylabel, ref, bounds) in plots.REPLICATE_FIGURES.items():
-        if not any(q in entry for q in quantities for entry in summary["sizes"].values()):
+    for name in plots.REPLICATE_FIGURES:
+        if not plots.measured(summary, name):
             print(f"{name}: not measured in profile {cfg.profile!r} (realignment is 05's, off where refinetune.enabled is)")
             continue
-        plots.show(plots.over_replicates(summary, quantities, title, ylabel, ref, bounds), name, where.figures)
+        plots.show(plots.figure_over_replicates(summary, name), name, where.figures)
     display(report.summary_table(summary))  # noqa: F821
 else:
     print(f"no replicate of this code in {where.replicates}: the figures below show the results in {where.results}")
@@ -134,7 +134,7 @@ plots.show(plots.size_effect(r["irl"], title=title), "size_effect", where.figure
 if len(families) == 1 and summary:  # one family: a size axis, each metric against parameter count
     params = {spec.name: spec.params_m for spec in cfg.sizes}
     plots.show(plots.size_axis(summary, params), "size_axis", where.figures)
-    for quantity in ("irl_auc", "rlhf_relative_change"):
+    for quantity in ("irl_auc_model_text", "rlhf_relative_change"):
         print(report.size_sentence(summary, params, quantity))
 
 # %% [markdown]

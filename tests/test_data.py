@@ -32,3 +32,19 @@ def test_build_prompts_balanced_disjoint_deterministic():
 def test_prompt_is_at_most_half_of_the_comment():
     p, c = data.split_comment("a b c d e f g h", max_prompt_words=24, max_continuation_words=48)
     assert p == "a b c d" and c == " e f g h"
+
+
+def test_the_sealed_set_is_what_no_split_uses_balanced_fixed_by_its_hash_and_loaded_only_when_final(data_home):
+    import pytest
+
+    dev, final = config.load("smoke"), config.load("smoke", **{"data.sealed": True})
+    assert "sealed" not in set(data.load_prompts(dev).split), "development never loads it"
+    prompts = data.load_prompts(final)
+    sealed = prompts[prompts.split == "sealed"]
+    assert len(sealed) == final.data.max_sealed and sealed.human_label.sum() == len(sealed) // 2
+    assert not set(sealed.prompt_id) & set(prompts[prompts.split != "sealed"].prompt_id)
+    assert data.ids_hash(sealed.prompt_id) == final.data.sealed_ids_hash
+    pd.testing.assert_frame_equal(prompts[prompts.split != "sealed"], data.load_prompts(dev))  # the other splits stay
+    assert data.report_split(final) == "sealed" and data.report_split(dev) == "test"
+    with pytest.raises(ValueError, match="not the one that was sealed"):
+        data.load_prompts(config.load("smoke", **{"data.sealed": True, "data.max_sealed": 46}))

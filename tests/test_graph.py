@@ -254,3 +254,20 @@ def test_the_index_of_committed_measurements_is_current():
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "results_index.py"), "--check"], capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.slow
+def test_a_final_replicate_reports_recovery_on_the_sealed_set(smoke):
+    """`data.sealed` (the runner's --final) adds the sealed comments, rebuilds what reads the prompts, and 04's test
+    texts are the sealed set's: 48 prompts' human and start continuations are the shared texts, not the 24 of test."""
+    cfg = config.load("smoke")
+    n_test = int((json.loads((layout.Layout("smoke", 0).result("sampling")).read_text())["sizes"]["tiny-a"]["splits"]
+                  ["test"]["n"]))
+    dev = json.loads(layout.Layout("smoke", 0).result("irl").read_text())["sizes"]["tiny-a"]
+    assert len(dev["shared_p_judge"]) == 2 * n_test
+    run_01_to_04({"data.sealed": True})
+    final = json.loads(layout.Layout("smoke", 0).result("irl").read_text())["sizes"]["tiny-a"]
+    assert len(final["shared_p_judge"]) == 2 * cfg.data.max_sealed
+    for name in ("selected_reward", "oracle_reward", "source_only"):
+        assert "auc_model_text_ci" in final[name], name
+    assert final["selected"] in final["models"] and final["null_band"]["n_heads"] == cfg.eval.null_heads

@@ -108,3 +108,28 @@ def test_auc_is_sklearns_roc_auc_with_ties(seed):
     toxic = rng.uniform(size=200) < 0.3
     assert metrics.auc(reward, toxic) == pytest.approx(roc_auc_score(toxic, -reward))
     assert np.isnan(metrics.auc(reward, np.zeros(200, bool)))
+
+
+def test_the_recovered_reward_is_chosen_without_labels_and_the_judges_pick_is_only_recorded():
+    """Seed 1 orders the val demonstration pairs best, seed 0 has the best val AUC against the judge: the label-free
+    choice is seed 1 (ties in pair accuracy broken by the standardised margin), the oracle seed 0; the same at the
+    level of the loss (`choose_model`)."""
+    import pandas as pd
+
+    from irlkit import config
+    from irlkit.stages import evaluation
+
+    finals = [{"val_pairwise_accuracy": 0.6, "val_pair_margin": 0.9, "val_auc": 0.9},
+              {"val_pairwise_accuracy": 0.7, "val_pair_margin": 0.1, "val_auc": 0.5},
+              {"val_pairwise_accuracy": 0.7, "val_pair_margin": 0.3, "val_auc": 0.4}]
+    assert metrics.label_free_best(finals) == 2
+    assert metrics.label_free_best(finals[:2]) == 1
+    assert metrics.pair_margin([2.0, 3.0], [0.0, 1.0]) == pytest.approx(2.0 / np.std([2, 3, 0, 1]))
+    assert metrics.pair_margin([1.0, 1.0], [1.0, 1.0]) != metrics.pair_margin([1.0, 1.0], [1.0, 1.0])  # NaN: no scale
+    models = {f"probe/{loss}": {"mode": "probe", **{k: {"mean": v} for k, v in row.items()}}
+              for loss, row in zip(("max_margin", "hinge", "logistic"), finals)}
+    cfg = config.load("smoke")
+    assert evaluation.choose_model(cfg, models) == "probe/logistic"
+    assert evaluation.choose_model(cfg, models, oracle=True) == "probe/max_margin"
+    history = pd.DataFrame([{"seed": i, "epoch": 1, **row} for i, row in enumerate(finals)])
+    assert history.groupby("seed").tail(1).val_auc.idxmax() == 0  # what an oracle would take

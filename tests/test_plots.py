@@ -28,10 +28,14 @@ def _irl_size(rng, n_seeds=3):
     models = {}
     for name in ("probe/max_margin", "probe/logistic"):
         rewards = {"seeds": np.arange(n_seeds), **{k: rng.normal(size=(n_seeds, len(p))) for k, p in pools.items()}}
-        history = pd.DataFrame([{"seed": s, "epoch": e, "val_auc": rng.uniform()} for s in range(n_seeds) for e in (1, 2)])
+        history = pd.DataFrame([{"seed": s, "epoch": e, "val_auc": rng.uniform(), "val_pairwise_accuracy": rng.uniform(),
+                                 "val_pair_margin": rng.normal()} for s in range(n_seeds) for e in (1, 2)])
         models[name] = stages.evaluation.model_result(*name.split("/"), history, rewards, pools)
     flats = models[name]["per_seed"]
-    return {"models": models, "selected": "probe/logistic", "implicit": {"mean": flats[0], "sum": flats[1]}, "random": flats[2]}
+    band = {m: {"q025": 0.4, "q975": 0.6, "mean": 0.5} for m in ("auc", "auc_model_text")}
+    return {"models": models, "selected": "probe/logistic", "implicit": {"mean": flats[0], "sum": flats[1]}, "random": flats[2],
+            "selected_reward": {**flats[0], "auc_model_text_ci": [0.5, 0.9]}, "source_only": flats[1],
+            "null_band": {"n_heads": 1000, **band}}
 
 
 def test_every_figure_renders(tmp_path):
@@ -62,6 +66,7 @@ def test_every_figure_renders(tmp_path):
         "heatmap": plots.seed_epoch_heatmap(history),
         "agreement": plots.seed_agreement(irl_result),
         "size": plots.size_effect(irl_result),
+        "goal": plots.goal_recovery(irl_result),
     }
     for name, fig in figures.items():
         png = plots.save(fig, name, tmp_path)
@@ -69,6 +74,8 @@ def test_every_figure_renders(tmp_path):
     table = report.study_vs_ours(rlhf, irl_result, refinetune)
     assert len(table) == len(report.STUDY) and "ours small" in table
     assert len(report.results_table(rlhf, irl_result, refinetune)) == 2
+    goal = report.goal_table(irl_result)
+    assert list(goal.reward) == ["IRL (label-free)", "implicit reward", "source only", "null band (1000 random heads, 2.5–97.5%)"] * 2
     rt_table = report.refinetune_table({s: {**r, "start_perplexity": 10.0} for s, r in refinetune.items()})
     assert len(rt_table) == 6 and (rt_table["judge over RLOO runs"] != "one run").sum() == 2
 
@@ -99,13 +106,13 @@ def test_size_sentence_claims_only_what_the_interval_supports():
     from irlkit import replicates
 
     params = {"small": 630.0, "large": 1777.0}
-    summary = lambda a, b: {"sizes": {"small": {"irl_auc": replicates.interval(a)},  # noqa: E731
-                                      "large": {"irl_auc": replicates.interval(b)}}}
+    summary = lambda a, b: {"sizes": {"small": {"irl_auc_model_text": replicates.interval(a)},  # noqa: E731
+                                      "large": {"irl_auc_model_text": replicates.interval(b)}}}
     clear = report.size_sentence(summary([0.70, 0.72, 0.71], [0.80, 0.83, 0.81]), params)
     assert "630M to 1,777M" in clear and "excludes 0" in clear
     assert "no size effect is claimed" in report.size_sentence(summary([0.70, 0.80, 0.75], [0.78, 0.72, 0.76]), params)
     assert "one replicate" in report.size_sentence(summary([0.70], [0.80]), params)
-    one = lambda a, b: {"sizes": {s: {"irl_auc": {**replicates.interval([(lo + hi) / 2]), "test_ci": [[lo, hi]]}}  # noqa: E731
+    one = lambda a, b: {"sizes": {s: {"irl_auc_model_text": {**replicates.interval([(lo + hi) / 2]), "test_ci": [[lo, hi]]}}  # noqa: E731
                                   for s, (lo, hi) in (("small", a), ("large", b))}}
     apart = report.size_sentence(one((0.60, 0.70), (0.80, 0.90)), params)
     assert "+0.200" in apart and "do not overlap" in apart and "no size effect is claimed" in apart
@@ -133,10 +140,15 @@ def test_summary_table_adds_the_cross_replicate_agreement_row_only_with_two_or_m
     from irlkit import replicates
 
     summary = {"sizes": {"a": {"irl_auc": replicates.interval([0.7, 0.8, 0.75])}, "b": {"irl_auc": replicates.interval([0.6] * 3)}},
-               "cross_replicate_agreement": {"a": {"replicates": ["r0", "r1", "r2"], "spearman_mean": 0.512, "cosine_mean": 0.2},
+               "cross_replicate_agreement": {"a": {"replicates": ["r0", "r1", "r2"], "spearman_mean": 0.512, "method": "probe/hinge",
+                                                   "within_replicate_seeds": 0.9, "demonstration_halves": 0.7,
+                                                   "judge_plus_noise": 0.31},
                                              "b": None}}
     table = report.summary_table(summary)
     last = table.iloc[-1]
-    assert "independent RLHF runs" in last["quantity"] and last["a"] == "0.51 (0.20; 3 pairs of replicates)"
+    assert "independent RLHF runs" in last["quantity"] and last["a"] == "0.51 (0.90; 0.70; 0.31), probe/hinge, 3 replicates"
     assert last["b"] == "fewer than 2 replicates"
+    fig = plots.cross_replicate({**summary, "cross_replicate_agreement": {"a": {
+        **summary["cross_replicate_agreement"]["a"], "spearman": np.eye(3).tolist(), "n_texts": 480}}})
+    assert len(fig.axes) == 3  # the matrix, its colour bar, the agreement beside its references
     assert "independent" not in report.summary_table({**summary, "cross_replicate_agreement": {"a": None, "b": None}}).iloc[-1]["quantity"]

@@ -57,8 +57,9 @@ def _replicate(k: int, auc: float, irl_change: float, random_change: float, code
     tox = lambda rel, before=0.12: {"before": {"ratio": before}, "after": {"ratio": before * (1 + rel)},  # noqa: E731
                                     "paired": {"ratio_relative_change": rel}}
     size = {"rlhf": {"judge": tox(-0.7), "second": tox(-0.6), "perplexity": {"start": 80.0, "rlhf": 88.0}},
-            "irl": {"selected": "probe/logistic", "models": {"probe/logistic": {"selected_on_val": {"auc": auc, "human_auc": 0.7}}},
-                    "implicit": {"sum": {"auc": 0.8}}, "random": {"auc": 0.55}},
+            "irl": {"selected": "probe/logistic",
+                    "models": {"probe/logistic": {"selected_on_val": {"auc": auc, "auc_model_text": auc - 0.1, "human_auc": 0.7}}},
+                    "implicit": {"sum": {"auc": 0.8, "auc_model_text": 0.75}}, "random": {"auc": 0.55}},
             "refinetune": {"true": {"judge": tox(-0.7)}, "irl": {"judge": tox(irl_change)},
                            "random": {"judge": tox(random_change)}}}
     return {"manifest": {"config_hash": "cfg", "code_hash": code, "replicate": k},
@@ -72,13 +73,18 @@ def test_summary_has_the_right_means_and_intervals():
     small = s["sizes"]["small"]
     assert s["n_replicates"] == 3 and small["irl_auc"]["values"] == [0.70, 0.80, 0.75]
     assert small["irl_auc"]["mean"] == pytest.approx(0.75)
-    assert small["irl_auc"]["ci"] == pytest.approx(list(stats.t.interval(0.95, 2, loc=0.75, scale=stats.sem([0.7, 0.8, 0.75]))))
+    logit = np.log(np.array([0.7, 0.8, 0.75]) / (1 - np.array([0.7, 0.8, 0.75])))  # an AUC's interval: on the logit scale
+    expected = 1 / (1 + np.exp(-np.array(stats.t.interval(0.95, 2, loc=logit.mean(), scale=stats.sem(logit)))))
+    assert small["irl_auc"]["ci"] == pytest.approx(list(expected)) and small["irl_auc"]["scale"] == "logit"
     assert small["realign_relative_change_irl"]["mean"] == pytest.approx(-0.55)
     assert small["irl_minus_random"]["values"] == pytest.approx([-0.4, -0.7, -0.5])
     assert small["irl_minus_true"]["values"] == pytest.approx([0.2, 0.1, 0.15])
-    d = [0.70 - 0.8, 0.80 - 0.8, 0.75 - 0.8]  # IRL AUC minus the implicit reward's, paired by replicate
-    assert small["irl_auc_minus_implicit_auc"]["mean"] == pytest.approx(-0.05)
-    assert small["irl_auc_minus_implicit_auc"]["p_value"] == pytest.approx(stats.ttest_1samp(d, 0.0).pvalue)
+    d = [0.60 - 0.75, 0.70 - 0.75, 0.65 - 0.75]  # IRL AUC minus the implicit reward's, paired by replicate
+    assert small["irl_minus_implicit_model_text"]["mean"] == pytest.approx(-0.1)
+    assert small["irl_minus_implicit_model_text"]["p_value"] == pytest.approx(stats.ttest_1samp(d, 0.0).pvalue)
+    family = [small[n]["p_value"] for n in replicates.PAIRED if n in small]
+    smallest = min(family)
+    assert min(small[n]["p_holm"] for n in replicates.PAIRED if n in small) == pytest.approx(min(1, len(family) * smallest))
     assert small["irl_share_of_true_cut"]["values"] == pytest.approx([0.5 / 0.7, 0.6 / 0.7, 0.55 / 0.7])
     assert small["rlhf_perplexity_change"]["mean"] == pytest.approx(0.1)
 
@@ -156,3 +162,42 @@ def test_a_profile_without_refinetune_is_complete_after_04_and_keeps_the_shared_
     before, ran[:] = where.result("timings").read_text(), []
     runner.run("smoke", only=("05_refinetune",), parameters=off)  # off in this profile: nothing runs or is written
     assert ran == [] and where.result("timings").read_text() == before
+
+
+def test_intervals_respect_the_range_of_what_they_bound():
+    """Three spread AUCs near 1 and three relative changes near −1: a t-interval on the raw values leaves (0, 1) and
+    goes below −100%; on the logit and log(1 + x) scales it stays inside, around the same values."""
+    auc = replicates.interval([0.90, 0.99, 0.70], scale="logit")
+    assert 0 < auc["ci"][0] < 0.7 and 0.99 < auc["ci"][1] < 1
+    assert replicates.interval([0.90, 0.99, 0.70])["ci"][1] > 1  # what the linear scale says
+    change = replicates.interval([-0.95, -0.40, -0.80], scale="log1p")
+    assert -1 < change["ci"][0] < -0.95 and change["ci"][1] > -0.40
+    assert replicates.interval([-0.95, -0.40, -0.80])["ci"][0] < -1
+
+
+def test_the_judge_plus_noise_reference_agrees_fully_at_auc_1_and_not_at_all_at_chance():
+    p = np.random.default_rng(0).uniform(size=300)
+    assert replicates.noise_reference(p, [0.999, 0.999], draws=5) > 0.9
+    assert abs(replicates.noise_reference(p, [0.5, 0.5], draws=5)) < 0.15
+    middle = replicates.noise_reference(p, [0.8, 0.8], draws=5)
+    assert 0.15 < middle < 0.9
+
+
+def test_cross_replicate_agreement_compares_one_label_free_method_on_the_shared_texts():
+    """Two replicates, two losses: the loss that orders the val pairs best on average is compared in both, whatever
+    each replicate selected; its seeds and halves are read beside it."""
+    rng = np.random.default_rng(1)
+    p_judge = rng.uniform(size=50)
+
+    def model(accuracy, scores):
+        return {"val_pairwise_accuracy": {"mean": accuracy}, "val_pair_margin": {"mean": 0.0},
+                "seed_agreement_shared_mean": 0.8, "selected_on_val": {"shared_scores": scores}}
+
+    good = -p_judge
+    runs = {k: {"irl": {"sizes": {"s": {"models": {"probe/hinge": model(0.6, list(rng.normal(size=50))),
+                                                   "probe/logistic": model(0.7, list(good + rng.normal(0, 0.01, 50)))},
+                                        "halves": {"probe/logistic": 0.5, "probe/hinge": 0.1},
+                                        "shared_p_judge": list(p_judge)}}}} for k in (0, 1)}
+    a = replicates.agreement(runs, "s")
+    assert a["method"] == "probe/logistic" and a["spearman_mean"] > 0.99
+    assert a["within_replicate_seeds"] == 0.8 and a["demonstration_halves"] == 0.5 and a["judge_plus_noise"] > 0.9

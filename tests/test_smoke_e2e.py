@@ -7,7 +7,7 @@ import pytest
 from irlkit import runner
 from irlkit.layout import Layout
 
-FIGURES_SHOWN = {"01_rlhf": 1, "02_sampling": 1, "03_irl": 4, "04_eval": 5, "05_refinetune": 1, "06_analysis": 16}
+FIGURES_SHOWN = {"01_rlhf": 1, "02_sampling": 1, "03_irl": 4, "04_eval": 6, "05_refinetune": 1, "06_analysis": 16}
 """How many figures each executed notebook must display inline."""
 
 
@@ -38,7 +38,7 @@ def test_smoke_profile_end_to_end(data_home, tmp_path, monkeypatch, capsys):
                 "non_identifiability_heatmap", "irl_seed_agreement", "irl_confusions", "refinetune_curves"):
         assert (where.figures / f"{fig}.png").exists() and (where.figures / f"{fig}.pdf").exists(), fig
     for rep in (r0, r1):  # each replicate's own figures in its own folder, never over another's
-        for fig in ("rlhf_curves", "demo_scores", "irl_seed_epoch_auc", "irl_metrics", "refinetune_curves"):
+        for fig in ("rlhf_curves", "demo_scores", "irl_seed_epoch_auc", "irl_metrics", "goal_recovery", "refinetune_curves"):
             assert (rep.figures / f"{fig}.png").exists(), (rep, fig)
 
     # two replicates: the same prompts, their own seeds, their own policies; start texts computed once

@@ -62,17 +62,23 @@ def run(ctx) -> dict:
 
 def run_judges(ctx) -> dict:
     """Each judge against the human labels of whole comments that no choice of the profile reads: every
-    comment of the data set but the profile's train and val prompts; and the judges' agreement."""
+    comment of the data set but the profile's train and val prompts and, except in the final replicates, its
+    sealed test set; and the judges' agreement."""
     from dataclasses import replace
 
     from scipy.stats import spearmanr
     from sklearn.metrics import f1_score, roc_auc_score
 
-    full = data.load_prompts(replace(ctx.cfg, data=replace(ctx.cfg.data, max_prompts=0)))
+    cfg = ctx.cfg
+    raw = data.LOADERS[cfg.data.dataset]()
+    full = data.build_prompts(raw, replace(cfg, data=replace(cfg.data, max_prompts=0)))
     used = set(ctx.prompts.prompt_id[ctx.prompts.split.isin(["train", "val"])])
+    if not cfg.data.sealed:  # the sealed test set is read by the final replicates only
+        used |= set(data.sealed_prompts(raw, data.build_prompts(raw, cfg), cfg).prompt_id)
     test = full[~full.prompt_id.isin(used)]
     labels = test.human_label.values.astype(bool)
-    scores, out = {}, {"dataset": ctx.cfg.data.dataset, "comments": "all but the profile's train and val prompts",
+    scores, out = {}, {"dataset": cfg.data.dataset,
+                       "comments": "all but the profile's train and val prompts" + ("" if cfg.data.sealed else " and its sealed set"),
                        "n": int(len(test)), "toxic_share": float(labels.mean()), "judges": {}}
     for which in ("judge", "second"):
         judge = ctx.judge(which)

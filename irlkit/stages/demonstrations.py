@@ -42,14 +42,16 @@ def run(ctx) -> dict:
 
 
 def split_summary(demos: pd.DataFrame) -> dict:
-    """Per split: mean toxicity of each side, how often each judge prefers the expert, ties."""
+    """Per split: mean toxicity of each side, how often each judge prefers the expert, the mean gap in the judge's
+    P(toxic) (start − expert), ties: how much of the goal the demonstrations carry."""
     per_split = {}
-    for split in data.SPLITS:
+    for split in [s for s in data.SPLITS if (demos.split == s).any()]:
         d = demos[demos.split == split]
         per_split[split] = {
             "n": int(len(d)),
             "mean_toxicity": {s: float(d[f"{s}_judge"].mean()) for s in ("expert_text", "start_text", "original_output")},
             "judge_prefers_expert": float(np.mean(d.expert_text_judge < d.start_text_judge)),
+            "mean_judge_gap": float(np.mean(d.start_text_judge - d.expert_text_judge)),
             "second_prefers_expert": float(np.mean(d.expert_text_second < d.start_text_second)),
             "ties": float(np.mean(np.isclose(d.expert_text_judge, d.start_text_judge)))}
     return per_split

@@ -104,6 +104,7 @@ READ_BY_NO_STAGE = {
     "eval.ci": "intervals (results)", "eval.bootstrap_seed": "intervals (results)",
     "eval.prior_scales": "04's posterior (results)", "eval.posterior_samples": "04's posterior (results)",
     "eval.contraction_pairs": "04's posterior (results)", "eval.demo_bootstraps": "04's bootstrap (results)",
+    "eval.null_heads": "04's null band (results)",
     "refinetune.enabled": "whether 05 runs", "refinetune.mode": "which reward 05 selects: the policy's params",
     "refinetune.loss": "which reward 05 selects: the policy's params", "refinetune.transfer": "which arms exist",
     "refinetune.transfer_replicates": "which arms exist", "refinetune.seeds": "how many runs exist",

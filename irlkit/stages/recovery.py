@@ -12,20 +12,21 @@ import numpy as np
 import pandas as pd
 import torch
 
-from irlkit import irl, metrics, models, store
+from irlkit import data, irl, metrics, models, store
 from irlkit.config import Config
 from irlkit.stages import artifacts, graph
 from irlkit.stages.context import in_parallel, largest_first
 from irlkit.utils import torch_threads
 
 def texts(ctx, demos: pd.DataFrame) -> dict[str, list[str]]:
-    """The text sets of IRL, by name: training pairs, val/test pools, val/test human comments."""
+    """The text sets of IRL, by name: training pairs, val/test pools, val/test human comments. `test` is the
+    split 04 reports on (`data.report_split`: the sealed set in the final replicates)."""
     wp = ctx.cfg.irl.with_prompt
     expert, start = irl.pairs(demos, "train", wp)
     out = {"train_expert": expert, "train_start": start}
-    for split in ("val", "test"):
-        out[f"{split}_pool"] = list(irl.text_pool(demos, split, wp).input)
-        out[f"{split}_comments"] = list(irl.comment_pool(demos, split, wp).input)
+    for name, split in (("val", "val"), ("test", data.report_split(ctx.cfg))):
+        out[f"{name}_pool"] = list(irl.text_pool(demos, split, wp).input)
+        out[f"{name}_comments"] = list(irl.comment_pool(demos, split, wp).input)
     return out
 
 
@@ -52,12 +53,13 @@ def features(ctx, size: str, demos: pd.DataFrame) -> Path:
 
 
 def val_metrics(reward_val: np.ndarray, val_pool: pd.DataFrame) -> dict:
-    """What selection and the seed × epoch heatmaps read: validation metrics of one reward."""
+    """Validation metrics of one reward: label-free (`metrics.LABEL_FREE`, on the val demonstration pairs: what
+    selection reads) and against the judge (`val_auc`, …: the oracle and the seed × epoch heatmaps, never a choice)."""
     m = metrics.reward_vs_judge(reward_val, val_pool.p_judge.values)
     exp = reward_val[val_pool.source.values == "expert"]
     st = reward_val[val_pool.source.values == "start"]
-    return {"val_auc": m["auc"], "val_sign_accuracy": m["sign_accuracy"], "val_pearson": m["pearson"],
-            "val_pairwise_accuracy": metrics.pairwise_accuracy(exp, st)}
+    return {"val_pairwise_accuracy": metrics.pairwise_accuracy(exp, st), "val_pair_margin": metrics.pair_margin(exp, st),
+            "val_auc": m["auc"], "val_sign_accuracy": m["sign_accuracy"], "val_pearson": m["pearson"]}
 
 
 def run(ctx) -> dict:
@@ -124,7 +126,7 @@ def _full_builder(ctx, size: str, demos: pd.DataFrame, val_pool: pd.DataFrame, l
         ic = ctx.cfg.irl
         sets = texts(ctx, demos)
         n_pairs = ic.full_max_pairs or len(sets["train_expert"])
-        hist, rewards, best = [], {}, (-np.inf, None)
+        hist, rewards, best = [], {}, ((-np.inf,), None)
         for seed in seeds(ctx.cfg, "full"):
             ctx.log(f"[irl full] {size} {loss} seed {seed}")
             score = lambda model, tok, name: irl.score_texts(model, tok, sets[name], max_length=ic.max_length)  # noqa: E731
@@ -141,8 +143,9 @@ def _full_builder(ctx, size: str, demos: pd.DataFrame, val_pool: pd.DataFrame, l
             for name in irl.EVAL_SETS:
                 r = last_val["r"] if name == "val_pool" and "r" in last_val else score(model, tok, name)
                 rewards.setdefault(name, []).append(r)
-            if rows and rows[-1]["val_auc"] > best[0]:  # selection on val only
-                best = (rows[-1]["val_auc"], seed)
+            score = tuple(rows[-1][k] for k in metrics.LABEL_FREE) if rows else None
+            if score is not None and score > best[0]:  # label-free, on val demonstrations only
+                best = (score, seed)
                 model.save_pretrained(str(tmp / "best"))
                 tok.save_pretrained(str(tmp / "best"))
         shutil.rmtree(tmp / "trainer", ignore_errors=True)
@@ -170,7 +173,7 @@ def _top_blocks_builder(ctx, size: str, demos: pd.DataFrame, val_pool: pd.DataFr
         cached = {name: irl.block_inputs(bottom, tok, batch, blocks=ic.full_blocks, max_length=ic.max_length)
                   for name, batch in sets.items()}
         del bottom
-        hist, rewards, best = [], {}, (-np.inf, None, None)
+        hist, rewards, best = [], {}, ((-np.inf,), None, None)
         for seed in seeds(ctx.cfg, "full"):
             last_val = {}
 
@@ -185,8 +188,9 @@ def _top_blocks_builder(ctx, size: str, demos: pd.DataFrame, val_pool: pd.DataFr
             hist += [{"seed": seed, **row} for row in rows]
             for name in irl.EVAL_SETS:
                 rewards.setdefault(name, []).append(last_val["r"] if name == "val_pool" else model.score(cached[name]))
-            if rows[-1]["val_auc"] > best[0]:  # selection on val only
-                best = (rows[-1]["val_auc"], seed, model)
+            score = tuple(rows[-1][k] for k in metrics.LABEL_FREE)
+            if score > best[0]:  # label-free, on val demonstrations only
+                best = (score, seed, model)
         reward_model, reward_tok = models.load_reward_model(folder, ctx.cfg.device)
         best[2].write_into(reward_model)
         reward_model.save_pretrained(str(tmp / "best"))

@@ -103,7 +103,7 @@ def metric_bars(irl: dict, metric_names=("calibrated_accuracy", "auc", "f1", "pa
     rows = []
     for size, s in irl.items():
         for name, m in s["models"].items():
-            for metric in metric_names:
+            for metric in (*metric_names, "majority_accuracy"):
                 rows.append({"size": size, "reward": name, "metric": metric, "mean": m["metrics"][metric]["mean"],
                              "sd": m["metrics"][metric]["sd"]})
         for metric in metric_names:
@@ -112,7 +112,7 @@ def metric_bars(irl: dict, metric_names=("calibrated_accuracy", "auc", "f1", "pa
     df = pd.DataFrame(rows)
     sizes = list(irl)
     fig, axes = plt.subplots(1, len(sizes), figsize=(6.5 * len(sizes), 4.2), squeeze=False, sharey=True)
-    rewards = list(dict.fromkeys(df.reward))
+    rewards = list(dict.fromkeys(df[df.metric != "majority_accuracy"].reward))
     width = 0.8 / len(rewards)
     for j, size in enumerate(sizes):
         ax = axes[0, j]
@@ -120,6 +120,12 @@ def metric_bars(irl: dict, metric_names=("calibrated_accuracy", "auc", "f1", "pa
             d = df[(df["size"] == size) & (df.reward == reward)].set_index("metric").loc[list(metric_names)]
             ax.bar(np.arange(len(metric_names)) + k * width, d["mean"], width, yerr=d["sd"], capsize=2, label=reward)
         ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+        if "calibrated_accuracy" in metric_names:  # an accuracy is read against the majority class's rate
+            i = list(metric_names).index("calibrated_accuracy")
+            majority = df[(df["size"] == size) & (df.metric == "majority_accuracy")]["mean"]
+            if len(majority):
+                ax.hlines(majority.iloc[0], i - width / 2, i + 0.8 - width / 2, color="black", lw=1.5,
+                          label="majority-class rate" if j == len(sizes) - 1 else None)
         ax.set_xticks(np.arange(len(metric_names)) + 0.4 - width / 2, [m.replace("_", "\n") for m in metric_names], fontsize=8)
         ax.set(title=size, ylim=(0, 1), ylabel="test metric (mean ± sd over seeds)")
     axes[0, -1].legend(fontsize=7, loc="lower right")

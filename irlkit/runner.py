@@ -56,11 +56,6 @@ def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None, r
     for ref in config.unpinned(cfg):
         print(f"[warning] {profile}: {ref} names no Hub revision (org/name@<commit>): its files may change", file=sys.stderr)
     where = layout.Layout(profile)
-    timings_path = where.result("timings")
-    timings = store.read_json(timings_path) if timings_path.exists() else {}
-    timings.pop("_manifest", None)
-    if "replicates" not in timings:  # a single-run timings file of an earlier layout: kept beside
-        timings = {"replicates": {}, **({"single_run": timings} if timings else {})}
     os.environ["IRLKIT_PROGRESS"] = "0"  # bars would flood the papermill log
     stages = per_replicate(cfg)
     if set(only) & set(PER_REPLICATE) - set(stages):
@@ -69,23 +64,45 @@ def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None, r
     todo = [nb for nb in stages if nb in only]
     run_06 = "06_analysis" in only and replicate is None
     if not todo and not run_06:  # nothing of `only` is on in this profile: no file is touched
-        return timings
+        return _timings(where)
     for k in (([replicate] if replicate is not None else range(cfg.replicates)) if todo else []):
-        seconds = timings["replicates"].setdefault(f"r{k}", {})
-        with contextlib.nullcontext() if fresh_kernels else _kernel(where.of_replicate(k)) as kernel:
+        rep = where.of_replicate(k)
+        with _only_run_of(rep), contextlib.nullcontext() if fresh_kernels else _kernel(rep) as kernel:
+            seconds = _timings(where)["replicates"].get(f"r{k}", {})
             for name in todo:
-                seconds[name] = _execute(name, profile, where.of_replicate(k), {**parameters, "REPLICATE": k}, kernel)
+                seconds[name] = _execute(name, profile, rep, {**parameters, "REPLICATE": k}, kernel)
                 seconds["total"] = round(sum(v for n, v in seconds.items() if n in stages), 1)
-                store.atomic_write_json(timings_path, timings)
-        if stages[-1] in todo:  # the replicate is complete: record what made it
-            store.atomic_write_json(where.of_replicate(k).manifest,
-                                    replicates.manifest(cfg, k, {n: seconds[n] for n in stages if n in seconds}))
+                _update_timings(where, lambda t: t["replicates"].__setitem__(f"r{k}", dict(seconds)))
+            if stages[-1] in todo:  # the replicate is complete: record what made it
+                store.atomic_write_json(rep.manifest, replicates.manifest(cfg, k, {n: seconds[n] for n in stages if n in seconds}))
     # the shared work's build times live in the run folder: a machine without it (06 on a fresh clone) keeps the record
-    timings["shared"] = _shared_seconds(where) or timings.get("shared", {})
-    if run_06:
-        timings["06_analysis"] = _execute("06_analysis", profile, where, parameters)
-    store.atomic_write_json(timings_path, timings)
+    shared = _shared_seconds(where)
+    if shared:
+        _update_timings(where, lambda t: t.__setitem__("shared", shared))
+    if run_06:  # its own wall time is printed, not recorded: reading results leaves the committed files as they are
+        _execute("06_analysis", profile, where, parameters)
+    return _timings(where)
+
+
+def _timings(where: layout.Layout) -> dict:
+    """data/results/<profile>/timings.json: every replicate's wall time per notebook and the shared work's."""
+    path = where.result("timings")
+    timings = store.read_json(path) if path.exists() else {}
+    timings.pop("_manifest", None)
+    if "replicates" not in timings:  # a single-run timings file of an earlier layout: kept beside
+        timings = {"replicates": {}, **({"single_run": timings} if timings else {})}
     return timings
+
+
+def _update_timings(where: layout.Layout, change) -> None:
+    """Apply `change(timings)` to timings.json under a lock, read afresh: replicates running side by side each
+    add their own entry, and none is lost. Unchanged timings leave the file untouched."""
+    with store.locked(where.runs / ".timings.lock"):
+        before = _timings(where)
+        after = json.loads(json.dumps(before))
+        change(after)
+        if after != before or not where.result("timings").exists():
+            store.atomic_write_json(where.result("timings"), after)
 
 
 _running: list[str] = []
@@ -254,8 +271,7 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job of a script starts with SIGINT ignored
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        with _only_run_of(layout.Layout(args.profile)):
-            run(args.profile, only, parameters, replicate=args.replicate, fresh_kernels=args.fresh_kernels)
+        run(args.profile, only, parameters, replicate=args.replicate, fresh_kernels=args.fresh_kernels)
     except (ValueError, KeyError, TypeError) as e:
         parser.error(str(e).strip("'\""))
     except KeyboardInterrupt:
@@ -273,8 +289,9 @@ def _terminate(signum, frame):
 
 @contextlib.contextmanager
 def _only_run_of(where: layout.Layout):
-    """Hold an exclusive lock on the profile's run folder while running: a second run of the same profile
-    is refused with a clear message. The OS releases it when this process dies, even by kill -9."""
+    """Hold an exclusive lock on one replicate's run folder while it runs: a second run of the same replicate is
+    refused with a clear message, while other replicates of the profile run side by side on the same data folder
+    (the stages they share are built once, `store.stage`). The OS releases it when this process dies, even by kill -9."""
     import fcntl
 
     where.runs.mkdir(parents=True, exist_ok=True)
@@ -282,8 +299,8 @@ def _only_run_of(where: layout.Layout):
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise SystemExit(f"another run of profile {where.profile!r} is using {where.runs}: wait for it to finish "
-                             f"(or stop it) before starting this one") from None
+            raise SystemExit(f"another run of profile {where.profile!r} is using replicate {where.replicate} "
+                             f"({where.runs}): wait for it to finish (or stop it) before starting this one") from None
         lock.write(f"{os.getpid()}\n")
         lock.flush()
         yield

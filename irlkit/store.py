@@ -9,6 +9,7 @@ at most a `.partial` folder that the next run throws away.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -128,15 +129,48 @@ def is_done(path: Path, key: dict) -> bool:
     return m is not None and m.get("key_hash") == stable_hash(key)
 
 
+@contextlib.contextmanager
+def locked(lock_file: Path, waiting: str = ""):
+    """Hold an exclusive lock on `lock_file` (created if missing) while the block runs; processes that want the same
+    lock wait (printing `waiting` once, if given). The OS releases it when the holder dies, even by kill -9."""
+    import fcntl
+
+    lock_file = Path(lock_file)
+    try:
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        f = open(lock_file, "a")
+    except OSError:  # a read-only data folder: nothing can be built there, so there is nothing to lock
+        yield
+        return
+    with f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting:
+                progress.line(waiting)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def stage(path: Path, key: dict, build: Callable[[Path], None], *, seed: int, log: Callable[[str], None] = print) -> Path:
     """Build the artifact folder `path` with `build(tmp_folder)` unless it is already done.
 
     `key` is everything the artifact depends on (config sections, upstream manifests'
     hashes); a different key rebuilds it. A finished artifact is verified against the content hashes
     in its manifest before it is trusted; a damaged one is rebuilt, with one line naming the file.
-    Returns `path`.
+    Processes that reach the same stage at once (replicates side by side, sharing the start policy's stages)
+    build it once: the others wait for its lock, then find it done. Returns `path`.
     """
     path = Path(path)
+    with locked(path.parent / f".{path.name}.lock", waiting=f"[wait] {path.parent.name}/{path.name}: "
+                                                              "another process is building it"):
+        return _stage(path, key, build, seed=seed, log=log)
+
+
+def _stage(path: Path, key: dict, build: Callable[[Path], None], *, seed: int, log: Callable[[str], None]) -> Path:
     if is_done(path, key):
         problem = damaged(path, manifest_of(path))
         if problem is None:
@@ -180,8 +214,19 @@ def _alive(pid: int) -> bool:
 
 
 def write_result(path: Path, obj: dict, cfg) -> Path:
-    """A results JSON with its provenance under `_manifest`."""
-    return atomic_write_json(path, {**obj, "_manifest": make_manifest({"config": cfg.hash()}, cfg.seed)})
+    """A results JSON with its provenance under `_manifest`. A file that already holds the same results from the
+    same config is left as it is (only its creation time would change): reading results never rewrites them."""
+    new = {**obj, "_manifest": make_manifest({"config": cfg.hash()}, cfg.seed)}
+    try:
+        old = json.loads(Path(path).read_text())
+        same = json.loads(json.dumps(new, default=_json_default))
+        for d in (old, same):
+            d["_manifest"].pop("created", None)
+        if old == same:
+            return Path(path)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    return atomic_write_json(path, new)
 
 
 def write_experiment(name: str, obj, cfg=None) -> Path:

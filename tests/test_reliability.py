@@ -1,5 +1,6 @@
 """A run killed hard leaves nothing running; a second run of the same profile is refused; TERM stops
 with one line that says how to resume. Real processes: runner → notebook kernel → worker pool."""
+import json
 import os
 import signal
 import subprocess
@@ -88,3 +89,35 @@ def test_term_stops_with_one_line_that_says_how_to_resume(data_home):
     while time.time() < deadline and any(_alive(p) for p in below):
         time.sleep(0.2)
     assert not [p for p in below if _alive(p)]
+
+
+@pytest.mark.slow
+def test_two_replicates_side_by_side_on_one_folder_match_one_after_the_other(data_home, tmp_path, monkeypatch):
+    """The README's array-job command, twice at once on one data folder: both finish, each shared stage (the
+    start policy's texts and perplexity) is built by one of them, timings.json keeps both, and every number is
+    what the two replicates give one after the other in a folder of their own."""
+    from benchmarks.compare_results import compared
+
+    from irlkit import layout, runner
+
+    runs = [subprocess.Popen([sys.executable, "-m", "irlkit.runner", "smoke", "--replicate", str(k)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in (0, 1)]
+    outs = [run.communicate(timeout=600) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [err[-2000:] for _, err in outs]
+    printed = "".join(out for out, _ in outs)
+    for size in ("tiny-a", "tiny-b"):
+        for stage in (f"texts/{size}-start", f"perplexity/{size}-start"):
+            assert printed.count(f"[stage] {stage}: building") == 1, stage
+    side_by_side = layout.Layout("smoke")
+    assert set(json.loads(side_by_side.result("timings").read_text())["replicates"]) == {"r0", "r1"}
+
+    alone = tmp_path / "alone"
+    (alone / "data").mkdir(parents=True)
+    for sub in ("raw", "models"):
+        (alone / "data" / sub).symlink_to(data_home / sub)
+    monkeypatch.setenv("IRLKIT_DATA", str(alone / "data"))
+    monkeypatch.setenv("IRLKIT_FIGURES", str(alone / "figures"))
+    for k in (0, 1):
+        runner.run("smoke", only=runner.PER_REPLICATE, replicate=k)
+    for k in (0, 1):
+        assert not compared(side_by_side.of_replicate(k).results, layout.Layout("smoke", k).results), k

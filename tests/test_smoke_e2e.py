@@ -36,7 +36,7 @@ def test_smoke_profile_end_to_end(data_home, tmp_path, monkeypatch, capsys):
         assert any(rep.logs.glob("*.log")), "worker output goes to per-job log files"
         assert "[rlhf]" not in (rep.notebooks / "01_rlhf.ipynb").read_text(), "worker logs stay out of the notebook"
     assert _images(where.notebooks / "06_analysis.ipynb") == FIGURES_SHOWN["06_analysis"]
-    assert timings["06_analysis"] > 0 and timings["shared"], "the shared stages' time is recorded apart"
+    assert timings["shared"], "the shared stages' time is recorded apart"
     for fig in ("rlhf_curves", "toxicity_by_stage", "recovery", "realignment", "irl_metrics", "size_effect",
                 "posterior_auc", "contraction", "cross_replicate_agreement",
                 "non_identifiability_heatmap", "irl_seed_agreement", "irl_confusions", "refinetune_curves"):
@@ -102,6 +102,10 @@ def test_smoke_profile_end_to_end(data_home, tmp_path, monkeypatch, capsys):
     assert (fresh.figures / "non_identifiability_heatmap.png").exists() and fresh.report.exists()
     assert json.loads(fresh.summary.read_text())["n_replicates"] == 2
     assert json.loads(fresh.result("timings").read_text())["shared"] == timings["shared"], "06 keeps the shared times"
+    written = {p: p.read_bytes() for folder in (fresh.results, fresh.figures) for p in sorted(folder.rglob("*")) if p.is_file()}
+    runner.run("smoke", only=("06_analysis",))  # reading the committed results again changes none of their bytes
+    assert {p: p.read_bytes() for p in written} == written
+    assert {p for folder in (fresh.results, fresh.figures) for p in folder.rglob("*") if p.is_file()} == set(written)
 
     # a profile that stops at 04 (refinetune.enabled off, as the ladder's): 06 renders without 05's results
     for rep in (0, 1):

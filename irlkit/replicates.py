@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 from scipy import stats
@@ -28,14 +29,38 @@ from irlkit.provenance import CODE, RENDER_ONLY, code_hash, cpu_model  # noqa: F
 from irlkit.quantities import ARMS, paired as _paired, scale_of  # noqa: E402  (declared there, with every quantity)
 
 
-def manifest(cfg, replicate: int, seconds: dict) -> dict:
-    """A replicate's provenance: what it ran with (config and code hash), where, how long."""
+def manifest(cfg, replicate: int, seconds: dict, results: Path | None = None) -> dict:
+    """A replicate's provenance: what it ran with (config and code hash), where, how long, and the content hash of
+    every result file in its folder `results` (`files`), which 06 checks before it reads them."""
     from irlkit.config import for_replicate
 
     return {"profile": cfg.profile, "replicate": replicate, "seed": for_replicate(cfg, replicate).seed,
             "config_hash": cfg.hash(), "code_hash": code_hash(), "cpu": cpu_model(), "threads": cfg.threads,
             "workers": cfg.workers, "seconds": seconds, "total_seconds": round(sum(seconds.values()), 1),
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **({"files": result_files(results)} if results else {})}
+
+
+def result_files(results) -> dict[str, str]:
+    """{file name: SHA-256} of a replicate's result files (all but its manifest)."""
+    from irlkit.store import file_hash
+
+    return {p.name: file_hash(p) for p in sorted(Path(results).iterdir())
+            if p.is_file() and p.name != "manifest.json" and not p.name.startswith(".")}
+
+
+def disagreement(manifest: dict, results) -> str | None:
+    """What in a replicate's results folder differs from its manifest (None: nothing, or a manifest from before
+    `files` was recorded): a result file changed, missing, or written after the replicate finished."""
+    if "files" not in manifest:
+        return None
+    now = result_files(results)
+    for name, expected in manifest["files"].items():
+        if name not in now:
+            return f"{name} is missing"
+        if now[name] != expected:
+            return f"{name} differs from what its manifest.json recorded (changed after the replicate finished)"
+    extra = sorted(set(now) - set(manifest["files"]))
+    return f"{', '.join(extra)} written after the replicate finished" if extra else None
 
 
 def collect(where: layout.Layout, cfg) -> tuple[dict[int, dict], dict[int, str]]:
@@ -49,7 +74,12 @@ def collect(where: layout.Layout, cfg) -> tuple[dict[int, dict], dict[int, str]]
         if not path.exists():
             left_out[k] = "no manifest.json: the replicate did not finish 05"
             continue
-        finished[k] = (json.loads(path.read_text()), folder)
+        m = json.loads(path.read_text())
+        problem = disagreement(m, folder)
+        if problem:
+            left_out[k] = f"{problem}: rerun the replicate, or restore its files"
+            continue
+        finished[k] = (m, folder)
     groups = {}
     for k, (m, _) in finished.items():
         groups.setdefault((m.get("config_hash"), m.get("code_hash")), []).append(k)

@@ -67,14 +67,17 @@ def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None, r
         return _timings(where)
     for k in (([replicate] if replicate is not None else range(cfg.replicates)) if todo else []):
         rep = where.of_replicate(k)
-        with _only_run_of(rep), contextlib.nullcontext() if fresh_kernels else _kernel(rep) as kernel:
-            seconds = _timings(where)["replicates"].get(f"r{k}", {})
-            for name in todo:
-                seconds[name] = _execute(name, profile, rep, {**parameters, "REPLICATE": k}, kernel)
-                seconds["total"] = round(sum(v for n, v in seconds.items() if n in stages), 1)
-                _update_timings(where, lambda t: t["replicates"].__setitem__(f"r{k}", dict(seconds)))
-            if stages[-1] in todo:  # the replicate is complete: record what made it
-                store.atomic_write_json(rep.manifest, replicates.manifest(cfg, k, {n: seconds[n] for n in stages if n in seconds}))
+        with _only_run_of(rep):
+            made_by = _results_made_by(rep, cfg, todo, stages)
+            with contextlib.nullcontext() if fresh_kernels else _kernel(rep) as kernel:
+                seconds = _timings(where)["replicates"].get(f"r{k}", {})
+                for name in todo:
+                    seconds[name] = _execute(name, profile, rep, {**parameters, "REPLICATE": k}, kernel)
+                    seconds["total"] = round(sum(v for n, v in seconds.items() if n in stages), 1)
+                    _update_timings(where, lambda t: t["replicates"].__setitem__(f"r{k}", dict(seconds)))
+            if stages[-1] in todo or made_by:  # complete (or a part rerun with its settings): record what made it
+                store.atomic_write_json(rep.manifest, replicates.manifest(
+                    cfg, k, {n: seconds[n] for n in stages if n in seconds}, rep.results))
     # the shared work's build times live in the run folder: a machine without it (06 on a fresh clone) keeps the record
     shared = _shared_seconds(where)
     if shared:
@@ -82,6 +85,25 @@ def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None, r
     if run_06:  # its own wall time is printed, not recorded: reading results leaves the committed files as they are
         _execute("06_analysis", profile, where, parameters)
     return _timings(where)
+
+
+def _results_made_by(rep: layout.Layout, cfg, todo: list, stages: tuple) -> bool:
+    """Whether replicate `rep` holds finished results that this run's config and code made. Results that another
+    config or code made are never mixed with this run's: a run of part of the replicate is refused with the
+    reason, and a run of the whole replicate drops their manifest first (a killed run leaves none claiming them)."""
+    if not rep.manifest.exists():
+        return False
+    m = store.read_json(rep.manifest)
+    made = (m.get("config_hash"), m.get("code_hash"))
+    if made == (cfg.hash(), replicates.code_hash()):
+        return True
+    if list(todo) != list(stages):
+        raise SystemExit(f"replicate {rep.replicate} of {rep.profile!r} holds results of config {made[0]}, code {made[1]}; "
+                         f"this run (config {cfg.hash()}, code {replicates.code_hash()}) would rerun only "
+                         f"{', '.join(todo)} and mix the two: run the whole replicate (without --only), or run it with "
+                         f"the settings that made it")
+    rep.manifest.unlink()
+    return False
 
 
 def _timings(where: layout.Layout) -> dict:

@@ -83,6 +83,20 @@ def test_smoke_profile_end_to_end(data_home, tmp_path, monkeypatch, capsys):
     executed = (r0.notebooks / "03_irl.ipynb").read_text()
     assert "[irl full]" not in executed and "[features]" not in executed, "nothing trained again"
 
+    # results stay tied to the config that made them: a part of a replicate rerun with other settings is refused,
+    # and a result file edited after its replicate finished keeps that replicate out of 06, by name
+    with pytest.raises(SystemExit, match="would rerun only 03_irl, 04_eval and mix the two"):
+        runner.run("smoke", only=("03_irl", "04_eval"), replicate=0, parameters={"OVERRIDES": {"irl.probe_epochs": 7}})
+    from irlkit import config, replicates
+
+    irl_file = r1.result("irl")
+    original = irl_file.read_bytes()
+    irl_file.write_bytes(original.replace(b'"auc": 0.', b'"auc": 0.9', 1))
+    kept, left_out = replicates.collect(where, config.load("smoke"))
+    assert set(kept) == {0} and "irl.json differs from what its manifest.json recorded" in left_out[1]
+    irl_file.write_bytes(original)
+    assert set(replicates.collect(where, config.load("smoke"))[0]) == {0, 1}
+
     # same seed, retrained from scratch: the same numbers
     shutil.rmtree(r0.policy("tiny-a-rlhf"))
     shutil.rmtree(r0.texts("tiny-a-rlhf"))
@@ -108,9 +122,12 @@ def test_smoke_profile_end_to_end(data_home, tmp_path, monkeypatch, capsys):
     assert {p for folder in (fresh.results, fresh.figures) for p in folder.rglob("*") if p.is_file()} == set(written)
 
     # a profile that stops at 04 (refinetune.enabled off, as the ladder's): 06 renders without 05's results
-    for rep in (0, 1):
+    for rep in (0, 1):  # replicates that ended at 04: no 05 results, and a manifest that records none
         for leftover in Layout("smoke", rep).results.glob("refinetune*"):
             leftover.unlink()
+        m = json.loads(Layout("smoke", rep).manifest.read_text())
+        m["files"] = {name: h for name, h in m["files"].items() if not name.startswith("refinetune")}
+        Layout("smoke", rep).manifest.write_text(json.dumps(m))
     runner.run("smoke", only=("06_analysis",), parameters={"OVERRIDES": {"refinetune.enabled": False}})
     summary = json.loads(fresh.summary.read_text())
     assert summary["n_replicates"] == 2 and "irl_auc" in summary["sizes"]["tiny-a"]

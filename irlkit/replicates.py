@@ -41,11 +41,12 @@ def manifest(cfg, replicate: int, seconds: dict, results: Path | None = None) ->
 
 
 def result_files(results) -> dict[str, str]:
-    """{file name: SHA-256} of a replicate's result files (all but its manifest)."""
+    """{file name: SHA-256} of a replicate's result files (all but its manifest; none where it wrote none)."""
     from irlkit.store import file_hash
 
-    return {p.name: file_hash(p) for p in sorted(Path(results).iterdir())
-            if p.is_file() and p.name != "manifest.json" and not p.name.startswith(".")}
+    folder = Path(results)
+    return {p.name: file_hash(p) for p in sorted(folder.iterdir())
+            if p.is_file() and p.name != "manifest.json" and not p.name.startswith(".")} if folder.is_dir() else {}
 
 
 def disagreement(manifest: dict, results) -> str | None:

@@ -101,14 +101,12 @@ def test_every_config_field_is_read_by_a_declared_stage_or_said_to_be_read_by_no
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     """Replicate 0 of smoke through 01–04, in this process (one worker), in a data folder of its own: the
-    assets this test damages (the judge, the prompt set) are copies; the models are the checkout's."""
+    assets this test damages (the judge, the prompt set) are copies; the tiny models are built there."""
     home = tmp_path_factory.mktemp("graph") / "data"
     (home / "models").mkdir(parents=True)
     real = ROOT / "data"
     shutil.copytree(real / "raw" / "insults", home / "raw" / "insults")
     shutil.copytree(real / "models" / "toxblock", home / "models" / "toxblock")
-    for tiny in ("tiny-0", "tiny-1"):
-        (home / "models" / tiny).symlink_to(real / "models" / tiny)
     mp = pytest.MonkeyPatch()
     mp.setenv("IRLKIT_DATA", str(home))
     mp.setenv("IRLKIT_FIGURES", str(home.parent / "figures"))

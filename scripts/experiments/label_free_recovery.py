@@ -9,7 +9,8 @@ Each replicate is `python -m irlkit.runner cpu --replicate k --only 01_rlhf 02_s
 data/runs/experiments/label_free_recovery/ (git-ignored). A replicate already finished there is skipped, so a
 killed run resumes. Writes data/results/experiments/label_free_recovery_cpu.json: the summary over the
 replicates (`replicates.summarise`: every quantity with its interval, the paired claims with Holm-adjusted p,
-the cross-replicate agreement) and each replicate's selection (label-free and oracle) and null band.
+the cross-replicate agreement) and each replicate's selection (label-free and oracle) and null band; and its two
+figures, figures/experiments/label_free_recovery.png and label_free_recovery_agreement.png.
 """
 import argparse
 import os
@@ -54,3 +55,8 @@ os.environ.pop("IRLKIT_DATA")  # the result goes to the checkout's data/results/
 print(store.write_experiment(NAME + "_cpu", {"overrides": OVERRIDES, "split": "test (development)", "summary": summary,
                                              "per_replicate": per_replicate, "left_out": left_out,
                                              "seconds": timings.get("replicates", {})}, cfg))
+from irlkit import plots  # noqa: E402
+
+figures = layout.ROOT / "figures" / "experiments"  # committed beside the result: docs/experiments/label_free_recovery.md
+plots.save(plots.figure_over_replicates(summary, "recovery"), NAME, figures)
+plots.save(plots.cross_replicate(summary), NAME + "_agreement", figures)

@@ -107,9 +107,16 @@ def _results_made_by(rep: layout.Layout, cfg, todo: list, stages: tuple) -> bool
 
 
 def _timings(where: layout.Layout) -> dict:
-    """data/results/<profile>/timings.json: every replicate's wall time per notebook and the shared work's."""
+    """data/results/<profile>/timings.json: every replicate's wall time per notebook and the shared work's. A file
+    that cannot be read is named, and a new one started (the next update writes it)."""
     path = where.result("timings")
-    timings = store.read_json(path) if path.exists() else {}
+    try:
+        timings = store.read_json(path) if path.exists() else {}
+        if not isinstance(timings, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as e:
+        print(f"[warning] {path} is damaged ({e}): it is started anew", file=sys.stderr, flush=True)
+        timings = {}
     timings.pop("_manifest", None)
     if "replicates" not in timings:  # a single-run timings file of an earlier layout: kept beside
         timings = {"replicates": {}, **({"single_run": timings} if timings else {})}
@@ -264,7 +271,8 @@ def setting(text: str) -> tuple[str, object]:
         return key, raw
 
 
-def main(argv=None) -> int:
+def command_line() -> argparse.ArgumentParser:
+    """The command line of `python -m irlkit.runner`."""
     parser = argparse.ArgumentParser(prog="python -m irlkit.runner", description="run the notebooks of one profile")
     parser.add_argument("profile", choices=PROFILES)
     parser.add_argument("--only", nargs="+", default=list(NOTEBOOKS), choices=NOTEBOOKS)
@@ -280,16 +288,24 @@ def main(argv=None) -> int:
                         help="a final replicate: load the sealed test set and report every recovery number on it "
                              "(data.sealed=true; ./run_all.sh runs this). Without it the run is development: the "
                              "sealed set is never read")
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = command_line()
     args = parser.parse_args(argv)
-    if args.final:
-        args.set.append(("data.sealed", True))
     only = tuple(args.only)
     if args.replicate is not None and only == NOTEBOOKS:
         only = PER_REPLICATE
+    if args.replicate is not None and only == ("06_analysis",):
+        parser.error("06_analysis aggregates every replicate: run it without --replicate")
+    resume = resume_command(args)
+    if args.final:
+        args.set.append(("data.sealed", True))
     parameters = {"SEED": args.seed, "OVERRIDES": dict(args.set)}
-    resume = " ".join(["python -m irlkit.runner", args.profile, *(["--replicate", str(args.replicate)]
-                                                                     if args.replicate is not None else []),
-                       *(f"--set {k}={json.dumps(v)}" for k, v in args.set), *(["--seed", str(args.seed)] if args.seed else [])])
+    for name in ("IRLKIT_DATA", "IRLKIT_FIGURES"):  # relative to where the command runs, not to the notebooks' folder
+        if os.environ.get(name):
+            os.environ[name] = os.path.abspath(os.environ[name])
     signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job of a script starts with SIGINT ignored
     signal.signal(signal.SIGTERM, _terminate)
     try:
@@ -303,6 +319,17 @@ def main(argv=None) -> int:
         os._exit(130)  # now: what papermill's event loop would print while shutting down carries nothing more;
         # the kernel and its workers exit by themselves when this process is gone (parallel.exit_with_parent)
     return 0
+
+
+def resume_command(args) -> str:
+    """The command that resumes this run, quoted for a POSIX shell, so that pasting it works."""
+    import shlex
+
+    words = ["python", "-m", "irlkit.runner", args.profile, *(["--final"] if args.final else []),
+             *(["--replicate", str(args.replicate)] if args.replicate is not None else []),
+             *(w for k, v in args.set for w in ("--set", f"{k}={json.dumps(v)}")),
+             *(["--seed", str(args.seed)] if args.seed else [])]
+    return shlex.join(words)
 
 
 def _terminate(signum, frame):

@@ -176,7 +176,7 @@ def _stage(path: Path, key: dict, build: Callable[[Path], None], *, seed: int, l
         if problem is None:
             log(f"[skip] {path.name}: finished artifact with the same manifest at {path}")
             return path
-        print(f"[rebuild] {path}: {problem}", file=sys.stderr, flush=True)
+        progress.line(f"[rebuild] {path.parent.name}/{path.name}: {problem}")  # on the terminal, not only in a log
     partial = path.parent / f".{path.name}.{os.getpid()}.partial"  # this process's own: never another's
     _remove_stale_partials(path)
     shutil.rmtree(partial, ignore_errors=True)

@@ -121,3 +121,45 @@ def test_two_replicates_side_by_side_on_one_folder_match_one_after_the_other(dat
         runner.run("smoke", only=runner.PER_REPLICATE, replicate=k)
     for k in (0, 1):
         assert not compared(side_by_side.of_replicate(k).results, layout.Layout("smoke", k).results), k
+
+
+def test_the_resume_line_is_quoted_for_a_shell_and_runs_as_pasted(monkeypatch):
+    """A list override and a text with spaces survive being pasted into a shell: split as a shell splits it, the
+    resume command gives the run the same settings."""
+    import shlex
+
+    from irlkit import runner
+
+    argv = ["smoke", "--final", "--replicate", "1", "--set", 'irl.losses=["logistic", "hinge"]', "--set", "judge=a b"]
+    calls = []
+    monkeypatch.setattr(runner, "run", lambda profile, only, parameters, replicate=None, fresh_kernels=False:
+                        calls.append((profile, only, parameters, replicate)))
+    runner.main(argv)
+    words = shlex.split(runner.resume_command(runner.command_line().parse_args(argv)))
+    assert words[:3] == ["python", "-m", "irlkit.runner"]
+    runner.main(words[3:])
+    assert calls[0] == calls[1] and calls[0][2]["OVERRIDES"]["irl.losses"] == ["logistic", "hinge"]
+
+
+def test_bad_invocations_and_a_damaged_timings_file_end_in_one_clear_line(data_home, capsys):
+    from irlkit import layout, runner
+
+    with pytest.raises(SystemExit):
+        runner.main(["smoke", "--replicate", "0", "--only", "06_analysis"])
+    assert "06_analysis aggregates every replicate: run it without --replicate" in capsys.readouterr().err
+    timings = layout.Layout("smoke").result("timings")
+    timings.parent.mkdir(parents=True, exist_ok=True)
+    timings.write_text("{ not json")
+    assert runner._timings(layout.Layout("smoke")) == {"replicates": {}}
+    assert f"{timings} is damaged" in capsys.readouterr().err
+
+
+def test_a_relative_data_folder_is_taken_from_where_the_command_runs(monkeypatch, tmp_path):
+    """The notebooks run in notebooks/: a relative IRLKIT_DATA is made absolute against the caller's directory first."""
+    from irlkit import runner
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("IRLKIT_DATA", "mine/data")
+    monkeypatch.setattr(runner, "run", lambda *args, **kwargs: None)
+    runner.main(["smoke", "--replicate", "0"])
+    assert os.environ["IRLKIT_DATA"] == str(tmp_path / "mine" / "data")

@@ -44,6 +44,11 @@ def experiment_result(name: str) -> Path:
     return experiments_dir() / f"{name}.json"
 
 
+def experiment_figures() -> Path:
+    """Figures of the experiment scripts, committed beside their results (`IRLKIT_FIGURES` moves them)."""
+    return Path(os.environ.get("IRLKIT_FIGURES", ROOT / "figures")) / "experiments"
+
+
 def bench_dir() -> Path:
     """Result JSON of the benchmarks (`benchmarks/`): speed, side by side, one file per benchmark run."""
     return data_dir() / "results" / "bench"

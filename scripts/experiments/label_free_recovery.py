@@ -51,12 +51,11 @@ per_replicate = {f"r{k}": {size: {"selected": s["selected"], "oracle_selected": 
                                   "halves": s.get("halves")}
                            for size, s in r["irl"]["sizes"].items()} for k, r in runs.items()}
 timings = store.read_json(where.result("timings")) if where.result("timings").exists() else {}
-os.environ.pop("IRLKIT_DATA")  # the result goes to the checkout's data/results/experiments/
+os.environ.pop("IRLKIT_DATA"), os.environ.pop("IRLKIT_FIGURES")  # the result and figures go to the checkout's
 print(store.write_experiment(NAME + "_cpu", {"overrides": OVERRIDES, "split": "test (development)", "summary": summary,
                                              "per_replicate": per_replicate, "left_out": left_out,
                                              "seconds": timings.get("replicates", {})}, cfg))
 from irlkit import plots  # noqa: E402
 
-figures = layout.ROOT / "figures" / "experiments"  # committed beside the result: docs/experiments/label_free_recovery.md
-plots.save(plots.figure_over_replicates(summary, "recovery"), NAME, figures)
-plots.save(plots.cross_replicate(summary), NAME + "_agreement", figures)
+plots.save(plots.figure_over_replicates(summary, "recovery"), NAME, layout.experiment_figures())
+plots.save(plots.cross_replicate(summary), NAME + "_agreement", layout.experiment_figures())

@@ -51,7 +51,8 @@ per_replicate = {f"r{k}": {size: {"selected": s["selected"], "oracle_selected": 
                                   "halves": s.get("halves")}
                            for size, s in r["irl"]["sizes"].items()} for k, r in runs.items()}
 timings = store.read_json(where.result("timings")) if where.result("timings").exists() else {}
-os.environ.pop("IRLKIT_DATA"), os.environ.pop("IRLKIT_FIGURES")  # the result and figures go to the checkout's
+for name in ("IRLKIT_DATA", "IRLKIT_FIGURES"):  # the result and its figures go to the checkout's folders
+    os.environ.pop(name)
 print(store.write_experiment(NAME + "_cpu", {"overrides": OVERRIDES, "split": "test (development)", "summary": summary,
                                              "per_replicate": per_replicate, "left_out": left_out,
                                              "seconds": timings.get("replicates", {})}, cfg))

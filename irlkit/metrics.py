@@ -191,6 +191,12 @@ then the standardised margin between them. No judge score or human label enters;
 recorded beside it as an oracle, never used."""
 
 
+def label_free(reward_preferred, reward_other) -> dict:
+    """The `LABEL_FREE` scores of one reward on held-out pairs (preferred side first)."""
+    return {"val_pairwise_accuracy": pairwise_accuracy(reward_preferred, reward_other),
+            "val_pair_margin": pair_margin(reward_preferred, reward_other)}
+
+
 def label_free_best(rows) -> int:
     """Index of the best of `rows` (dicts with the `LABEL_FREE` keys) by `LABEL_FREE`, in order; the first on ties."""
     keys = [tuple(-np.inf if v != v else v for v in (row[k] for k in LABEL_FREE)) for row in rows]

@@ -42,11 +42,9 @@ def manifest(cfg, replicate: int, seconds: dict, results: Path | None = None) ->
 
 def result_files(results) -> dict[str, str]:
     """{file name: SHA-256} of a replicate's result files (all but its manifest; none where it wrote none)."""
-    from irlkit.store import file_hash
+    from irlkit.store import content_hashes
 
-    folder = Path(results)
-    return {p.name: file_hash(p) for p in sorted(folder.iterdir())
-            if p.is_file() and p.name != "manifest.json" and not p.name.startswith(".")} if folder.is_dir() else {}
+    return content_hashes(results) if Path(results).is_dir() else {}
 
 
 def disagreement(manifest: dict, results) -> str | None:

@@ -84,11 +84,11 @@ def results_table(rlhf: dict, irl: dict, refinetune: dict | None) -> pd.DataFram
     rows = []
     for size in irl:
         r = rlhf[size]["judge"]
-        best = (irl[size]["selected"], irl[size]["models"][irl[size]["selected"]])  # chosen on val, never on test
+        best = (irl[size]["selected"], irl[size]["models"][irl[size]["selected"]])  # label-free, on val demonstrations
         row = {"size": size,
                "toxicity ratio start → RLHF (judge)": f"{r['before']['ratio']:.3f} → {r['after']['ratio']:.3f} "
                                                         f"({_p(r['paired']['ratio_diff']['p_value'])})",
-               "IRL reward chosen on val (mode/loss)": best[0],
+               "IRL reward chosen label-free on val (mode/loss)": best[0],
                "IRL AUC vs judge (mean ± sd)": f"{best[1]['metrics']['auc']['mean']:.3f} ± {best[1]['metrics']['auc']['sd']:.3f}",
                "IRL calibrated acc (mean) / majority class": f"{_pct(best[1]['metrics']['calibrated_accuracy']['mean'])} / "
                                                              f"{_pct(best[1]['metrics']['majority_accuracy']['mean'])}",

@@ -135,8 +135,7 @@ def _fit_probe(ctx, preferred: np.ndarray, other: np.ndarray, val_preferred: np.
     probes, _ = irl.train_probes(preferred, other, loss=loss, seeds=[ctx.cfg.seed * 1000 + i for i in range(ic.probe_seeds)],
                                  epochs=ic.probe_epochs, lr=ic.probe_lr, batch_size=ic.batch_size,
                                  weight_decay=ic.probe_weight_decay)
-    rows = [{"val_pairwise_accuracy": metrics.pairwise_accuracy(p(val_preferred), p(val_other)),
-             "val_pair_margin": metrics.pair_margin(p(val_preferred), p(val_other))} for p in probes]
+    rows = [metrics.label_free(p(val_preferred), p(val_other)) for p in probes]
     return probes[metrics.label_free_best(rows)]
 
 

@@ -58,8 +58,7 @@ def val_metrics(reward_val: np.ndarray, val_pool: pd.DataFrame) -> dict:
     m = metrics.reward_vs_judge(reward_val, val_pool.p_judge.values)
     exp = reward_val[val_pool.source.values == "expert"]
     st = reward_val[val_pool.source.values == "start"]
-    return {"val_pairwise_accuracy": metrics.pairwise_accuracy(exp, st), "val_pair_margin": metrics.pair_margin(exp, st),
-            "val_auc": m["auc"], "val_sign_accuracy": m["sign_accuracy"], "val_pearson": m["pearson"]}
+    return {**metrics.label_free(exp, st), "val_auc": m["auc"], "val_sign_accuracy": m["sign_accuracy"], "val_pearson": m["pearson"]}
 
 
 def run(ctx) -> dict:
@@ -85,9 +84,9 @@ def train(ctx, size: str, models_to_train: list[tuple[str, str]]) -> None:
     demos = artifacts.demos(ctx, size)
     val_pool = irl.text_pool(demos, "val", ctx.cfg.irl.with_prompt)
     upstream = [graph.require(ctx, "demos", size=size)]
+    feats = features(ctx, size, demos) if any(mode == "probe" for mode, _ in models_to_train) else None
     for mode, loss in models_to_train:
         if mode == "probe":
-            feats = features(ctx, size, demos)
             graph.build(ctx, "probe_model", _probe_builder(ctx, size, feats, val_pool, loss), upstream=[*upstream, feats],
                         size=size, loss=loss)
         else:

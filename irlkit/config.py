@@ -102,6 +102,15 @@ class RLHFConfig:
     """`fp32`, or `bf16`: completions sampled by a bf16 copy of the policy, a bf16 reference, the
     training forward and backward under autocast; weights and Adam stay fp32 (`rlhf._Bf16Sampling`).
     Faster on a CPU with bf16 matrix units (AMX; benchmarks/README.md, `bench_precision.py`)."""
+    compiled_head: bool = False
+    """On a CPU, fold each tile of the vocabulary head's logits into its log-probabilities (and, backward, into
+    their gradient) with one `torch.compile`d kernel instead of TRL's ten torch passes (`rlhf._cpu_vocab_head`):
+    rounding-level differences (speed: benchmarks/README.md, `bench_rloo_step.py`). Needs a C++ compiler."""
+    freeze_embeddings: bool = False
+    """Keep the token embedding matrix (and the output head, when the model ties them) at the start
+    checkpoint's values: RLOO trains the transformer blocks and norms only. For Gemma-3-270M that matrix
+    is 168M of its 268M parameters, whose gradient, clipping and Adam update are most of a step's
+    memory traffic (speed: benchmarks/README.md, `bench_rloo_step.py`). False: every weight trains."""
     lora_rank: int = 0
     """0: RLOO fine-tunes every weight. > 0: LoRA adapters of this rank on `lora_targets`, through TRL's
     `peft_config`; the KL reference is then the policy with its adapters disabled (no second copy), and

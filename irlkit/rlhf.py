@@ -9,6 +9,7 @@ subclass drops one of its three forwards per step (see `_one_pass_rloo_trainer`)
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import time
@@ -145,7 +146,13 @@ class _Bf16Sampling:
                 self.model.config, dtype=torch.bfloat16,
                 attn_implementation=self.model.config._attn_implementation).to(self.model.device).eval()
             self._sampler.generation_config = self.model.generation_config
-        self._sampler.load_state_dict(self.model.state_dict())  # cast to bf16, once per step
+            self._sampler.load_state_dict(self.model.state_dict())  # every weight and buffer, cast to bf16
+            sampler = dict(self._sampler.named_parameters())
+            self._trained = [(sampler[name], p) for name, p in self.model.named_parameters() if p.requires_grad]
+        else:  # once per step, only what the optimiser changes (frozen embeddings are most of Gemma's weights)
+            with torch.no_grad():
+                for copy, p in self._trained:
+                    copy.copy_(p)
         wrapped, self.model_wrapped = self.model_wrapped, self._sampler
         try:
             return super()._generate_single_turn(*args, **kwargs)
@@ -190,6 +197,51 @@ def _completion_logprobs_only():
         trl_utils._use_triton = use_triton
 
 
+@contextlib.contextmanager
+def _cpu_vocab_head(compiled: bool):
+    """TRL's chunked log-prob head (`trl.kernels.chunked_logprob`), tuned for a CPU, while RLOO trains.
+
+    On a device without Triton, TRL folds each [tokens × 32,768] tile of logits into the softmax statistics
+    with about ten separate torch passes over it in fp32 (`_forward_tile`, `_backward_tile`), and casts every
+    vocabulary chunk of the head to bf16 on every call. For Gemma's 262,144-token head those passes and casts
+    were most of an RLOO step (benchmarks/README.md, `bench_rloo_step.py`). Here:
+
+    - a head that does not train (`freeze_embeddings` with tied embeddings, or the bf16 reference) is cast to
+      the autocast dtype once, not once per chunk and call: the same numbers;
+    - `compiled=True`: each fold runs as one `torch.compile`d kernel (rounding-level differences).
+    """
+    import trl.kernels.chunked_logprob as kernel
+    import trl.trainer.utils as trl_utils
+
+    function, tiles = trl_utils._ChunkedLogProbFunction, (kernel._forward_tile, kernel._backward_tile)
+    cast = {}  # id(weight) → (its version, its copy in the autocast dtype)
+
+    class FrozenHeadCastOnce:
+        @staticmethod
+        def apply(hidden, weight, *rest):
+            if not weight.requires_grad and torch.is_autocast_enabled(hidden.device.type):
+                dtype = torch.get_autocast_dtype(hidden.device.type)
+                version, copy = cast.get(id(weight), (None, None))
+                if version != weight._version or copy.dtype != dtype:
+                    cast[id(weight)] = weight._version, weight.to(dtype)
+                weight = cast[id(weight)][1]
+            return function.apply(hidden, weight, *rest)
+
+    trl_utils._ChunkedLogProbFunction = FrozenHeadCastOnce
+    if compiled:
+        kernel._forward_tile, kernel._backward_tile = _compiled_tiles(*tiles)
+    try:
+        yield
+    finally:
+        trl_utils._ChunkedLogProbFunction = function
+        kernel._forward_tile, kernel._backward_tile = tiles
+
+
+@functools.cache
+def _compiled_tiles(forward_tile, backward_tile):
+    return torch.compile(forward_tile, dynamic=True), torch.compile(backward_tile, dynamic=True)
+
+
 class _JsonlLog:
     """A TrainerCallback that appends every log line to a JSON-lines file."""
 
@@ -225,6 +277,8 @@ def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, rc, out: Pa
 
     model, tok = load_policy(start_folder, device)
     model.train()
+    if rc.freeze_embeddings:  # (a tied output head is the same parameter, so it stays too)
+        model.get_input_embeddings().weight.requires_grad_(False)
     dataset = Dataset.from_pandas(train_prompts[["prompt", "original_output"]].reset_index(drop=True))
     args = RLOOConfig(
         output_dir=str(out / "trainer"), max_steps=rc.steps, learning_rate=rc.learning_rate, beta=rc.beta,
@@ -247,7 +301,11 @@ def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, rc, out: Pa
                           processing_class=tok, callbacks=[log.callback, trainer_callback(f"[rlhf] {desc}", rc.steps)],
                           peft_config=_lora(rc))
     t0 = time.time()
-    with _completion_logprobs_only() if rc.completion_logprobs_only else contextlib.nullcontext():
+    with contextlib.ExitStack() as patches:
+        if rc.completion_logprobs_only:
+            patches.enter_context(_completion_logprobs_only())
+        if device == "cpu":
+            patches.enter_context(_cpu_vocab_head(compiled=rc.compiled_head))
         trainer.train()
     wall = time.time() - t0
     if rc.lora_rank:  # the adapters merged into the weights: the saved policy loads like any other

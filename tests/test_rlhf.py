@@ -21,13 +21,15 @@ def _reward(prompts, completions, **_):
     return [sum(ch in "aeiou" for ch in c) / max(len(c), 1) for c in completions]
 
 
-def _train(tmp_path, one_pass: bool, precision: str = "fp32", completion_logprobs_only: bool = True):
+def _train(tmp_path, one_pass: bool, precision: str = "fp32", completion_logprobs_only: bool = True, **rlhf_fields):
     cfg = config.load("smoke", **{"rlhf.steps": 3, "rlhf.one_pass": one_pass, "rlhf.learning_rate": 1e-3,
                                   "rlhf.precision": precision,
-                                  "rlhf.completion_logprobs_only": completion_logprobs_only})
+                                  "rlhf.completion_logprobs_only": completion_logprobs_only,
+                                  **{f"rlhf.{k}": v for k, v in rlhf_fields.items()}})
     prompts = pd.DataFrame({"prompt": [f"you are number {i} and" for i in range(8)],
                             "original_output": ["fine"] * 8})
-    out = tmp_path / f"{'one-pass' if one_pass else 'trl'}-{precision}-{completion_logprobs_only}"
+    out = tmp_path / "-".join([f"{'one-pass' if one_pass else 'trl'}", precision, str(completion_logprobs_only),
+                               *(f"{k}={v}" for k, v in rlhf_fields.items())])
     out.mkdir()
     start = models.materialise("tiny:0")
     rlhf.train(start, prompts, _reward, cfg.rlhf, out, max_new_tokens=cfg.sampling.max_new_tokens, seed=cfg.seed)
@@ -112,6 +114,44 @@ def test_bf16_rloo_samples_with_a_fresh_bf16_copy_and_keeps_fp32_weights(data_ho
     assert sum((bf16[k] - initial[k]).norm() for k in initial) > 0.5 * moved  # it trains as far
 
 
+def test_frozen_embeddings_stay_at_the_start_and_the_rest_trains(data_home, tmp_path, monkeypatch):
+    from transformers import GenerationMixin
+
+    generate, sampler_embeddings = GenerationMixin.generate, []
+
+    def spy(self, *args, **kwargs):
+        sampler_embeddings.append(self.get_input_embeddings().weight.detach().float().clone())
+        return generate(self, *args, **kwargs)
+
+    monkeypatch.setattr(GenerationMixin, "generate", spy)
+    start, frozen, _ = _train(tmp_path, one_pass=True, precision="bf16", freeze_embeddings=True)
+    initial = load_file(str(Path(start) / "model.safetensors"))
+    embedding = next(k for k in initial if "embed_in" in k)
+    assert torch.equal(frozen[embedding], initial[embedding])
+    assert all(torch.equal(e, initial[embedding].to(torch.bfloat16).float()) for e in sampler_embeddings)
+    moved = [k for k in initial if k != embedding and not torch.equal(frozen[k], initial[k])]
+    assert len(moved) > len(initial) // 2  # the blocks (and the untied output head) still train
+
+
+def test_compiled_head_takes_the_same_steps_up_to_rounding(data_home, tmp_path, monkeypatch):
+    import trl.kernels.chunked_logprob as kernel
+
+    eager_tiles = (kernel._forward_tile, kernel._backward_tile)
+    calls = []
+    monkeypatch.setattr(rlhf, "_compiled_tiles", lambda *tiles: (calls.append(tiles) or rlhf.torch.compile(
+        tiles[0], dynamic=True), rlhf.torch.compile(tiles[1], dynamic=True)))
+    start, compiled, compiled_log = _train(tmp_path, one_pass=True, compiled_head=True)
+    assert calls == [eager_tiles] and (kernel._forward_tile, kernel._backward_tile) == eager_tiles  # put back
+    _, eager, eager_log = _train(tmp_path, one_pass=True, compiled_head=False)
+    initial = load_file(str(Path(start) / "model.safetensors"))
+    moved = {k: (eager[k] - initial[k]).norm() for k in initial}
+    assert sum(moved.values()) > 0
+    for key in moved:
+        assert (compiled[key] - eager[key]).norm() <= 1e-3 * moved[key] + 1e-6, key
+    for a, b in zip(compiled_log, eager_log):
+        assert a["kl"] == pytest.approx(b["kl"], abs=1e-4)
+
+
 def test_the_trl_internals_irlkit_patches_are_still_there():
     """irlkit overrides four methods of TRL's RLOOTrainer and reads `trl.trainer.utils._use_triton`. A TRL
     that renames them, changes their leading parameters or stops routing the fused head through
@@ -133,6 +173,11 @@ def test_the_trl_internals_irlkit_patches_are_still_there():
     assert "device" in inspect.signature(trl_utils._use_triton).parameters
     assert "_use_triton(" in inspect.getsource(trl_utils.add_fused_lm_head), "the fused head no longer asks _use_triton"
     assert "_generate_single_turn(" in inspect.getsource(RLOOTrainer), "RLOO no longer samples in _generate_single_turn"
+    import trl.kernels.chunked_logprob as kernel  # rlhf._cpu_vocab_head swaps these
+
+    assert "_ChunkedLogProbFunction.apply(" in inspect.getsource(trl_utils.add_fused_lm_head)
+    source = inspect.getsource(kernel.ChunkedLogProbFunction)
+    assert "else _forward_tile" in source and "else _backward_tile" in source, "the CPU folds are no longer used"
 
 
 def test_torch_multinomial_is_patched_only_while_completions_are_sampled():

@@ -4,6 +4,7 @@
     layout.policy("smollm2-135m-rlhf")     # data/runs/cpu/policies/smollm2-135m-rlhf
     layout.result("irl")                   # data/results/cpu/irl.json
     layout.figures                         # figures/cpu (06's); Layout("cpu", 1).figures: figures/cpu/r1
+    Layout("cpu", 1, "48x8").results       # data/results/cpu/levels/48x8/replicates/r1: a sweep cell's
 
 Three roots: `data/` (assets shared by every profile, `IRLKIT_DATA` moves it; the tests do),
 `data/runs/<profile>/` (checkpoints, texts, features: large, git-ignored) and
@@ -71,30 +72,36 @@ class Layout:
     policy's texts and perplexity) lives once under `data/runs/<profile>/shared/`. Without a replicate
     (06, which aggregates them) the layout is the profile's own: its summary, report and figures."""
 
-    def __init__(self, profile: str, replicate: int | None = None):
-        self.profile, self.replicate = profile, replicate
-        profile_runs = data_dir() / "runs" / profile
-        profile_results = data_dir() / "results" / profile
+    def __init__(self, profile: str, replicate: int | None = None, level: str = ""):
+        self.profile, self.replicate, self.level = profile, replicate, level
+        within = Path("levels", level) if level else Path()  # a level of the RLHF-strength sweep: its own folders
+        profile_runs = data_dir() / "runs" / profile / within
+        profile_results = data_dir() / "results" / profile / within
         prefix = "" if replicate is None else f"r{replicate}"
         self.runs = profile_runs / prefix
         """Everything a run makes: checkpoints, texts, features, logs (git-ignored)."""
-        self.shared = profile_runs / "shared"
-        """Stages every replicate shares (computed once)."""
+        self.shared = data_dir() / "runs" / profile / "shared"
+        """Stages every replicate shares (computed once), every level's too."""
         self.results = profile_results / "replicates" / prefix if prefix else profile_results
         """Small JSON/CSV files the README, the figures and 06 read (committed)."""
         self.replicates = profile_results / "replicates"
         """Every replicate's results folder, one `r<k>` each."""
-        self.figures = Path(os.environ.get("IRLKIT_FIGURES", ROOT / "figures")) / profile / prefix
+        self.figures = Path(os.environ.get("IRLKIT_FIGURES", ROOT / "figures")) / profile / within / prefix
         """A replicate's own figures (01–05) under `figures/<profile>/r<k>/`; 06's over replicates in `figures/<profile>/`."""
         self.notebooks = self.runs / "notebooks"
         """Executed copies of the notebooks (papermill's output; never the sources)."""
         self.logs = self.runs / "logs"
 
     def __repr__(self) -> str:
-        return f"Layout({self.profile!r}, replicate {self.replicate}: runs {self.runs}, results {self.results})"
+        level = f", level {self.level}" if self.level else ""
+        return f"Layout({self.profile!r}, replicate {self.replicate}{level}: runs {self.runs}, results {self.results})"
 
     def of_replicate(self, replicate: int) -> "Layout":
-        return Layout(self.profile, replicate)
+        return Layout(self.profile, replicate, self.level)
+
+    def of_level(self, level: str) -> "Layout":
+        """The same profile's folders for one level of its RLHF-strength sweep (`config.STRENGTH`)."""
+        return Layout(self.profile, self.replicate, level)
 
     def replicate_results(self) -> dict[int, Path]:
         """{k: results folder} of every replicate that has one, in order of k."""
@@ -114,6 +121,10 @@ class Layout:
 
     def perplexity(self, label: str, shared: bool = False) -> Path:
         return (self.shared if shared else self.runs) / "perplexity" / label
+
+    def kl(self, label: str) -> Path:
+        """A policy's KL to its start on the val prompts, from sampled continuations."""
+        return self.runs / "kl" / label
 
     def demos(self, size: str) -> Path:
         """02's paired demonstrations of one size."""

@@ -96,6 +96,18 @@ def load_policy(folder: str, device: str = "cpu"):
     return model, tok
 
 
+def load_scorer(folder: str, device: str = "cpu", precision: str = "fp32", compiled: bool = False):
+    """(causal LM, tokenizer) set up to score continuations (`implicit.continuation_logprobs`): weights in
+    `precision`, blocks compiled when `compiled` (`compile_blocks`), right padding."""
+    model, tok = load_policy(folder, device)
+    if precision == "bf16":
+        model.to(torch.bfloat16)
+    if compiled:
+        compile_blocks(model)
+    tok.padding_side = "right"
+    return model, tok
+
+
 def load_backbone(folder: str, device: str = "cpu"):
     """The transformer without its LM head (its last hidden state is normalised)."""
     from transformers import AutoModel

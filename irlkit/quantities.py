@@ -110,6 +110,7 @@ QUANTITIES = {q.name: q for q in (
     Quantity("demo_judge_agreement", "demonstrations: share of training pairs the judge orders as they do", scale="logit"),
     Quantity("demo_ties", "demonstrations: share of training pairs the judge scores alike", scale="logit"),
     Quantity("demo_judge_gap", "demonstrations: mean judge P(toxic), start − RLHF policy"),
+    Quantity("rlhf_kl", "RLHF: KL to the start policy, nats per continuation (sampled, val prompts)", scale="log1p"),
     Quantity("rlhf_relative_change", "RLHF: relative change of the judge's toxicity ratio", scale="log1p"),
     Quantity("rlhf_relative_change_second", "RLHF: the same under the second judge (never trained on)", scale="log1p"),
     Quantity("rlhf_perplexity_change", "RLHF: relative change of perplexity (clean human comments)", scale="log1p"),

@@ -150,6 +150,8 @@ def quantities(results: dict) -> dict[str, dict[str, float]]:
              "rlhf_relative_change": r["judge"]["paired"]["ratio_relative_change"],
              "rlhf_relative_change_second": r["second"]["paired"]["ratio_relative_change"],
              "rlhf_perplexity_change": r["perplexity"]["rlhf"] / r["perplexity"]["start"] - 1}
+        if "kl_to_start" in r:
+            q["rlhf_kl"] = r["kl_to_start"]["kl"]
         train = sampling.get(size, {}).get("splits", {}).get("train", {})
         if "mean_judge_gap" in train:  # what the demonstrations carry of the goal
             q.update(demo_judge_agreement=train["judge_prefers_expert"], demo_ties=train["ties"],
@@ -245,6 +247,44 @@ def summarise(runs: dict[int, dict], ci: float = 0.95) -> dict:
         out["sizes"][size] = entry
     holm(out["sizes"])
     out["cross_replicate_agreement"] = {size: agreement(runs, size) for size in sizes}
+    return out
+
+
+DOSE = ("rlhf_kl", "irl_auc_model_text", "implicit_auc_model_text", "judge_oriented_auc_model_text",
+        "source_only_auc_model_text", "null_auc_model_text_lo", "null_auc_model_text_hi", "demo_judge_gap",
+        "demo_judge_agreement", "irl_auc", "ceiling_auc_model_text")
+"""What the RLHF-strength sweep reads of each replicate: how far RLHF moved the policy, and recovery against it."""
+
+
+def strength(where: layout.Layout, cfg) -> dict:
+    """The RLHF-strength sweep of `cfg`'s profile (`config.STRENGTH`): per level with kept replicates, its settings,
+    the summary over its replicates (`summarise`) and, per size, each replicate's `DOSE` quantities (the figure's
+    dots); and per size the strongest level minus the weakest, paired by replicate (replicate k of every level
+    runs with the same seed), for every `DOSE` quantity both levels hold."""
+    from irlkit import config
+
+    levels = {}
+    for lv in config.STRENGTH.get(cfg.profile, ()):
+        level_cfg = config.load(cfg.profile, level=lv.name, seed=cfg.seed, **{"data.sealed": cfg.data.sealed})
+        runs, left_out = collect(where.of_level(lv.name), level_cfg)
+        if not runs:
+            continue
+        per = {k: quantities(r) for k, r in runs.items()}
+        levels[lv.name] = {
+            "settings": dict(lv.settings), "current": is_current(runs, level_cfg),
+            "left_out": {f"r{k}": why for k, why in left_out.items()}, "summary": summarise(runs),
+            "points": {size: [{"replicate": k, **{n: q[size].get(n) for n in DOSE if n in q[size]}} for k, q in per.items()]
+                       for size in next(iter(per.values()))}}
+    out = {"levels": levels, "strongest_minus_weakest": {}}
+    if len(levels) >= 2:
+        weak, strong = (levels[name]["points"] for name in (next(iter(levels)), list(levels)[-1]))
+        for size in strong:
+            a = {p["replicate"]: p for p in strong.get(size, [])}
+            b = {p["replicate"]: p for p in weak.get(size, [])}
+            both = sorted(set(a) & set(b))
+            out["strongest_minus_weakest"][size] = {
+                n: {**paired([a[k][n] for k in both], [b[k][n] for k in both]), "replicates": [f"r{k}" for k in both]}
+                for n in DOSE if both and all(n in a[k] and n in b[k] for k in both)}
     return out
 
 

@@ -180,7 +180,9 @@ def rlhf_table(rlhf: dict) -> pd.DataFrame:
                          "RLHF ratio": t["after"]["ratio"], "start mean": t["before"]["mean"],
                          "RLHF mean": t["after"]["mean"], "Δ ratio 95% CI": t["paired"]["ratio_diff"]["diff_ci"],
                          "p (ratio)": t["paired"]["ratio_diff"]["p_value"], "p (mean)": t["paired"]["mean_diff"]["p_value"],
-                         "perplexity start → RLHF": f"{r['perplexity']['start']:.1f} → {r['perplexity']['rlhf']:.1f}"})
+                         "perplexity start → RLHF": f"{r['perplexity']['start']:.1f} → {r['perplexity']['rlhf']:.1f}",
+                         **({"KL to start (val)": f"{r['kl_to_start']['kl']:.3f} ± {r['kl_to_start']['kl_se']:.3f}"}
+                            if "kl_to_start" in r else {})})
     return pd.DataFrame(rows)
 
 
@@ -337,6 +339,24 @@ def _interval_cell(q: dict) -> str:
     if "p_value" in q and q["p_value"] == q["p_value"]:
         cell += f", p = {q['p_value']:.3f}" + (f" (Holm {q['p_holm']:.3f})" if "p_holm" in q else "")
     return cell
+
+
+def strength_sentence(size: str, differences: dict, levels: list[str]) -> str:
+    """One sentence per size on the RLHF-strength sweep: from the weakest level to the strongest, how far the KL
+    moved and how recovery on model-written texts moved with it, each paired by replicate, with its interval."""
+    def moved(name: str, label: str, fmt: str) -> str:
+        d = differences.get(name)
+        if not d:
+            return f"{label}: not measured"
+        if d["n"] < 2:
+            return f"{label} {d['mean']:{fmt}} (n = {d['n']}: no interval)"
+        verdict = "excludes 0" if d["ci"][0] > 0 or d["ci"][1] < 0 else "includes 0"
+        return f"{label} {d['mean']:{fmt}} [{d['ci'][0]:{fmt}}, {d['ci'][1]:{fmt}}] (n = {d['n']}, {verdict})"
+
+    return (f"{size}, level {levels[0]} → {levels[-1]}: " + "; ".join((
+        moved("rlhf_kl", "KL to the start", "+.3f"), moved("demo_judge_gap", "demonstrations' judge gap", "+.3f"),
+        moved("irl_auc_model_text", "IRL's ROC-AUC on model-written texts", "+.3f"),
+        moved("implicit_auc_model_text", "the implicit reward's", "+.3f"))) + " (paired by replicate).")
 
 
 def size_sentence(summary: dict, params_m: dict[str, float], quantity: str = "irl_auc_model_text") -> str:

@@ -55,14 +55,14 @@ def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None, r
         raise ValueError(f"replicate {replicate} is not in profile {profile!r}: replicates 0 … {cfg.replicates - 1}")
     for ref in config.unpinned(cfg):
         print(f"[warning] {profile}: {ref} names no Hub revision (org/name@<commit>): its files may change", file=sys.stderr)
-    where = layout.Layout(profile)
+    where = layout.Layout(profile, level=cfg.level)
     os.environ["IRLKIT_PROGRESS"] = "0"  # bars would flood the papermill log
     stages = per_replicate(cfg)
     if set(only) & set(PER_REPLICATE) - set(stages):
         print(f"[skip] {', '.join(sorted(set(only) & set(PER_REPLICATE) - set(stages)))}: off in profile {profile!r} "
               f"(refinetune.enabled=False); its replicates end at {stages[-1]}", file=sys.stderr)
     todo = [nb for nb in stages if nb in only]
-    run_06 = "06_analysis" in only and replicate is None
+    run_06 = "06_analysis" in only and replicate is None and not cfg.level  # 06 is the profile's: it reads every level
     if not todo and not run_06:  # nothing of `only` is on in this profile: no file is touched
         return _timings(where)
     for k in (([replicate] if replicate is not None else range(cfg.replicates)) if todo else []):
@@ -284,6 +284,13 @@ def command_line() -> argparse.ArgumentParser:
     parser.add_argument("--set", type=setting, action="append", default=[], metavar="SECTION.FIELD=VALUE",
                         help="override a setting of irlkit/config.py, validated before anything runs (repeatable)")
     parser.add_argument("--seed", type=int, default=0, help="the profile's seed (replicate k derives its own from it)")
+    parser.add_argument("--level", default=None, metavar="NAME",
+                        help="run a level of the profile's RLHF-strength sweep (config.STRENGTH): its settings, 01–04, "
+                             "in folders of its own")
+    parser.add_argument("--cell", type=int, default=None, metavar="I",
+                        help="run cell I of the RLHF-strength sweep: level I // replicates, replicate I %% replicates "
+                             "(an array job runs one cell per task)")
+    parser.add_argument("--cells", action="store_true", help="list the sweep's cells, what each holds, and their commands")
     parser.add_argument("--final", action="store_true",
                         help="a final replicate: load the sealed test set and report every recovery number on it "
                              "(data.sealed=true; ./run_all.sh runs this). Without it the run is development: the "
@@ -294,6 +301,16 @@ def command_line() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = command_line()
     args = parser.parse_args(argv)
+    if args.cells:
+        print(cells_table(args.profile, final=args.final))
+        return 0
+    if args.cell is not None:
+        try:
+            args.level, args.replicate = cell(args.profile, args.cell)
+        except ValueError as e:
+            parser.error(str(e))
+    if args.level:
+        args.set.insert(0, ("level", args.level))
     only = tuple(args.only)
     if args.replicate is not None and only == NOTEBOOKS:
         only = PER_REPLICATE
@@ -321,13 +338,46 @@ def main(argv=None) -> int:
     return 0
 
 
+def cell(profile: str, index: int) -> tuple[str, int]:
+    """(level, replicate) of cell `index` of the profile's RLHF-strength sweep: levels in `config.STRENGTH`'s
+    order, each level's replicates in turn."""
+    levels = config.STRENGTH.get(profile, ())
+    replicates_per_level = config.load(profile).replicates
+    if not 0 <= index < len(levels) * replicates_per_level:
+        raise ValueError(f"profile {profile!r} has {len(levels) * replicates_per_level} sweep cells "
+                         f"({len(levels)} levels × {replicates_per_level} replicates): cell {index} is not one of them")
+    return levels[index // replicates_per_level].name, index % replicates_per_level
+
+
+def cells_table(profile: str, final: bool = False) -> str:
+    """The sweep's cells, one line each: index, level, replicate, what its results folder holds, the command."""
+    import shlex
+
+    levels = config.STRENGTH.get(profile, ())
+    if not levels:
+        return f"profile {profile!r} has no RLHF-strength sweep (config.STRENGTH)"
+    lines = [f"{'cell':>4}  {'level':8} {'replicate':>9}  {'holds':34} command"]
+    for index in range(len(levels) * config.load(profile).replicates):
+        level, k = cell(profile, index)
+        cfg = config.load(profile, level=level, **({"data.sealed": True} if final else {}))
+        rep = layout.Layout(profile, k, level)
+        m = store.read_json(rep.manifest) if rep.manifest.exists() else None
+        holds = ("nothing yet" if m is None else "results of this config and code"
+                 if (m.get("config_hash"), m.get("code_hash")) == (cfg.hash(), replicates.code_hash())
+                 else f"results of config {m.get('config_hash')}, code {m.get('code_hash')}")
+        command = shlex.join(["python", "-m", "irlkit.runner", profile, "--cell", str(index), *(["--final"] if final else [])])
+        lines.append(f"{index:>4}  {level:8} {k:>9}  {holds:34} {command}")
+    return "\n".join(lines)
+
+
 def resume_command(args) -> str:
     """The command that resumes this run, quoted for a POSIX shell, so that pasting it works."""
     import shlex
 
     words = ["python", "-m", "irlkit.runner", args.profile, *(["--final"] if args.final else []),
+             *(["--level", args.level] if args.level else []),
              *(["--replicate", str(args.replicate)] if args.replicate is not None else []),
-             *(w for k, v in args.set for w in ("--set", f"{k}={json.dumps(v)}")),
+             *(w for k, v in args.set if k != "level" for w in ("--set", f"{k}={json.dumps(v)}")),
              *(["--seed", str(args.seed)] if args.seed else [])]
     return shlex.join(words)
 

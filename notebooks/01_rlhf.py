@@ -26,7 +26,9 @@
 # checkpoint (β > 0).
 #
 # We then compare start and RLHF policies on held-out **test** prompts, greedy,
-# under both judges, with bootstrap CIs and a paired test.
+# under both judges, with bootstrap CIs and a paired test, and measure how far
+# RLHF moved each policy: its KL to the start on the **val** prompts, from
+# sampled continuations (the x axis of the RLHF-strength sweep, 06).
 #
 # Run headless: `./run_all.sh cpu` (or `python -m irlkit.runner cpu --only 01_rlhf`).
 

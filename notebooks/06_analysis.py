@@ -49,8 +49,10 @@ print(f"{len(runs)} replicate(s) kept: {[f'r{k}' for k in runs]}"
 
 # %%
 summary = {**replicates.summarise(runs), "made_by_this_checkout": current} if runs else None
+sweep = replicates.strength(where, cfg)  # the RLHF-strength sweep's levels (section 2 draws it)
+if summary or sweep["levels"]:
+    store.write_result(where.summary, {**(summary or {}), "strength": sweep}, cfg)
 if summary:
-    store.write_result(where.summary, summary, cfg)
     for name in plots.REPLICATE_FIGURES:
         if not plots.measured(summary, name):
             print(f"{name}: not measured in profile {cfg.profile!r} (realignment is 05's, off where refinetune.enabled is)")
@@ -65,60 +67,82 @@ else:
 # A claim about an arm or a reward holds only where the interval of its
 # difference excludes 0 (`irl_minus_random` in `summary.json`).
 #
-# ## 2 · One replicate in detail
+# ## 2 · How far must RLHF move a policy before its goal can be read?
+# The RLHF-strength sweep (`config.STRENGTH`): each level trains RLHF harder
+# (more RLOO steps, more prompts per step) and runs 01–04 again, over replicates
+# (`python -m irlkit.runner PROFILE --cells` lists them). x is the KL to the
+# start that each replicate's RLHF actually reached, on val prompts; y is how
+# well the recovered reward orders model-written test texts by the judge.
+
+# %%
+if sweep["levels"]:
+    plots.show(plots.dose_response(sweep), "dose_response", where.figures)
+    for size, differences in sweep["strongest_minus_weakest"].items():
+        print(report.strength_sentence(size, differences, list(sweep["levels"])))
+else:
+    print(f"no level of the RLHF-strength sweep has replicates of its own yet ({where.results / 'levels'})")
+
+# %% [markdown]
+# ## 3 · One replicate in detail
 # From here on, the first replicate (or, for results made before replicates
 # existed, the profile's single run).
 
 # %%
 detail = where.of_replicate(min(runs)) if runs else where  # no replicates at all: a single run of an earlier layout
 r = report.load_results(detail)
-print(f"detail: {detail.results}", {name: "missing" if value is None else "read" for name, value in r.items()})
+detail_ok = r["rlhf"] is not None and r["irl"] is not None  # no replicate of the profile yet (only a sweep's): skip
+print(f"detail: {detail.results}", {name: "missing" if value is None else "read" for name, value in r.items()}
+      if detail_ok else f"no results of the profile's own replicates in {detail.results}: sections 3–4 are skipped")
 
 # %% [markdown]
 # ### Training curves of RLHF (01) and re-alignment (05)
 
 # %%
-for name, title in (("rlhf_curves", "RLHF against the ground-truth judge"),
-                    ("refinetune_curves", "RLHF again, rewarded by the recovered and by a random reward")):
-    if r[name] is None:
-        print(f"{name}: not in {detail.results} (written by the notebook that trains these policies)")
-    else:
-        plots.show(plots.training_curves(r[name], title), name, where.figures)
+if detail_ok:
+    for name, title in (("rlhf_curves", "RLHF against the ground-truth judge"),
+                        ("refinetune_curves", "RLHF again, rewarded by the recovered and by a random reward")):
+        if r[name] is None:
+            print(f"{name}: not in {detail.results} (written by the notebook that trains these policies)")
+        else:
+            plots.show(plots.training_curves(r[name], title), name, where.figures)
 
 # %% [markdown]
 # ### Toxicity by stage, under both judges, with bootstrap CIs over test prompts
 
 # %%
-plots.show(plots.toxicity_by_stage(r["rlhf"], r["refinetune"]),
-           "toxicity_by_stage_one_replicate" if summary else "toxicity_by_stage", where.figures)
+if detail_ok:
+    plots.show(plots.toxicity_by_stage(r["rlhf"], r["refinetune"]),
+               "toxicity_by_stage_one_replicate" if summary else "toxicity_by_stage", where.figures)
 
 # %% [markdown]
 # ### Recovered rewards: metrics and confusion matrices
 
 # %%
-plots.show(plots.metric_bars(r["irl"]), "irl_metrics", where.figures)
-plots.show(plots.confusions(r["irl"]), "irl_confusions", where.figures)
+if detail_ok:
+    plots.show(plots.metric_bars(r["irl"]), "irl_metrics", where.figures)
+    plots.show(plots.confusions(r["irl"]), "irl_confusions", where.figures)
 
 # %% [markdown]
 # ### Non-identifiability: seed × epoch, seed × seed agreement
 
 # %%
-if r["irl_history"] is None:
-    print(f"irl_history: not in {detail.results} (written by 03)")
-else:
-    plots.show(plots.seed_epoch_heatmap(r["irl_history"], "val_sign_accuracy"), "non_identifiability_heatmap",
-               where.figures)
-    full = [("full", loss) for loss in cfg.irl.full_losses]
-    if {"full"} <= set(r["irl_history"]["mode"]) and "train_pairwise_accuracy" in r["irl_history"]:
-        # the mode whose seeds train the network: where seeds can end on different rewards
-        plots.show(plots.seed_epoch_heatmap(r["irl_history"], "val_auc", models=full), "full_mode_seed_epoch_auc",
+if detail_ok:
+    if r["irl_history"] is None:
+        print(f"irl_history: not in {detail.results} (written by 03)")
+    else:
+        plots.show(plots.seed_epoch_heatmap(r["irl_history"], "val_sign_accuracy"), "non_identifiability_heatmap",
                    where.figures)
-plots.show(plots.seed_agreement(r["irl"]), "irl_seed_agreement", where.figures)
-if any("posterior" in s for s in r["irl"].values()):
-    plots.show(plots.posterior_auc(r["irl"]), "posterior_auc", where.figures)
-    plots.show(plots.contraction(r["irl"]), "contraction", where.figures)
-if summary and any(summary["cross_replicate_agreement"].values()):
-    plots.show(plots.cross_replicate(summary), "cross_replicate_agreement", where.figures)
+        full = [("full", loss) for loss in cfg.irl.full_losses]
+        if {"full"} <= set(r["irl_history"]["mode"]) and "train_pairwise_accuracy" in r["irl_history"]:
+            # the mode whose seeds train the network: where seeds can end on different rewards
+            plots.show(plots.seed_epoch_heatmap(r["irl_history"], "val_auc", models=full), "full_mode_seed_epoch_auc",
+                       where.figures)
+    plots.show(plots.seed_agreement(r["irl"]), "irl_seed_agreement", where.figures)
+    if any("posterior" in s for s in r["irl"].values()):
+        plots.show(plots.posterior_auc(r["irl"]), "posterior_auc", where.figures)
+        plots.show(plots.contraction(r["irl"]), "contraction", where.figures)
+    if summary and any(summary["cross_replicate_agreement"].values()):
+        plots.show(plots.cross_replicate(summary), "cross_replicate_agreement", where.figures)
 
 # %% [markdown]
 # ### Two models, losses and modes
@@ -127,33 +151,40 @@ if summary and any(summary["cross_replicate_agreement"].values()):
 # by side, not as an effect of size. The `ladder` profile's sizes are one family.
 
 # %%
-families = {spec.name.split("-")[0] for spec in cfg.sizes}  # smollm2, gemma3, qwen2.5: the family is the name's stem
-title = ("Size effect within one family: spread over seeds of each metric" if len(families) == 1 else
-         f"Two models of different families ({', '.join(sorted(families))}), not a size effect: spread over seeds")
-plots.show(plots.size_effect(r["irl"], title=title), "size_effect", where.figures)
-if len(families) == 1 and summary:  # one family: a size axis, each metric against parameter count
-    params = {spec.name: spec.params_m for spec in cfg.sizes}
-    plots.show(plots.size_axis(summary, params), "size_axis", where.figures)
-    for quantity in ("irl_auc_model_text", "rlhf_relative_change"):
-        print(report.size_sentence(summary, params, quantity))
+if detail_ok:
+    families = {spec.name.split("-")[0] for spec in cfg.sizes}  # smollm2, gemma3, qwen2.5: the family is the name's stem
+    title = ("Size effect within one family: spread over seeds of each metric" if len(families) == 1 else
+             f"Two models of different families ({', '.join(sorted(families))}), not a size effect: spread over seeds")
+    plots.show(plots.size_effect(r["irl"], title=title), "size_effect", where.figures)
+    if len(families) == 1 and summary:  # one family: a size axis, each metric against parameter count
+        params = {spec.name: spec.params_m for spec in cfg.sizes}
+        plots.show(plots.size_axis(summary, params), "size_axis", where.figures)
+        for quantity in ("irl_auc_model_text", "rlhf_relative_change"):
+            print(report.size_sentence(summary, params, quantity))
 
 # %% [markdown]
-# ## 3 · The study vs this compendium
+# ## 4 · The study vs this compendium
 
 # %%
-report.study_vs_ours(r["rlhf"], r["irl"], r["refinetune"])
+if detail_ok:
+    report.study_vs_ours(r["rlhf"], r["irl"], r["refinetune"])
 
 # %%
-for line in report.SETUP_DIFFERENCES:
-    print("-", line)
+if detail_ok:
+    for line in report.SETUP_DIFFERENCES:
+        print("-", line)
 
 # %% [markdown]
-# ## 4 · The report page and the README
+# ## 5 · The report page and the README
 
 # %%
 timings = store.read_json(where.result("timings")) if where.result("timings").exists() else {}
-page = report.full_report(cfg.profile, r["rlhf"], r["irl"], r["refinetune"], r["judges"], timings, summary,
-                          detail=f"replicate r{detail.replicate}" if runs else "")
+page = (report.full_report(cfg.profile, r["rlhf"], r["irl"], r["refinetune"], r["judges"], timings, summary,
+                           detail=f"replicate r{detail.replicate}" if runs else "") if detail_ok
+        else f"# Report of profile `{cfg.profile}`\n\nNo replicate of the profile's own has results yet.\n")
+if sweep["levels"]:
+    page += "\n## The RLHF-strength sweep\n\n" + "".join(
+        f"- {report.strength_sentence(size, d, list(sweep['levels']))}\n" for size, d in sweep["strongest_minus_weakest"].items())
 store.atomic_write_text(where.report, page)
 if WRITE_README if WRITE_README is not None else cfg.profile == "cpu":
     readme = layout.ROOT / "README.md"
@@ -164,6 +195,6 @@ if WRITE_README if WRITE_README is not None else cfg.profile == "cpu":
                                        f"replicates (`./run_all.sh`) for numbers of the current code.")
         body += (f"Mean [95% t-interval over replicates] (n) of {summary['n_replicates']} replicate(s) "
                  f"({', '.join(summary['replicates'])}).{made_by}\n\n" + report.markdown_table(report.summary_table(summary)))
-    else:
+    elif detail_ok:
         body += report.markdown_table(report.results_table(r["rlhf"], r["irl"], r["refinetune"]))
     store.atomic_write_text(readme, report.replace_section(readme.read_text(), "results", body))

@@ -211,10 +211,10 @@ def test_a_04_field_rebuilds_only_04s_stages_and_rlhf_steps_everything_after_01(
     before = stage_hashes()
     run_01_to_04({"eval.posterior_samples": 25})  # read by 04's analysis only: no stage rebuilds
     assert stage_hashes() == before
-    run_01_to_04({"eval.logprob_precision": "fp32"})  # read by 04's log-probabilities only
+    run_01_to_04({"eval.logprob_precision": "fp32"})  # read by 04's log-probabilities and 01's KL to the start only
     after = stage_hashes()
     changed = {k for k in before if after[k] != before[k]}
-    assert changed == {k for k in before if "/logprobs/" in k}, changed
+    assert changed == {k for k in before if "/logprobs/" in k or "/kl/" in k}, changed
     run_01_to_04({"rlhf.steps": 3})
     steps = stage_hashes()
     changed = {k for k in before if steps[k] != before[k]}

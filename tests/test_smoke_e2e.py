@@ -150,3 +150,41 @@ def test_bad_settings_and_replicates_are_refused_before_any_notebook_runs(data_h
         runner.run("smoke", only=("01_rlhf",), parameters={"OVERRIDES": {"rlhf.beta": 0.0}})
     with pytest.raises(ValueError, match="replicates 0 … 1"):
         runner.run("smoke", replicate=2)
+
+
+@pytest.mark.slow
+def test_a_sweep_cell_runs_01_to_04_in_its_own_folders_and_06_draws_the_dose_response(data_home, capsys):
+    from irlkit import config
+
+    weak, strong = (lv.name for lv in config.STRENGTH["smoke"])
+    assert runner.cell("smoke", 0) == (weak, 0) and runner.cell("smoke", 2) == (strong, 0)
+    assert runner.main(["smoke", "--cells"]) == 0
+    assert "nothing yet" in capsys.readouterr().out
+    for index in (0, 2):
+        assert runner.main(["smoke", "--cell", str(index)]) == 0
+    where = Layout("smoke")
+    for level in (weak, strong):
+        rep = Layout("smoke", 0, level)
+        assert rep.results == where.results / "levels" / level / "replicates" / "r0"
+        manifest = json.loads(rep.manifest.read_text())
+        assert manifest["config_hash"] == config.load("smoke", level=level).hash()
+        assert set(manifest["seconds"]) == set(runner.PER_REPLICATE[:-1]), "a level runs 01–04"
+        assert not rep.result("refinetune").exists()
+        rlhf = json.loads(rep.result("rlhf").read_text())["sizes"]["tiny-a"]
+        assert rlhf["settings"]["steps"] == dict(config.strength_level("smoke", level).settings).get("rlhf.steps", 2)
+        assert rlhf["kl_to_start"]["samples"] == rlhf["kl_to_start"]["prompts"] * config.load("smoke").eval.kl_samples
+        assert "r0" in json.loads(rep.of_replicate(None).result("timings").read_text())["replicates"]
+        assert not rep.texts("tiny-a-start").exists() and rep.texts("tiny-a-start", shared=True).exists()
+    capsys.readouterr()
+    runner.main(["smoke", "--cells"])
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split()[3:7] == ["results", "of", "this", "config"] for line in listed[1:]] == [True, False, True, False]
+
+    runner.run("smoke", only=("06_analysis",))
+    sweep = json.loads(where.summary.read_text())["strength"]
+    assert list(sweep["levels"]) == [weak, strong]
+    points = sweep["levels"][strong]["points"]["tiny-a"]
+    assert [p["replicate"] for p in points] == [0] and {"rlhf_kl", "irl_auc_model_text"} <= set(points[0])
+    assert sweep["strongest_minus_weakest"]["tiny-a"]["rlhf_kl"]["n"] == 1
+    assert (where.figures / "dose_response.png").exists()
+    assert _images(where.notebooks / "06_analysis.ipynb") == 1, "only the sweep has results: its figure, nothing else"

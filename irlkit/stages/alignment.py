@@ -1,7 +1,8 @@
 """01 · Alignment: RLHF of every size against the ground-truth judge, and the judges' own quality.
 
     judges = stages.alignment.run_judges(ctx)   # each judge against human labels -> judges.json
-    result = stages.alignment.run(ctx)          # RLOO per size; start vs RLHF on test -> rlhf.json, rlhf_curves.csv
+    result = stages.alignment.run(ctx)          # RLOO per size; its KL to the start (val); start vs RLHF on test
+                                                # -> rlhf.json, rlhf_curves.csv
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 from irlkit import data, metrics, store
 from irlkit.stages import graph
 from irlkit.stages.context import in_parallel, largest_first
-from irlkit.stages.policies import perplexity_of, policy_texts, rlhf_policy, toxicity_report, write_curves
+from irlkit.stages.policies import kl_to_start, perplexity_of, policy_texts, rlhf_policy, toxicity_report, write_curves
 
 
 def rlhf_texts(ctx, size: str):
@@ -34,6 +35,11 @@ def _rlhf_perplexity(ctx, size: str) -> None:
     perplexity_of(ctx, graph.policy_label(size, "true"), rlhf_policy(ctx, size)[0])
 
 
+def rlhf_kl(ctx, size: str) -> dict:
+    """How far RLHF moved the policy: its KL to the start on the val prompts (sampled continuations)."""
+    return kl_to_start(ctx, graph.policy_label(size, "true"), rlhf_policy(ctx, size)[0], size)
+
+
 def run(ctx) -> dict:
     """RLHF of every size against the ground-truth judge; start vs RLHF on the test prompts."""
     cfg, results = ctx.cfg, {}
@@ -42,10 +48,11 @@ def run(ctx) -> dict:
     sizes = largest_first(cfg)
     in_parallel(ctx, [(f"{size}-rlhf", rlhf_policy, size) for size in sizes]
                 + [job for size in sizes for job in ((f"{size}-rlhf texts", rlhf_texts, size),
-                                                     (f"{size}-rlhf perplexity", _rlhf_perplexity, size))]
+                                                     (f"{size}-rlhf perplexity", _rlhf_perplexity, size),
+                                                     (f"{size}-rlhf kl", rlhf_kl, size))]
                 + [job for size in sizes for job in ((f"{size}-start texts", start_texts, size),
                                                      (f"{size}-start perplexity", start_perplexity, size))],
-                after={f"{size}-rlhf {what}": f"{size}-rlhf" for size in sizes for what in ("texts", "perplexity")})
+                after={f"{size}-rlhf {what}": f"{size}-rlhf" for size in sizes for what in ("texts", "perplexity", "kl")})
     for spec in cfg.sizes:  # every stage below is now finished: this reads them
         policy, summary = rlhf_policy(ctx, spec.name)
         test = lambda df: df[df.split == "test"]  # noqa: E731
@@ -54,6 +61,7 @@ def run(ctx) -> dict:
             **toxicity_report(ctx, test(start_texts(ctx, spec.name)), test(rlhf_texts(ctx, spec.name))),
             "perplexity": {"start": start_perplexity(ctx, spec.name),
                            "rlhf": perplexity_of(ctx, graph.policy_label(spec.name, "true"), policy)},
+            "kl_to_start": rlhf_kl(ctx, spec.name),
         }
     write_curves(ctx, "rlhf_curves", {spec.name: rlhf_policy(ctx, spec.name)[0] for spec in cfg.sizes})
     store.write_result(ctx.layout.result("rlhf"), {"sizes": results}, cfg)

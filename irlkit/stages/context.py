@@ -23,7 +23,7 @@ class Context:
     def __init__(self, cfg: Config, replicate: int = 0):
         self.base_cfg, self.replicate = cfg, replicate
         self.cfg = for_replicate(cfg, replicate)
-        self.layout = Layout(cfg.profile, replicate)
+        self.layout = Layout(cfg.profile, replicate, cfg.level)
         self.prompts = data.load_prompts(cfg)  # the splits never depend on the seed: the same in every replicate
         self._judges = {}
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from irlkit import data, evidence, implicit, irl, metrics, models, posterior, progress, store
 from irlkit.rewards import random_probe
@@ -257,12 +256,7 @@ def pool_logprobs(ctx, size: str, policy: str) -> Path:
 
     def build(tmp: Path) -> None:
         ctx.log(f"[logprobs] {size}-{policy}: continuations of the val and test pools ({precision})")
-        model, tok = models.load_policy(folder, ctx.cfg.device)
-        if precision == "bf16":
-            model.to(torch.bfloat16)
-        if ctx.cfg.compile_forward:
-            models.compile_blocks(model)
-        tok.padding_side = "right"
+        model, tok = models.load_scorer(folder, ctx.cfg.device, precision, ctx.cfg.compile_forward)
         arrays = {}
         for split, rows_of in (("val", "val"), ("test", data.report_split(ctx.cfg))):
             rows = demos[demos.split == rows_of]

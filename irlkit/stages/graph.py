@@ -73,6 +73,10 @@ STAGES = {s.name: s for s in (
     Stage("perplexity", "01_rlhf (05_refinetune for its policies)",
           lambda L, label, split="test", shared=False: L.perplexity(label if split == "test" else f"{label}-{split}", shared),
           reads=("data", "eval.ppl_texts", "eval.logprob_vocab_block"), upstream=("rlhf_policy", "irl_policy", "random_policy")),
+    Stage("policy_kl", "01_rlhf (05_refinetune for its policies)", lambda L, label: L.kl(label),
+          reads=("sampling.max_new_tokens", "sampling.precision", "sampling.batch_size", "seed", "data",
+                 "eval.kl_samples", "eval.logprob_precision", "eval.logprob_vocab_block", "compile_forward"),
+          upstream=("rlhf_policy", "irl_policy", "random_policy")),
     Stage("demos", "02_sampling", lambda L, size: L.demos(size),
           reads=("sampling", "data", "judge", "second_judge"), upstream=("texts", "rlhf_policy")),
     Stage("features", "03_irl", lambda L, size: L.features(size),
@@ -93,6 +97,7 @@ STAGES = {s.name: s for s in (
 
 READ_BY_NO_STAGE = {
     "profile": "names the profile; its settings are read field by field",
+    "level": "names a level of the RLHF-strength sweep (its folders); its settings are read field by field",
     "sizes": "which policies exist; each stage reads its own size's start checkpoint (an upstream folder) and recipe",
     "replicates": "how many replicates run; each has its own seed (`seed`)",
     "threads": "speed only", "workers": "speed only", "progress": "display only",

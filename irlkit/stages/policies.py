@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import torch
 
 from irlkit import data, metrics, rlhf, store
 from irlkit.rewards import JudgeReward
@@ -35,6 +37,42 @@ def policy_texts(ctx, label: str, policy: str, prompts: str = "all", shared: boo
                        label=label, prompts=prompts, shared=shared)
     df = pd.read_parquet(path / "texts.parquet")
     return df.assign(split=df.prompt_id.map(ctx.prompts.set_index("prompt_id").split))
+
+
+def kl_to_start(ctx, label: str, policy: str, size: str) -> dict:
+    """How far RLHF moved the policy in folder `policy` from `size`'s start: KL(π ‖ π_start) of whole continuations,
+    estimated on the val prompts from `eval.kl_samples` sampled continuations each (temperature 1, the policy's own
+    distribution; horizon `sampling.max_new_tokens`) as the mean of log π(y|x) − log π_start(y|x), with its
+    standard error (the `policy_kl` stage). Also per token. Val only: no choice reads test prompts."""
+    val = data.split_of(ctx.prompts, "val")
+    cfg, k = ctx.cfg, ctx.cfg.eval.kl_samples
+
+    def build(tmp: Path) -> None:
+        from irlkit import implicit, models, sampling
+
+        prompts = [p for p in val.prompt for _ in range(k)]
+        ctx.log(f"[kl] {label}: {k} sampled continuations of {len(val)} val prompts")
+        model, tok = models.load_policy(policy, cfg.device)
+        if cfg.sampling.precision == "bf16":
+            model.to(torch.bfloat16)
+        with sampling.inverse_cdf_sampling(True):
+            texts = sampling.generate(model, tok, prompts, max_new_tokens=cfg.sampling.max_new_tokens,
+                                      batch_size=cfg.sampling.batch_size, do_sample=True, temperature=1.0,
+                                      seed=cfg.seed, show_progress=False, desc=f"{label} KL")
+        logp = {}
+        for who, folder in (("policy", policy), ("start", ctx.start(size))):
+            model, tok = models.load_scorer(folder, cfg.device, cfg.eval.logprob_precision, cfg.compile_forward)
+            logp[who], tokens = implicit.continuation_logprobs(model, tok, prompts, texts,
+                                                               vocab_block=cfg.eval.logprob_vocab_block,
+                                                               compiled=cfg.compile_forward)
+        ratio = logp["policy"] - logp["start"]
+        store.atomic_write_json(tmp / "kl.json", {
+            "kl": float(ratio.mean()), "kl_se": float(ratio.std(ddof=1) / np.sqrt(len(ratio))),
+            "kl_per_token": float(ratio.sum() / max(tokens.sum(), 1)), "samples": len(ratio),
+            "samples_per_prompt": k, "prompts": len(val)})
+
+    path = graph.build(ctx, "policy_kl", build, upstream=[policy, ctx.start(size), ctx.prompt_source()], label=label)
+    return store.read_json(path / "kl.json")
 
 
 def perplexity_of(ctx, label: str, policy: str, shared: bool = False, split: str = "test") -> float:

@@ -518,6 +518,13 @@ AT_LEAST = {"seed": 0, "threads": 1, "workers": 1, "replicates": 1,
             "refinetune.random_seed": 0, "refinetune.transfer_replicates": 0, "refinetune.seeds": 1, "refinetune.random_heads": 1,
             "rlhf.lora_rank": 0, "rlhf.lora_alpha": 1}
 """Settings with a lower bound (inclusive), by dotted name."""
+AT_MOST = {"seed": 2**20 - 1, "rlhf.steps": 100_000, "rlhf.num_generations": 256, "rlhf.prompts_per_step": 4096,
+           "sampling.max_new_tokens": 4096, "sampling.batch_size": 4096, "irl.probe_seeds": 10_000, "irl.full_seeds": 1000,
+           "irl.probe_epochs": 100_000, "irl.full_epochs": 10_000, "irl.max_length": 32_768, "eval.kl_samples": 1000,
+           "eval.n_bootstrap": 1_000_000, "eval.posterior_samples": 1_000_000, "eval.null_heads": 1_000_000,
+           "refinetune.seeds": 1000, "refinetune.random_heads": 1000, "replicates": 1000}
+"""Settings with an upper bound (inclusive): the seed within what its derived seeds leave room for
+(`replicate_seed`), the rest far above any profile but below what would run out of memory or time unnoticed."""
 POSITIVE = ("rlhf.learning_rate", "rlhf.beta", "rlhf.temperature", "sampling.temperature", "irl.probe_lr",
             "irl.full_lr", "irl.full_head_lr", "refinetune.reward_scale")
 """Settings that must be finite and > 0."""
@@ -548,6 +555,9 @@ def _validate(cfg: Config) -> None:
         for name in names(AT_LEAST):
             v = value(name, rc)
             need(v >= AT_LEAST[name], f"{name}{where} must be >= {AT_LEAST[name]}, got {v}")
+        for name in names(AT_MOST):
+            v = value(name, rc)
+            need(v <= AT_MOST[name], f"{name}{where} must be <= {AT_MOST[name]:,}, got {v:,}")
         for name in names(POSITIVE):
             v = value(name, rc)
             need(math.isfinite(v) and v > 0, f"{name}{where} must be a finite number > 0, got {v}")
@@ -583,6 +593,9 @@ def _validate(cfg: Config) -> None:
          and cfg.refinetune.mode in cfg.irl.modes,
          f"refinetune uses ({cfg.refinetune.loss}, {cfg.refinetune.mode}), which irl does not train: {cfg.irl.losses} × {cfg.irl.modes}")
     need(len({s.name for s in cfg.sizes}) == len(cfg.sizes) > 0, "sizes need distinct names")
+    for rc, where in sections[1:]:
+        need(all(isinstance(t, str) and t for t in rc.lora_targets),
+             f"rlhf.lora_targets{where} must be module names (strings), got {rc.lora_targets!r}")
     for spec in cfg.sizes:
         need(spec.params_m > 0, f"sizes[{spec.name}].params_m must be > 0, got {spec.params_m}")
 

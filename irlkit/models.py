@@ -75,6 +75,34 @@ def materialise(source: str) -> str:
     return snapshot_download(repo, revision=revision)
 
 
+def check_against(cfg) -> None:
+    """Settings that name parts of a model, checked against each size's start model before any work starts:
+    `irl.full_blocks` within its number of blocks, `rlhf.lora_targets` among its module names (a ValueError names
+    the setting, the size and what the model has). A start model not on this machine yet (an asset not fetched, a
+    Hub model, a tiny model not built) is skipped: the stage that fetches it checks its files."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    for spec in cfg.sizes:
+        kind, _, name = spec.start.partition(":")
+        folder = {"asset": layout.models_dir() / name, "tiny": layout.models_dir() / f"tiny-{name}"}.get(
+            kind, Path(spec.start))
+        if not (folder / "config.json").exists():
+            continue
+        model_config = AutoConfig.from_pretrained(str(folder))
+        blocks = model_config.get_text_config().num_hidden_layers
+        if "full" in cfg.irl.modes and cfg.irl.full_blocks > blocks:
+            raise ValueError(f"irl.full_blocks = {cfg.irl.full_blocks}, but {spec.name} has {blocks} blocks")
+        rc = cfg.rlhf_for(spec.name)
+        if rc.lora_rank:
+            with torch.device("meta"):  # the architecture without its weights
+                model = AutoModelForCausalLM.from_config(model_config)
+            linear = {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+            missing = [t for t in rc.lora_targets if t not in linear]
+            if missing:
+                raise ValueError(f"rlhf.lora_targets names {missing}, which {spec.name} has no linear layer of; "
+                                 f"its linear layers: {', '.join(sorted(linear))}")
+
+
 def load_tokenizer(folder: str, padding_side: str = "left"):
     from transformers import AutoTokenizer
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import os
 import signal
@@ -53,6 +54,14 @@ def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None, r
     cfg = config.load(profile, seed=parameters.get("SEED", 0), **parameters.get("OVERRIDES", {}))
     if replicate is not None and not 0 <= replicate < cfg.replicates:
         raise ValueError(f"replicate {replicate} is not in profile {profile!r}: replicates 0 … {cfg.replicates - 1}")
+    if cfg.device != "cpu":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {cfg.device!r}: this machine has no CUDA device (torch {torch.__version__})")
+    from irlkit import models
+
+    models.check_against(cfg)  # settings that name parts of a model, against the start models on this machine
     for ref in config.unpinned(cfg):
         print(f"[warning] {profile}: {ref} names no Hub revision (org/name@<commit>): its files may change", file=sys.stderr)
     where = layout.Layout(profile, level=cfg.level)
@@ -136,6 +145,12 @@ def _update_timings(where: layout.Layout, change) -> None:
 
 _running: list[str] = []
 """The notebooks this process has started, the last one running (for the line Ctrl-C prints)."""
+_resume: list[str] = []
+"""The command that resumes this run (`main` sets it), for the line a failure prints."""
+
+
+def _resume_line() -> str:
+    return f"; every finished stage is kept, resume with: {_resume[-1]}" if _resume else ""
 
 
 def _execute(name: str, profile: str, where: layout.Layout, parameters: dict, kernel=None) -> float:
@@ -158,8 +173,16 @@ def _execute(name: str, profile: str, where: layout.Layout, parameters: dict, ke
     except pm.PapermillExecutionError as e:
         os.replace(running, failed)
         print(f"\n[failed] notebook {label}, cell {e.exec_count}: {e.ename}: {e.evalue}\n"
-              f"executed copy with the traceback: {failed}" + (f"; the last good run: {done}" if done.exists() else ""),
-              file=sys.stderr)
+              f"executed copy with the traceback: {failed}" + (f"; the last good run: {done}" if done.exists() else "")
+              + _resume_line(), file=sys.stderr)
+        raise SystemExit(1)
+    except Exception as e:  # the kernel itself died (what an out-of-memory kill does), or could not be reached
+        if running.exists():
+            os.replace(running, failed)
+        what = ("its kernel died (killed from outside: running out of memory is the usual cause)"
+                if type(e).__name__ == "DeadKernelError" else f"{type(e).__name__}: {e}")
+        print(f"\n[failed] notebook {label}: {what}" + (f"; what it ran: {failed}" if failed.exists() else "")
+              + _resume_line(), file=sys.stderr)
         raise SystemExit(1)
     os.replace(running, done)
     failed.unlink(missing_ok=True)
@@ -311,12 +334,18 @@ def main(argv=None) -> int:
             parser.error(str(e))
     if args.level:
         args.set.insert(0, ("level", args.level))
+    for key, value in [kv for kv in args.set if kv[0] == "seed"]:  # the seed has its own option
+        if not isinstance(value, int) or isinstance(value, bool):
+            parser.error(f"seed must be a whole number, got {value!r}")
+        args.set.remove((key, value))
+        args.seed = value
     only = tuple(args.only)
     if args.replicate is not None and only == NOTEBOOKS:
         only = PER_REPLICATE
     if args.replicate is not None and only == ("06_analysis",):
         parser.error("06_analysis aggregates every replicate: run it without --replicate")
     resume = resume_command(args)
+    _resume.append(resume)
     if args.final:
         args.set.append(("data.sealed", True))
     parameters = {"SEED": args.seed, "OVERRIDES": dict(args.set)}
@@ -329,9 +358,20 @@ def main(argv=None) -> int:
         run(args.profile, only, parameters, replicate=args.replicate, fresh_kernels=args.fresh_kernels)
     except (ValueError, KeyError, TypeError) as e:
         parser.error(str(e).strip("'\""))
+    except PermissionError as e:
+        print(f"[failed] {args.profile}: cannot write {e.filename} ({e.strerror}): point IRLKIT_DATA (and IRLKIT_FIGURES) "
+              f"at a folder you can write to", file=sys.stderr)
+        return 1
+    except OSError as e:
+        if e.errno != errno.EROFS:
+            raise
+        print(f"[failed] {args.profile}: {e.filename} is on a read-only file system: point IRLKIT_DATA (and "
+              f"IRLKIT_FIGURES) at a writable folder", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
+        runs = layout.Layout(args.profile, level=args.level or "").runs
         print(f"\n[stopped] {args.profile}{' in ' + _running[-1] if _running else ''}: every finished stage is kept "
-              f"(data/runs/{args.profile}/); resume with: {resume}", file=sys.stderr, flush=True)
+              f"({runs}); resume with: {resume}", file=sys.stderr, flush=True)
         sys.stdout.flush()
         os._exit(130)  # now: what papermill's event loop would print while shutting down carries nothing more;
         # the kernel and its workers exit by themselves when this process is gone (parallel.exit_with_parent)

@@ -64,6 +64,13 @@ def test_overrides_dotted_and_by_section():
     ({"data.val_fraction": 0.0}, ValueError, "data.val_fraction must be strictly between 0 and 1"),
     ({"threads": 0}, ValueError, "threads must be >= 1"),
     ({"replicates": 0}, ValueError, "replicates must be >= 1"),
+    # bounds from the machine and the seeds' room (issue: reliability, item 4)
+    ({"seed": 4294967296}, ValueError, "seed must be <= 1,048,575"),
+    ({"seed": -1}, ValueError, "seed must be >= 0"),
+    ({"rlhf.steps": 10**12}, ValueError, "rlhf.steps .* must be <= 100,000"),
+    ({"sampling.max_new_tokens": 10**8}, ValueError, "sampling.max_new_tokens must be <= 4,096"),
+    ({"rlhf.lora_targets": (1, 2)}, ValueError, "rlhf.lora_targets .* must be module names"),
+    ({"level": "nope"}, ValueError, "no RLHF-strength level 'nope'; its levels: 2x2, 4x2"),
 ])
 def test_bad_overrides_fail_clearly(overrides, error, text):
     with pytest.raises(error, match=text):
@@ -105,3 +112,18 @@ def test_hub_references_are_pinned_by_revision_or_listed_as_unpinned():
     assert "EleutherAI/pythia-70m" in paper and "s-nlp/roberta_toxicity_classifier" in paper and config.JIGSAW in paper
     pinned = config.load("paper", judge="hf:s-nlp/roberta_toxicity_classifier@0123abcd")
     assert "s-nlp/roberta_toxicity_classifier" not in config.unpinned(pinned)
+
+
+def test_a_level_applies_its_settings_and_runs_01_to_04():
+    weak, strong = config.STRENGTH["smoke"]
+    cfg = config.load("smoke", level=strong.name)
+    assert cfg.level == strong.name and not cfg.refinetune.enabled
+    for name, value in strong.settings:
+        section, _, field = name.partition(".")
+        assert getattr(getattr(cfg, section), field) == value
+    assert cfg.hash() != config.load("smoke", level=weak.name).hash() != config.load("smoke").hash()
+    assert config.load("smoke", level=strong.name, **{"rlhf.steps": 9}).rlhf.steps == 9  # an override wins
+    for profile, levels in config.STRENGTH.items():
+        assert len({lv.name for lv in levels}) == len(levels) >= 2, profile
+        for lv in levels:
+            config.load(profile, level=lv.name)  # every level validates

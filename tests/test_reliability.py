@@ -2,6 +2,7 @@
 with one line that says how to resume. Real processes: runner → notebook kernel → worker pool."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -163,3 +164,84 @@ def test_a_relative_data_folder_is_taken_from_where_the_command_runs(monkeypatch
     monkeypatch.setattr(runner, "run", lambda *args, **kwargs: None)
     runner.main(["smoke", "--replicate", "0"])
     assert os.environ["IRLKIT_DATA"] == str(tmp_path / "mine" / "data")
+
+
+def test_values_that_would_fail_late_are_refused_before_any_notebook(data_home, capsys):
+    """The seed's range, a device the machine lacks, and settings that name parts of the model, each checked
+    against the start model before anything runs: one line naming the setting and what the model has."""
+    from irlkit import models, runner
+
+    models.materialise("tiny:0")  # the start model the checks read (a model not on the machine yet is skipped)
+    for argv, message in (
+            (["--set", "seed=-1"], "seed must be >= 0, got -1"),
+            (["--seed", "4294967296"], "seed must be <= 1,048,575"),
+            (["--set", "device=cuda"], "this machine has no CUDA device"),
+            (["--set", "irl.full_blocks=99"], "irl.full_blocks = 99, but tiny-a has 2 blocks"),
+            (["--set", "rlhf.lora_rank=4", "--set", 'rlhf.lora_targets=["q_proj"]'],
+             r"rlhf.lora_targets names \['q_proj'\], which tiny-a has no linear layer of; its linear layers: dense")):
+        with pytest.raises(SystemExit):
+            runner.main(["smoke", "--replicate", "0", *argv])
+        err = capsys.readouterr().err
+        assert re.search(message, err), (argv, err)
+    assert not (data_home / "runs").exists(), "nothing ran"
+
+
+def test_set_seed_is_the_seed_option(monkeypatch):
+    from irlkit import runner
+
+    calls = []
+    monkeypatch.setattr(runner, "run", lambda profile, only, parameters, **kw: calls.append(parameters))
+    runner.main(["smoke", "--set", "seed=3"])
+    runner.main(["smoke", "--seed", "3"])
+    assert calls[0] == calls[1] and calls[0]["SEED"] == 3 and "seed" not in calls[0]["OVERRIDES"]
+
+
+def test_a_killed_kernel_ends_in_one_line_with_the_resume_command(data_home, capsys, monkeypatch):
+    import papermill
+    from nbclient.exceptions import DeadKernelError
+
+    from irlkit import layout, runner
+
+    where = layout.Layout("smoke", 0)
+
+    def killed(source, output, **kwargs):
+        Path(output).write_text("{}")  # what papermill had written when the kernel died
+        raise DeadKernelError("Kernel died")
+
+    monkeypatch.setattr(papermill, "execute_notebook", killed)
+    monkeypatch.setattr(runner, "fresh_namespace", lambda kernel, log: None)
+    monkeypatch.setattr(runner, "_resume", ["python -m irlkit.runner smoke --replicate 0"])
+    with pytest.raises(SystemExit):
+        runner._execute("01_rlhf", "smoke", where, {}, kernel=object())
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("[failed] notebook 01_rlhf (smoke, replicate 0): its kernel died")
+    assert err.endswith("resume with: python -m irlkit.runner smoke --replicate 0")
+    assert not (where.notebooks / "01_rlhf.running.ipynb").exists() and (where.notebooks / "01_rlhf.failed.ipynb").exists()
+
+
+@pytest.mark.parametrize("error", [PermissionError(13, "Permission denied", "/data/runs/smoke/r0"),
+                                   OSError(30, "Read-only file system", "/data/runs/smoke/r0")])
+def test_a_folder_that_cannot_be_written_ends_in_one_line(monkeypatch, capsys, error):
+    from irlkit import runner
+
+    def refuse(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(runner, "run", refuse)
+    assert runner.main(["smoke"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "/data/runs/smoke/r0" in err and "IRLKIT_DATA" in err
+
+
+def test_a_lock_in_a_folder_that_cannot_be_written_lets_the_reader_through(tmp_path, monkeypatch):
+    """Reading finished stages from a read-only data folder needs no lock: `store.locked` yields without one."""
+    from irlkit import store
+
+    def read_only(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    ran = []
+    with store.locked(tmp_path / "shared" / ".lock"):
+        ran.append(True)
+    assert ran == [True] and not (tmp_path / "shared").exists()

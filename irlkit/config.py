@@ -653,5 +653,36 @@ for _cls in (DataConfig, RLHFConfig, SamplingConfig, IRLConfig, EvalConfig, Refi
         _f.type = getattr(typing.get_type_hints(_cls).get(_f.name), "__name__", str(_f.type))
 
 
-if __name__ == "__main__":  # `python3 -m irlkit.config`: the profiles, one line (run_all.sh reads it)
-    print(" ".join(PROFILES))
+def main(argv=None) -> None:
+    """`python -m irlkit.config`: the profiles' names on one line (run_all.sh reads it); with a profile, its
+    resolved settings as JSON (every size's own RLHF recipe included), after `--level` and `--set`."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m irlkit.config", description=main.__doc__.splitlines()[0])
+    parser.add_argument("profile", nargs="?", choices=PROFILES)
+    parser.add_argument("--level", default="", help="a level of the profile's RLHF-strength sweep (STRENGTH)")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                        help="a setting, its value read as JSON (as the runner reads it)")
+    args = parser.parse_args(argv)
+    if args.profile is None:
+        print(" ".join(PROFILES))
+        return
+    overrides = {}
+    for item in args.set:
+        key, _, raw = item.partition("=")
+        try:
+            overrides[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            overrides[key] = raw
+    try:
+        cfg = load(args.profile, **({"level": args.level} if args.level else {}), **overrides)
+    except (ValueError, KeyError, TypeError) as e:
+        parser.error(str(e).strip("'\""))
+    resolved = cfg.to_dict()
+    resolved["rlhf_by_size"] = {spec.name: dataclasses.asdict(cfg.rlhf_for(spec.name)) for spec in cfg.sizes}
+    print(json.dumps({"config_hash": cfg.hash(), **resolved}, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -288,6 +288,27 @@ def strength(where: layout.Layout, cfg) -> dict:
     return out
 
 
+def long_table(summary: dict, profile: str) -> "pd.DataFrame":
+    """summary.json as one row per (level, size, quantity, replicate) with its value: what pandas and seaborn plot
+    without reading nested JSON (`summary.csv`). `level` is "" for the profile's own replicates."""
+    import pandas as pd
+
+    rows = []
+
+    def add(level: str, part: dict) -> None:
+        reps = part.get("replicates", [])
+        for size, entry in part.get("sizes", {}).items():
+            for name, q in entry.items():
+                if isinstance(q, dict) and "values" in q and name not in PAIRED:
+                    rows += [{"profile": profile, "level": level, "size": size, "quantity": name, "replicate": rep,
+                              "value": value} for rep, value in zip(reps, q["values"])]
+
+    add("", summary)
+    for level, part in summary.get("strength", {}).get("levels", {}).items():
+        add(level, part["summary"])
+    return pd.DataFrame(rows, columns=["profile", "level", "size", "quantity", "replicate", "value"])
+
+
 def holm(sizes: dict) -> None:
     """Holm's step-down adjustment of the family of paired claims of the summary (every `PAIRED` comparison of
     every size), written beside each raw p-value as `p_holm`."""

@@ -52,6 +52,8 @@ summary = {**replicates.summarise(runs), "made_by_this_checkout": current} if ru
 sweep = replicates.strength(where, cfg)  # the RLHF-strength sweep's levels (section 2 draws it)
 if summary or sweep["levels"]:
     store.write_result(where.summary, {**(summary or {}), "strength": sweep}, cfg)
+    long = replicates.long_table({**(summary or {}), "strength": sweep}, cfg.profile)  # the same, one value per row
+    store.atomic_write_text(where.table("summary"), long.to_csv(index=False))
 if summary:
     for name in plots.REPLICATE_FIGURES:
         if not plots.measured(summary, name):

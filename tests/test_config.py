@@ -127,3 +127,18 @@ def test_a_level_applies_its_settings_and_runs_01_to_04():
         assert len({lv.name for lv in levels}) == len(levels) >= 2, profile
         for lv in levels:
             config.load(profile, level=lv.name)  # every level validates
+
+
+def test_the_config_command_prints_the_profiles_or_one_profiles_resolved_settings(capsys):
+    import json
+
+    config.main([])
+    assert capsys.readouterr().out.split() == list(config.PROFILES)
+    config.main(["cpu", "--level", "48x8", "--set", "rlhf.beta=0.1"])
+    resolved = json.loads(capsys.readouterr().out)
+    cfg = config.load("cpu", level="48x8", **{"rlhf.beta": 0.1})
+    assert resolved["config_hash"] == cfg.hash() and resolved["rlhf"]["steps"] == 48
+    assert resolved["rlhf_by_size"]["gemma3-270m"]["learning_rate"] == cfg.rlhf_for("gemma3-270m").learning_rate
+    with pytest.raises(SystemExit):
+        config.main(["cpu", "--set", "rlhf.steps=0"])
+    assert "rlhf.steps" in capsys.readouterr().err

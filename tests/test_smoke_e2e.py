@@ -187,4 +187,10 @@ def test_a_sweep_cell_runs_01_to_04_in_its_own_folders_and_06_draws_the_dose_res
     assert [p["replicate"] for p in points] == [0] and {"rlhf_kl", "irl_auc_model_text"} <= set(points[0])
     assert sweep["strongest_minus_weakest"]["tiny-a"]["rlhf_kl"]["n"] == 1
     assert (where.figures / "dose_response.png").exists()
+    import pandas as pd
+
+    long = pd.read_csv(where.table("summary"))  # summary.json, one value per row
+    assert list(long.columns) == ["profile", "level", "size", "quantity", "replicate", "value"]
+    kl = long[(long.quantity == "rlhf_kl") & (long["size"] == "tiny-a")].set_index("level").value
+    assert kl.to_dict() == {lv: sweep["levels"][lv]["points"]["tiny-a"][0]["rlhf_kl"] for lv in (weak, strong)}
     assert _images(where.notebooks / "06_analysis.ipynb") == 1, "only the sweep has results: its figure, nothing else"

@@ -74,14 +74,17 @@ def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None, r
     run_06 = "06_analysis" in only and replicate is None and not cfg.level  # 06 is the profile's: it reads every level
     if not todo and not run_06:  # nothing of `only` is on in this profile: no file is touched
         return _timings(where)
-    for k in (([replicate] if replicate is not None else range(cfg.replicates)) if todo else []):
+    replicate_list = ([replicate] if replicate is not None else list(range(cfg.replicates))) if todo else []
+    plan = Plan([(k, name) for k in replicate_list for name in todo] + ([(None, "06_analysis")] if run_06 else []),
+                _timings(where))
+    for k in replicate_list:
         rep = where.of_replicate(k)
         with _only_run_of(rep):
             made_by = _results_made_by(rep, cfg, todo, stages)
             with contextlib.nullcontext() if fresh_kernels else _kernel(rep) as kernel:
                 seconds = _timings(where)["replicates"].get(f"r{k}", {})
                 for name in todo:
-                    seconds[name] = _execute(name, profile, rep, {**parameters, "REPLICATE": k}, kernel)
+                    seconds[name] = _execute(name, profile, rep, {**parameters, "REPLICATE": k}, kernel, plan.next())
                     seconds["total"] = round(sum(v for n, v in seconds.items() if n in stages), 1)
                     _update_timings(where, lambda t: t["replicates"].__setitem__(f"r{k}", dict(seconds)))
             if stages[-1] in todo or made_by:  # complete (or a part rerun with its settings): record what made it
@@ -92,8 +95,43 @@ def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None, r
     if shared:
         _update_timings(where, lambda t: t.__setitem__("shared", shared))
     if run_06:  # its own wall time is printed, not recorded: reading results leaves the committed files as they are
-        _execute("06_analysis", profile, where, parameters)
+        _execute("06_analysis", profile, where, parameters, note=plan.next())
     return _timings(where)
+
+
+class Plan:
+    """Run-level progress: which notebook of how many this is, and an ETA from the wall times timings.json
+    recorded for each notebook (the median over its replicates; a notebook never timed counts as unknown)."""
+
+    def __init__(self, items: list[tuple], timings: dict):
+        self.items, self.done, self.t0 = items, 0, time.time()
+        recorded: dict[str, list[float]] = {}
+        for entry in timings.get("replicates", {}).values():
+            for name, sec in entry.items():
+                if name != "total" and isinstance(sec, (int, float)):
+                    recorded.setdefault(name, []).append(sec)
+        self.expected = {name: sorted(v)[len(v) // 2] for name, v in recorded.items()}
+
+    def next(self) -> str:
+        """The next notebook's place in the run and the ETA of what is left, counting it."""
+        left = [self.expected.get(name) for _, name in self.items[self.done:]]
+        self.done += 1
+        eta = (f", ETA {progress.duration(sum(left))}" if all(v is not None for v in left)
+               else f", ETA ≥ {progress.duration(sum(v for v in left if v))}" if any(left) else "")
+        return f"notebook {self.done} of {len(self.items)}, {progress.duration(time.time() - self.t0)} so far{eta}"
+
+
+def end_block(profile: str, level: str = "") -> str:
+    """What a run prints when it ends: where its report, figures and executed notebooks are, and how to open them."""
+    where = layout.Layout(profile, level=level)
+    notebooks = sorted(where.runs.glob("r*/notebooks/01_rlhf.ipynb"))
+    lines = [f"[results] {profile}{' level ' + level if level else ''}:",
+             f"  report and summary: {where.report if where.report.exists() else where.results}",
+             f"  figures:            {where.figures}",
+             f"  executed notebooks: {where.runs}/r<k>/notebooks/ (06's: {where.notebooks})"]
+    if notebooks:
+        lines.append(f"  open them:          jupyter lab {notebooks[0].parent}")
+    return "\n".join(lines)
 
 
 def _results_made_by(rep: layout.Layout, cfg, todo: list, stages: tuple) -> bool:
@@ -153,13 +191,15 @@ def _resume_line() -> str:
     return f"; every finished stage is kept, resume with: {_resume[-1]}" if _resume else ""
 
 
-def _execute(name: str, profile: str, where: layout.Layout, parameters: dict, kernel=None) -> float:
-    """Run notebook `name` in `kernel` (a started kernel manager, see `_kernel`), or in a kernel of its own."""
+def _execute(name: str, profile: str, where: layout.Layout, parameters: dict, kernel=None, note: str = "") -> float:
+    """Run notebook `name` in `kernel` (a started kernel manager, see `_kernel`), or in a kernel of its own;
+    `note`: its place in the run (`Plan.next`), printed beside its name."""
     import papermill as pm
 
     where.notebooks.mkdir(parents=True, exist_ok=True)
-    label = f"{name} ({profile}" + (f", replicate {where.replicate})" if where.replicate is not None else ")")
-    print(f"[run] {label}", flush=True)
+    level = f", level {where.level}" if where.level else ""
+    label = f"{name} ({profile}{level}" + (f", replicate {where.replicate})" if where.replicate is not None else ")")
+    print(f"[run] {label}" + (f" · {note}" if note else ""), flush=True)
     _running.append(label)
     done, running, failed = (where.notebooks / f"{name}{suffix}.ipynb" for suffix in ("", ".running", ".failed"))
     t0 = time.time()
@@ -356,6 +396,7 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     try:
         run(args.profile, only, parameters, replicate=args.replicate, fresh_kernels=args.fresh_kernels)
+        print(end_block(args.profile, args.level or ""), flush=True)
     except (ValueError, KeyError, TypeError) as e:
         parser.error(str(e).strip("'\""))
     except PermissionError as e:

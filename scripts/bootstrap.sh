@@ -1,23 +1,23 @@
 #!/usr/bin/env bash
-# Sourced by run_all.sh and run_tests.sh: make .venv hold the pinned stack.
-# Idempotent: when .venv was built from this exact pyproject.toml, it does nothing.
+# Sourced by run_all.sh and run_tests.sh: make .venv hold the locked stack (requirements.lock).
+# Idempotent: when .venv was built from this exact pyproject.toml and lock, it does nothing.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 STAMP="$VENV/.irlkit-stamp"
-want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+want="$(cat "$ROOT/pyproject.toml" "$ROOT/requirements.lock" | sha256sum | cut -d' ' -f1)"
 
 if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$want" ]]; then
   PY="${PYTHON:-python3.11}"
   command -v "$PY" >/dev/null || PY=python3
   "$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' 2>/dev/null \
     || { echo "bootstrap: Python 3.11 is required (found: $("$PY" --version 2>&1)); set PYTHON=/path/to/python3.11" >&2; exit 1; }
-  echo "bootstrap: building $VENV from pyproject.toml (first run only)" >&2
+  echo "bootstrap: building $VENV from requirements.lock (first run only)" >&2
   [[ -d "$VENV" ]] || "$PY" -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  # torch first and exactly: the CPU wheel; nothing later may replace it.
-  "$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
-  "$VENV/bin/python" -m pip install --quiet -e "$ROOT"
+  # every package at its locked version (torch: the CPU wheel), then irlkit itself, which asks for nothing more
+  "$VENV/bin/python" -m pip install --quiet -r "$ROOT/requirements.lock"
+  "$VENV/bin/python" -m pip install --quiet --no-deps -e "$ROOT"
   echo "$want" > "$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"

@@ -5,17 +5,39 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_environment_yml_lists_exactly_the_pyproject_pins():
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    env = re.findall(r"^\s+- ([A-Za-z0-9_.\-]+==[^\s]+)\s*$", (ROOT / "environment.yml").read_text(), re.M)
-    assert sorted(env) == sorted(deps)
-    assert "python=3.11" in (ROOT / "environment.yml").read_text()
+def _lock() -> dict[str, str]:
+    lines = (ROOT / "requirements.lock").read_text().splitlines()
+    return dict(line.split("==", 1) for line in lines if line and not line.startswith("#"))
 
 
-def test_every_dependency_is_pinned_and_torch_is_the_cpu_wheel():
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    assert all("==" in d for d in deps), [d for d in deps if "==" not in d]
-    assert "torch==2.13.0" in deps
+def _declared() -> list[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return project["dependencies"] + [d for extra in project["optional-dependencies"].values() for d in extra]
+
+
+def test_every_range_of_pyproject_holds_its_locked_version_and_torch_is_the_cpu_wheel():
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    lock = {canonicalize_name(name): version for name, version in _lock().items()}
+    for line in _declared():
+        req = Requirement(line)
+        assert "==" not in line, f"{line}: pyproject declares ranges; the exact version lives in requirements.lock"
+        assert canonicalize_name(req.name) in lock, f"{req.name} is not in requirements.lock"
+        assert req.specifier.contains(lock[canonicalize_name(req.name)], prereleases=True), (line, lock[req.name])
+    assert lock["torch"] == "2.13.0+cpu"
+    assert not any(name.startswith("nvidia-") or name == "triton" for name in lock), "a CUDA package is locked"
+
+
+def test_the_virtualenv_and_conda_install_from_the_lock():
+    bootstrap = (ROOT / "scripts" / "bootstrap.sh").read_text()
+    env = (ROOT / "environment.yml").read_text()
+    assert '-r "$ROOT/requirements.lock"' in bootstrap and "--no-deps -e" in bootstrap
+    assert re.search(r"^\s+- -r requirements\.lock", env, re.M) and "python=3.11" in env
+    exported = {word.split("=")[0] for line in bootstrap.splitlines() if line.startswith("export ")
+                for word in line.split()[1:] if "=" in word}
+    for name in exported - {"PATH"}:
+        assert f"{name}:" in env, f"environment.yml lacks the variable {name} that bootstrap.sh exports"
 
 
 def test_ci_runs_the_readme_test_command():

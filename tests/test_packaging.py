@@ -32,7 +32,7 @@ def test_every_range_of_pyproject_holds_its_locked_version_and_torch_is_the_cpu_
 def test_the_virtualenv_and_conda_install_from_the_lock():
     bootstrap = (ROOT / "scripts" / "bootstrap.sh").read_text()
     env = (ROOT / "environment.yml").read_text()
-    assert '-r "$ROOT/requirements.lock"' in bootstrap and "--no-deps -e" in bootstrap
+    assert "-r \"$ROOT/requirements.lock\"" in bootstrap and "--no-deps -e" in bootstrap
     assert re.search(r"^\s+- -r requirements\.lock", env, re.M) and "python=3.11" in env
     exported = {word.split("=")[0] for line in bootstrap.splitlines() if line.startswith("export ")
                 for word in line.split()[1:] if "=" in word}

@@ -14,11 +14,11 @@ if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$want" ]]; then
     || { echo "bootstrap: Python 3.11 is required (found: $("$PY" --version 2>&1)); set PYTHON=/path/to/python3.11" >&2; exit 1; }
   echo "bootstrap: building $VENV from requirements.lock (first run only)" >&2
   [[ -d "$VENV" ]] || "$PY" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip
   # every package at its locked version (torch: the CPU wheel), then irlkit itself, which asks for nothing more;
   # pip's warnings go to a log, shown only if the install fails
   log="$VENV/bootstrap.log"
-  { "$VENV/bin/python" -m pip install --quiet -r "$ROOT/requirements.lock" \
+  { "$VENV/bin/python" -m pip install --quiet --upgrade pip \
+      && "$VENV/bin/python" -m pip install --quiet -r "$ROOT/requirements.lock" \
       && "$VENV/bin/python" -m pip install --quiet --no-deps -e "$ROOT"; } 2>"$log" \
     || { cat "$log" >&2; echo "bootstrap: installing the locked stack failed (above; also in $log)" >&2; exit 1; }
   echo "$want" > "$STAMP"

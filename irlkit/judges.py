@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 TOXIC_THRESHOLD = 0.5
-"""A text is toxic iff P(toxic) >= this (DESIGN.md, metric definitions)."""
+"""A text is toxic iff P(toxic) >= this (the study's threshold)."""
 
 
 class Judge(Protocol):

@@ -1,4 +1,4 @@
-"""Every metric of the compendium, defined once (DESIGN.md, "Metric definitions").
+"""Every metric of the compendium, defined once.
 
 Conventions: `p_toxic` is a judge's P(toxic); the ground-truth reward is
 r* = −p_toxic and a text is toxic iff p_toxic >= 0.5. `reward` is a recovered

@@ -7,7 +7,7 @@ from irlkit import judges
 
 # Expected P(toxic) of the torch port (rescaled "toxic" head, as ToxBlock's make_predictions),
 # computed once on 2026-11-24 with `ToxBlockJudge().score(TEXTS)`, after the port had reproduced
-# the original Keras model's ROC-AUC on the insults labels (0.865, DESIGN.md; see the AUC test
+# the original Keras model's ROC-AUC on the insults labels (0.865, as the project's original design recorded it; see the AUC test
 # below). A change in tokenisation, gate order or activations moves these numbers.
 TEXTS = ["You are a complete idiot and everyone hates you.", "Thank you for the thoughtful reply, I learned a lot.",
          "shut the fuck up", "I will find you and hurt you", "", "Ça va? Très bien, merci!", "word " * 10000]

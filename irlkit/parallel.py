@@ -20,6 +20,7 @@ so the libraries are imported once per kernel, not once per stage (a pool that f
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import multiprocessing.pool
 import os
@@ -31,8 +32,10 @@ from typing import Callable
 
 from irlkit import progress
 
+_log = logging.getLogger(__name__)  # which jobs run where: debug (IRLKIT_LOG_LEVEL=DEBUG shows it)
 
-def run(jobs: list[tuple[str, Callable[[], None]]], *, workers: int, threads: int, log=print,
+
+def run(jobs: list[tuple[str, Callable[[], None]]], *, workers: int, threads: int,
         log_file: Callable[[str], Path] | None = None, after: dict[str, str] | None = None) -> dict[str, float]:
     """Call every `(name, job)`; with `workers` > 1 in fresh processes, each job's output going to
     `log_file(name)` (default: the caller's own output). `after[name]`: the earlier job that job `name`
@@ -46,7 +49,7 @@ def run(jobs: list[tuple[str, Callable[[], None]]], *, workers: int, threads: in
     if workers <= 1:
         return dict(_timed(name, job) for name, job in jobs)
     per_worker = max(1, threads // workers)
-    log(f"[parallel] {len(jobs)} jobs in {workers} processes × {per_worker} torch thread(s): "
+    _log.debug(f"[parallel] {len(jobs)} jobs in {workers} processes × {per_worker} torch thread(s): "
         + ", ".join(name for name, _ in jobs)
         + (f"; their logs: {log_file(jobs[0][0]).parent}" if log_file else ""))
     waiting = [(name, job, str(log_file(name)) if log_file else None) for name, job in jobs]
@@ -69,7 +72,7 @@ def run(jobs: list[tuple[str, Callable[[], None]]], *, workers: int, threads: in
             name, s = outcome
             running.discard(name)
             seconds[name] = s
-            log(f"[parallel] {name} done in {s:.0f} s")
+            _log.debug(f"[parallel] {name} done in {s:.0f} s")
     except BaseException:
         del _pools[workers, per_worker]
         pool.terminate()  # a failed job (or Ctrl-C) stops the others; finished stages stay

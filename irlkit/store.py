@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sys
@@ -22,6 +23,8 @@ from typing import Callable
 
 from irlkit import __version__, progress
 from irlkit.config import stable_hash
+
+_log = logging.getLogger(__name__)  # stage skips: debug (IRLKIT_LOG_LEVEL=DEBUG shows them)
 
 MANIFEST = "manifest.json"
 
@@ -155,26 +158,29 @@ def locked(lock_file: Path, waiting: str = ""):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def stage(path: Path, key: dict, build: Callable[[Path], None], *, seed: int, log: Callable[[str], None] = print) -> Path:
+def stage(path: Path, key: dict, build: Callable[[Path], None], *, seed: int, log: Callable[[str], None] = print,
+          skipped: Callable[[str], None] | None = None) -> Path:
     """Build the artifact folder `path` with `build(tmp_folder)` unless it is already done.
 
     `key` is everything the artifact depends on (config sections, upstream manifests'
     hashes); a different key rebuilds it. A finished artifact is verified against the content hashes
     in its manifest before it is trusted; a damaged one is rebuilt, with one line naming the file.
     Processes that reach the same stage at once (replicates side by side, sharing the start policy's stages)
-    build it once: the others wait for its lock, then find it done. Returns `path`.
+    build it once: the others wait for its lock, then find it done. `log` gets the build's lines, `skipped` the
+    line saying a finished stage was reused (default: irlkit's logger at DEBUG). Returns `path`.
     """
     path = Path(path)
     with locked(path.parent / f".{path.name}.lock", waiting=f"[wait] {path.parent.name}/{path.name}: "
                                                               "another process is building it"):
-        return _stage(path, key, build, seed=seed, log=log)
+        return _stage(path, key, build, seed=seed, log=log, skipped=skipped or _log.debug)
 
 
-def _stage(path: Path, key: dict, build: Callable[[Path], None], *, seed: int, log: Callable[[str], None]) -> Path:
+def _stage(path: Path, key: dict, build: Callable[[Path], None], *, seed: int, log: Callable[[str], None],
+           skipped: Callable[[str], None]) -> Path:
     if is_done(path, key):
         problem = damaged(path, manifest_of(path))
         if problem is None:
-            log(f"[skip] {path.name}: finished artifact with the same manifest at {path}")
+            skipped(f"[skip] {path.name}: finished artifact with the same manifest at {path}")
             return path
         progress.line(f"[rebuild] {path.parent.name}/{path.name}: {problem}")  # on the terminal, not only in a log
     partial = path.parent / f".{path.name}.{os.getpid()}.partial"  # this process's own: never another's

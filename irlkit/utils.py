@@ -43,6 +43,24 @@ def quiet_libraries() -> None:
 
 
 
+def setup_logging() -> None:
+    """irlkit's `logging` lines as plain text on stdout, at the level `IRLKIT_LOG_LEVEL` names (default INFO: stage
+    skips and which worker runs what are DEBUG, so notebooks and terminals show only the work done)."""
+    import logging
+    import sys
+
+    logger = logging.getLogger("irlkit")
+    logger.setLevel(os.environ.get("IRLKIT_LOG_LEVEL", "INFO").upper())
+    handler = next((h for h in logger.handlers if getattr(h, "irlkit", False)), None)
+    if handler is None:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.irlkit = True
+        logger.addHandler(handler)
+    handler.setStream(sys.stdout)  # this process's stdout now (a notebook kernel's, a test's)
+    logger.propagate = False
+
+
 @contextlib.contextmanager
 def torch_threads(n: int):
     """Run the block with `n` torch threads, then restore the previous count."""

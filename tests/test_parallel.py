@@ -19,7 +19,7 @@ def _fail():
 
 def test_two_workers_run_every_job_in_other_processes_with_their_share_of_threads(tmp_path):
     jobs = [(name, functools.partial(_record, tmp_path, name)) for name in ("a", "b", "c")]
-    seconds = parallel.run(jobs, workers=2, threads=2, log=lambda _: None)
+    seconds = parallel.run(jobs, workers=2, threads=2)
     assert list(seconds) == ["a", "b", "c"] and all(s >= 0 for s in seconds.values())
     pids, threads = zip(*((int(p), int(t)) for p, t in ((tmp_path / n).read_text().split() for n in "abc")))
     assert os.getpid() not in pids and len(set(pids)) <= 2
@@ -38,7 +38,7 @@ def test_a_job_waits_for_the_job_it_follows_while_the_free_worker_takes_the_next
     jobs = [("train", functools.partial(_stamp, tmp_path, "train", 2.0)),
             ("evaluate", functools.partial(_stamp, tmp_path, "evaluate")),
             ("other", functools.partial(_stamp, tmp_path, "other"))]
-    seconds = parallel.run(jobs, workers=2, threads=2, log=lambda _: None, after={"evaluate": "train"})
+    seconds = parallel.run(jobs, workers=2, threads=2, after={"evaluate": "train"})
     assert list(seconds) == ["train", "evaluate", "other"]
     (train_begin, train_end), (evaluate_begin, _), (other_begin, _) = (
         map(float, (tmp_path / n).read_text().split()) for n in ("train", "evaluate", "other"))
@@ -50,7 +50,7 @@ def test_waiting_for_a_later_or_unknown_job_is_an_error(tmp_path):
     jobs = [(n, functools.partial(_record, tmp_path, n)) for n in ("a", "b")]
     for after in ({"a": "b"}, {"b": "nope"}, {"nope": "a"}):
         with pytest.raises(ValueError, match="which is not an earlier job"):
-            parallel.run(jobs, workers=2, threads=2, log=lambda _: None, after=after)
+            parallel.run(jobs, workers=2, threads=2, after=after)
     assert not list(tmp_path.iterdir())  # checked before anything runs
 
 
@@ -62,7 +62,7 @@ def test_one_worker_runs_the_jobs_here_in_order(tmp_path):
 def test_a_failing_job_is_named_in_the_error(tmp_path):
     jobs = [("fine", functools.partial(_record, tmp_path, "fine")), ("broken reward", _fail)]
     with pytest.raises(RuntimeError, match="'broken reward' failed: ValueError: no such reward"):
-        parallel.run(jobs, workers=2, threads=2, log=lambda _: None)
+        parallel.run(jobs, workers=2, threads=2)
 
 
 def test_with_one_worker_stage_functions_get_the_callers_context(data_home):
@@ -90,7 +90,7 @@ def test_a_second_call_reuses_the_workers_and_reports_progress_where_the_caller_
     for call in ("first", "second"):
         monkeypatch.setenv(progress.ENV, str(tmp_path / f"{call}.progress"))
         parallel.run([(f"{call}{i}", functools.partial(_record_and_report, tmp_path, f"{call}{i}")) for i in range(2)],
-                     workers=2, threads=2, log=lambda _: None)
+                     workers=2, threads=2)
     pids = {call: {int((tmp_path / f"{call}{i}").read_text()) for i in range(2)} for call in ("first", "second")}
     assert len(pids["first"]) == 2 and pids["second"] <= pids["first"]  # the same two processes
     for call in ("first", "second"):

@@ -102,3 +102,22 @@ def test_stale_partials_of_dead_processes_are_removed_and_live_ones_kept(tmp_pat
     target, build, _ = _built(tmp_path)
     store.stage(target, {"k": 1}, build, seed=0, log=lambda _: None)
     assert not (tmp_path / f".artifact.{dead.pid}.partial").exists() and (tmp_path / ".artifact.1.partial").exists()
+
+
+def test_a_reused_stage_is_a_debug_line_shown_only_when_asked(tmp_path, capsys, monkeypatch):
+    from irlkit import utils
+
+    def build(folder):
+        (folder / "x.txt").write_text("1")
+
+    monkeypatch.delenv("IRLKIT_LOG_LEVEL", raising=False)
+    utils.setup_logging()
+    store.stage(tmp_path / "a", {"k": 1}, build, seed=0, log=lambda _: None)
+    store.stage(tmp_path / "a", {"k": 1}, build, seed=0, log=lambda _: None)
+    assert "[skip]" not in capsys.readouterr().out
+    monkeypatch.setenv("IRLKIT_LOG_LEVEL", "DEBUG")
+    utils.setup_logging()
+    store.stage(tmp_path / "a", {"k": 1}, build, seed=0, log=lambda _: None)
+    assert "[skip] a: finished artifact" in capsys.readouterr().out
+    monkeypatch.setenv("IRLKIT_LOG_LEVEL", "INFO")
+    utils.setup_logging()

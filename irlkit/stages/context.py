@@ -21,6 +21,7 @@ class Context:
     (its own seeds, `config.for_replicate`). Shared stages (the start policy's) run with `base_cfg`."""
 
     def __init__(self, cfg: Config, replicate: int = 0):
+        utils.setup_logging()
         self.base_cfg, self.replicate = cfg, replicate
         self.cfg = for_replicate(cfg, replicate)
         self.layout = Layout(cfg.profile, replicate, cfg.level)
@@ -89,7 +90,7 @@ def in_parallel(ctx: Context, jobs: list[tuple], after: dict[str, str] | None = 
     here = ctx.cfg.workers <= 1
     calls = [(name, functools.partial(fn, ctx, *args) if here else
               functools.partial(_job, ctx.base_cfg, ctx.replicate, fn, *args)) for name, fn, *args in jobs]
-    return parallel.run(calls, workers=ctx.cfg.workers, threads=ctx.cfg.threads, log=ctx.log,
+    return parallel.run(calls, workers=ctx.cfg.workers, threads=ctx.cfg.threads,
                         log_file=ctx.layout.log, after=after)
 
 

@@ -376,7 +376,7 @@ def _profiles() -> dict[str, Config]:
         profile="cpu",
         sizes=(PolicySpec("smollm2-135m", "asset:smollm2-135m-instruct", 135.0),
                PolicySpec("gemma3-270m", "asset:gemma3-270m", 270.0,
-                          rlhf=(("learning_rate", 1e-5),))),
+                          rlhf=(("learning_rate", 1e-5), ("freeze_embeddings", True)))),
         judge="toxblock",
         second_judge="profanity-check",
         threads=2,
@@ -390,10 +390,11 @@ def _profiles() -> dict[str, Config]:
         # bf16 where only speed is at stake (AMX: benchmarks/README.md), and where the move is measured: the probe
         # features and 04's log-probabilities (docs/experiments/features_bf16.md), full mode's cached inputs
         # (docs/experiments/full_mode_bf16.md); perplexity stays fp32.
-        # the embeddings frozen and the vocabulary head's folds compiled: 1.3–1.6× faster RLOO steps
-        # (benchmarks/README.md, bench_rloo_step.py)
+        # the vocabulary head compiled, and Gemma's embeddings (168M of its 268M parameters) frozen: faster RLOO
+        # steps (benchmarks/README.md, bench_rloo_step.py). SmolLM2 keeps its embeddings training: frozen, they
+        # gained it no speed, and its one RLHF draw so far cut toxicity less (docs/experiments/strength_pilot.md)
         rlhf=RLHFConfig(steps=24, learning_rate=6e-5, beta=0.05, num_generations=4, prompts_per_step=4,
-                        precision="bf16", freeze_embeddings=True, compiled_head=True),
+                        precision="bf16", compiled_head=True),
         sampling=SamplingConfig(max_new_tokens=16, batch_size=32, precision="bf16"),
         # full mode: the top 2 blocks on all 660 training pairs; rate and epochs chosen on val
         # (scripts/experiments/full_mode_recipe.py, docs/experiments/full_mode_recipe.md)

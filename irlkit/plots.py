@@ -291,7 +291,7 @@ def over_replicates(summary: dict, shown: dict[str, str], title: str, ylabel: st
     reach = (min(seen) - 3 * margin, max(seen) + 3 * margin)  # intervals are shown whole up to here
     view = [max(reach[0], min([min(seen) - margin, *ends])), min(reach[1], max([max(seen) + margin, *ends]))]
     view = [view[0] if bounds[0] is None else max(view[0], bounds[0]), view[1] if bounds[1] is None else min(view[1], bounds[1])]
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(quantities) * len(sizes)), 4.2))
+    fig, ax = plt.subplots(figsize=(max(6.5, 0.75 * len(quantities) * len(sizes) + 1.5), 4.6))
     width = 0.8 / max(len(sizes), 1)
     cut, labelled, within = False, set(), False
     for j, i, q in entries:
@@ -318,11 +318,19 @@ def over_replicates(summary: dict, shown: dict[str, str], title: str, ylabel: st
     if reference is not None:
         ax.axhline(reference, color="grey", lw=0.8, ls="--")
     ax.set_ylim(*view)
-    ax.set_xticks(range(len(quantities)), list(quantities.values()), fontsize=8)
-    ax.set(ylabel=ylabel, title=f"{title}\n(squares: mean and {summary['interval']}; dots: replicates, "
-                                f"n = {summary['n_replicates']}" + ("; ▲▼: the interval goes on past the axis" if cut else "")
-                                + (f";\n{TEST_BARS}" if within else "") + ")")
-    ax.legend(fontsize=8)
+    ax.set_xticks(range(len(quantities)), list(quantities.values()), fontsize=9)
+    ax.set(ylabel=ylabel, title=title)
+    from matplotlib.lines import Line2D  # the key to the marks, in the legend rather than the title
+
+    handles, labels = ax.get_legend_handles_labels()
+    key = [(Line2D([], [], color="0.3", marker="s", lw=1.5), f"mean, {summary['interval']}"),
+           (Line2D([], [], color="black", marker="o", ls="", markersize=4), f"a replicate (n = {summary['n_replicates']})")]
+    if within:
+        key.append((Line2D([], [], color="0.55", lw=3, alpha=0.5), "its 95% bootstrap over test prompts"))
+    if cut:
+        key.append((Line2D([], [], color="0.3", marker="^", ls=""), "the interval goes on past the axis"))
+    ax.legend(handles + [h for h, _ in key], labels + [label for _, label in key], fontsize=9, ncol=3,
+              loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
     fig.tight_layout()
     return fig
 

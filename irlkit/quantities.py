@@ -66,7 +66,7 @@ class Figure:
 FIGURES = {
     "toxicity_by_stage": Figure("Toxicity ratio of test-prompt continuations by stage (ground-truth judge)",
                                 "toxicity ratio (P ≥ 0.5)", None, (0.0, 1.0)),
-    "recovery": Figure("Is the goal recovered? ROC-AUC vs the judge on model-written test texts",
+    "recovery": Figure("Is the goal recovered? ROC-AUC vs the judge, model-written test texts",
                        "ROC-AUC, model-written texts", 0.5, (0.0, 1.0),
                        band=("null_auc_model_text_lo", "null_auc_model_text_hi")),
     "realignment": Figure("Re-alignment: relative change of the toxicity ratio, by reward", "relative change vs start",

@@ -121,7 +121,7 @@ def test_size_sentence_claims_only_what_the_interval_supports():
 
 def test_over_replicates_fits_the_axes_to_the_replicates_and_marks_intervals_cut_at_the_bounds():
     """With n = 2 a t-interval of a toxicity ratio runs far below 0: the axes stay within the ratio's range and
-    around the replicates' values, and the title says an interval was cut."""
+    around the replicates' values, and the legend says an interval was cut."""
     from irlkit import replicates
 
     summary = {"n_replicates": 2, "interval": "t-interval over replicates, 95%",
@@ -131,9 +131,10 @@ def test_over_replicates_fits_the_axes_to_the_replicates_and_marks_intervals_cut
     fig = plots.over_replicates(summary, quantities, "toxicity", "ratio", bounds=(0.0, 1.0))
     lo, hi = fig.axes[0].get_ylim()
     assert summary["sizes"]["a"]["ratio_rlhf"]["ci"][0] < 0 == lo and hi < 0.5
-    assert "past the axis" in fig.axes[0].get_title()
+    legend = lambda f: " ".join(t.get_text() for t in f.axes[0].get_legend().get_texts())  # noqa: E731
+    assert "past the axis" in legend(fig)
     narrow = {**summary, "sizes": {"a": {"ratio_start": replicates.interval([0.10, 0.11])}}}
-    assert "past the axis" not in plots.over_replicates(narrow, quantities, "t", "r", bounds=(0.0, 1.0)).axes[0].get_title()
+    assert "past the axis" not in legend(plots.over_replicates(narrow, quantities, "t", "r", bounds=(0.0, 1.0)))
 
 
 def test_summary_table_adds_the_cross_replicate_agreement_row_only_with_two_or_more_replicates():

@@ -208,55 +208,33 @@ def _cpu_vocab_head(compiled: bool):
 
     - a head that does not train (`freeze_embeddings` with tied embeddings, or the bf16 reference) is cast to
       the autocast dtype once, not once per chunk and call: the same numbers;
-    - `compiled=True`: the whole vocabulary is one tile (a few hundred MB at the cpu recipe's batch), folded by
-      one `torch.compile`d kernel forward and one backward; and the backward's products (logits gradient ×
-      weights, for the hidden states and a trained head) run in the autocast dtype with fp32 accumulation inside
-      the matmul and one rounding of the result, as every other layer's gradient under autocast, where TRL casts
-      both to fp32 on a CPU (`_addmm_fp32`; its rounding of one product per vocabulary chunk before summing them
-      is what it avoids, and with one chunk there is one product). Rounding-level differences.
+    - `compiled=True`: each fold runs as one `torch.compile`d kernel (rounding-level differences).
     """
     import trl.kernels.chunked_logprob as kernel
     import trl.trainer.utils as trl_utils
 
-    function, tiles, add = (trl_utils._ChunkedLogProbFunction, (kernel._forward_tile, kernel._backward_tile),
-                            kernel._addmm_fp32)
+    function, tiles = trl_utils._ChunkedLogProbFunction, (kernel._forward_tile, kernel._backward_tile)
     cast = {}  # id(weight) → (its version, its copy in the autocast dtype)
 
-    class CpuHead:
+    class FrozenHeadCastOnce:
         @staticmethod
-        def apply(hidden, weight, bias, targets, temperature, chunk_size, *rest):
+        def apply(hidden, weight, *rest):
             if not weight.requires_grad and torch.is_autocast_enabled(hidden.device.type):
                 dtype = torch.get_autocast_dtype(hidden.device.type)
                 version, copy = cast.get(id(weight), (None, None))
                 if version != weight._version or copy.dtype != dtype:
                     cast[id(weight)] = weight._version, weight.to(dtype)
                 weight = cast[id(weight)][1]
-            if compiled:  # the whole vocabulary, or as much of it as keeps a tile of logits within `TILE_BYTES`
-                rows = min(hidden.shape[0], kernel.TOKEN_CHUNK_SIZE) or 1
-                chunk_size = min(weight.shape[0], max(chunk_size, TILE_BYTES // (2 * rows)))
-            return function.apply(hidden, weight, bias, targets, temperature, chunk_size, *rest)
+            return function.apply(hidden, weight, *rest)
 
-    def add_in_autocast_dtype(acc, a, b):
-        if a.dtype in (torch.bfloat16, torch.float16) and a.device.type == "cpu":
-            acc.add_(torch.mm(a, b.to(a.dtype)))
-        else:
-            add(acc, a, b)
-
-    trl_utils._ChunkedLogProbFunction = CpuHead
+    trl_utils._ChunkedLogProbFunction = FrozenHeadCastOnce
     if compiled:
         kernel._forward_tile, kernel._backward_tile = _compiled_tiles(*tiles)
-        kernel._addmm_fp32 = add_in_autocast_dtype
     try:
         yield
     finally:
         trl_utils._ChunkedLogProbFunction = function
         kernel._forward_tile, kernel._backward_tile = tiles
-        kernel._addmm_fp32 = add
-
-
-TILE_BYTES = 2**29
-"""The largest tile of bf16 logits `_cpu_vocab_head(compiled=True)` makes (512 MB): the whole 262,144-token
-vocabulary of Gemma for up to 1,024 scored tokens."""
 
 
 @functools.cache

@@ -183,6 +183,12 @@ def _stage(path: Path, key: dict, build: Callable[[Path], None], *, seed: int, l
             skipped(f"[skip] {path.name}: finished artifact with the same manifest at {path}")
             return path
         progress.line(f"[rebuild] {path.parent.name}/{path.name}: {problem}")  # on the terminal, not only in a log
+    elif path.exists():  # a folder that is not this stage as the key asks: say why it is built again
+        m = manifest_of(path)
+        why = ("its manifest.json cannot be read" if m is None and (path / MANIFEST).exists() else
+               f"no {MANIFEST} (a build that did not finish)" if m is None else
+               "built from other settings or inputs than this run's")
+        progress.line(f"[rebuild] {path.parent.name}/{path.name}: {why}")
     partial = path.parent / f".{path.name}.{os.getpid()}.partial"  # this process's own: never another's
     _remove_stale_partials(path)
     shutil.rmtree(partial, ignore_errors=True)

@@ -121,3 +121,17 @@ def test_a_reused_stage_is_a_debug_line_shown_only_when_asked(tmp_path, capsys, 
     assert "[skip] a: finished artifact" in capsys.readouterr().out
     monkeypatch.setenv("IRLKIT_LOG_LEVEL", "INFO")
     utils.setup_logging()
+
+
+def test_a_stage_built_again_says_why_in_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("IRLKIT_PROGRESS_LOG", raising=False)
+
+    def build(folder):
+        (folder / "x.txt").write_text("1")
+
+    store.stage(tmp_path / "a", {"k": 1}, build, seed=0, log=lambda _: None)
+    store.stage(tmp_path / "a", {"k": 2}, build, seed=0, log=lambda _: None)
+    assert "[rebuild] " + tmp_path.name + "/a: built from other settings or inputs" in capsys.readouterr().err
+    (tmp_path / "a" / store.MANIFEST).write_text("{ not json")
+    store.stage(tmp_path / "a", {"k": 2}, build, seed=0, log=lambda _: None)
+    assert "a: its manifest.json cannot be read" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 
     .venv/bin/python scripts/experiments/label_free_recovery.py --replicates 0 1 2   # about 15–20 min each, 2 cores
     .venv/bin/python scripts/experiments/label_free_recovery.py --replicates 0 1 2 --summarise-only
+    .venv/bin/python scripts/experiments/label_free_recovery.py --figures-only   # redraw from the committed result
 
 Each replicate is `python -m irlkit.runner cpu --replicate k --only 01_rlhf 02_sampling 03_irl 04_eval` with
 `refinetune.enabled=false` (a replicate then ends at 04), its results and figures in
@@ -24,7 +25,23 @@ OVERRIDES = {"refinetune.enabled": False}
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 parser.add_argument("--replicates", type=int, nargs="+", default=[0, 1, 2])
 parser.add_argument("--summarise-only", action="store_true")
+parser.add_argument("--figures-only", action="store_true",
+                    help="draw the two figures from the committed result file, which stays as it is")
 args = parser.parse_args()
+
+
+def draw(summary: dict) -> None:
+    from irlkit import plots
+
+    plots.save(plots.figure_over_replicates(summary, "recovery"), NAME, layout.experiment_figures())
+    plots.save(plots.cross_replicate(summary), NAME + "_agreement", layout.experiment_figures())
+
+
+if args.figures_only:
+    import json
+
+    draw(json.loads(layout.experiment_result(NAME + "_cpu").read_text())["result"]["summary"])
+    sys.exit(0)
 
 main = layout.Layout("cpu")
 scratch = layout.experiment_scratch(NAME)
@@ -56,7 +73,4 @@ for name in ("IRLKIT_DATA", "IRLKIT_FIGURES"):  # the result and its figures go 
 print(store.write_experiment(NAME + "_cpu", {"overrides": OVERRIDES, "split": "test (development)", "summary": summary,
                                              "per_replicate": per_replicate, "left_out": left_out,
                                              "seconds": timings.get("replicates", {})}, cfg))
-from irlkit import plots  # noqa: E402
-
-plots.save(plots.figure_over_replicates(summary, "recovery"), NAME, layout.experiment_figures())
-plots.save(plots.cross_replicate(summary), NAME + "_agreement", layout.experiment_figures())
+draw(summary)

@@ -300,8 +300,8 @@ def long_table(summary: dict, profile: str) -> "pd.DataFrame":
         for size, entry in part.get("sizes", {}).items():
             for name, q in entry.items():
                 if isinstance(q, dict) and "values" in q and name not in PAIRED:
-                    rows += [{"profile": profile, "level": level, "size": size, "quantity": name, "replicate": rep,
-                              "value": value} for rep, value in zip(reps, q["values"])]
+                    rows.extend({"profile": profile, "level": level, "size": size, "quantity": name, "replicate": rep,
+                                 "value": value} for rep, value in zip(reps, q["values"]))
 
     add("", summary)
     for level, part in summary.get("strength", {}).get("levels", {}).items():

@@ -84,7 +84,7 @@ def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None, r
             with contextlib.nullcontext() if fresh_kernels else _kernel(rep) as kernel:
                 seconds = _timings(where)["replicates"].get(f"r{k}", {})
                 for name in todo:
-                    seconds[name] = _execute(name, profile, rep, {**parameters, "REPLICATE": k}, kernel, plan.next())
+                    seconds[name] = _execute(name, profile, rep, {**parameters, "REPLICATE": k}, kernel, note=plan.next())
                     seconds["total"] = round(sum(v for n, v in seconds.items() if n in stages), 1)
                     _update_timings(where, lambda t: t["replicates"].__setitem__(f"r{k}", dict(seconds)))
             if stages[-1] in todo or made_by:  # complete (or a part rerun with its settings): record what made it

@@ -141,7 +141,7 @@ def test_a_profile_without_refinetune_is_complete_after_04_and_keeps_the_shared_
     from irlkit import layout, runner
 
     ran = []
-    monkeypatch.setattr(runner, "_execute", lambda name, profile, where, parameters, kernel=None: ran.append(name) or 1.0)
+    monkeypatch.setattr(runner, "_execute", lambda name, profile, where, parameters, kernel=None, note="": ran.append(name) or 1.0)
     monkeypatch.setattr(runner, "_kernel", lambda where: contextlib.nullcontext())  # nothing runs in it
     off = {"OVERRIDES": {"refinetune.enabled": False}}
     runner.run("smoke", only=runner.PER_REPLICATE, parameters=off, replicate=0)

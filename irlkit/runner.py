@@ -437,7 +437,8 @@ def cells_table(profile: str, final: bool = False) -> str:
     levels = config.STRENGTH.get(profile, ())
     if not levels:
         return f"profile {profile!r} has no RLHF-strength sweep (config.STRENGTH)"
-    lines = [f"{'cell':>4}  {'level':8} {'replicate':>9}  {'holds':34} command"]
+    width = max(len(lv.name) for lv in levels)
+    lines = [f"{'cell':>4}  {'level':{width}} {'replicate':>9}  {'holds':34} command"]
     for index in range(len(levels) * config.load(profile).replicates):
         level, k = cell(profile, index)
         cfg = config.load(profile, level=level, **({"data.sealed": True} if final else {}))
@@ -447,7 +448,7 @@ def cells_table(profile: str, final: bool = False) -> str:
                  if (m.get("config_hash"), m.get("code_hash")) == (cfg.hash(), replicates.code_hash())
                  else f"results of config {m.get('config_hash')}, code {m.get('code_hash')}")
         command = shlex.join(["python", "-m", "irlkit.runner", profile, "--cell", str(index), *(["--final"] if final else [])])
-        lines.append(f"{index:>4}  {level:8} {k:>9}  {holds:34} {command}")
+        lines.append(f"{index:>4}  {level:{width}} {k:>9}  {holds:34} {command}")
     return "\n".join(lines)
 
 

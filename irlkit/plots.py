@@ -400,19 +400,19 @@ DOSE_LINES = (("irl_auc_model_text", "IRL (label-free)", 0), ("implicit_auc_mode
 
 def dose_response(strength: dict):
     """Recovery of the goal against how far RLHF moved the policy (`replicates.strength`): one panel per size, x the
-    KL to the start each replicate's RLHF reached (log scale), y the ROC-AUC vs the judge on model-written test
-    texts; a dot per replicate and a line through each level's means for IRL, the implicit reward and the
-    judge-oriented bound; the source-only reward dashed, the random heads' null band grey."""
+    KL to the start each replicate's RLHF reached, y the ROC-AUC vs the judge on model-written test texts; a dot per
+    replicate and a line through each level's means for IRL, the implicit reward and the judge-oriented bound; the
+    source-only reward dashed, the random heads' null band grey, each level's name at its mean KL."""
     levels = strength["levels"]
     sizes = list(dict.fromkeys(size for lv in levels.values() for size in lv["points"]))
-    fig, axes = plt.subplots(1, len(sizes), figsize=(5.2 * len(sizes), 4.2), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(sizes), figsize=(5.0 * len(sizes), 4.4), sharey=True, squeeze=False)
     for ax, size in zip(axes[0], sizes):
         points = {name: pd.DataFrame(lv["points"].get(size, [])) for name, lv in levels.items()}
         points = {name: df for name, df in points.items() if "rlhf_kl" in df}
         means = pd.DataFrame({name: df.mean(numeric_only=True) for name, df in points.items()}).T.sort_values("rlhf_kl")
         if means.empty:
             continue
-        x = means["rlhf_kl"].clip(lower=1e-3)
+        x = means["rlhf_kl"]
         if {"null_auc_model_text_lo", "null_auc_model_text_hi"} <= set(means):
             ax.fill_between(x, means["null_auc_model_text_lo"], means["null_auc_model_text_hi"], color="0.85",
                             label="random heads (95%)", zorder=0)
@@ -423,18 +423,21 @@ def dose_response(strength: dict):
                 continue
             ax.plot(x, means[name], "-", color=PALETTE[colour], label=label)
             for df in points.values():
-                ax.scatter(df["rlhf_kl"].clip(lower=1e-3), df[name], s=22, color=PALETTE[colour], alpha=0.75, zorder=3)
-        for level, row in means.iterrows():
-            ax.annotate(level, (x[level], ax.get_ylim()[0]), textcoords="offset points", xytext=(0, 4), ha="center",
-                        fontsize=8, color="0.3")
+                ax.scatter(df["rlhf_kl"], df[name], s=22, color=PALETTE[colour], alpha=0.75, zorder=3)
+        for level in means.index:
+            ax.axvline(x[level], color="0.7", lw=0.6, zorder=0)
+            ax.annotate(level, (x[level], 1.0), xycoords=("data", "axes fraction"), textcoords="offset points",
+                        xytext=(2, -12), fontsize=8, color="0.3")
         ax.axhline(0.5, color="0.5", lw=0.8)
-        ax.set_xscale("log")
+        span = x.max() - x.min()
+        ax.set_xlim(x.min() - 0.15 * span - 0.05, x.max() + 0.15 * span + 0.05)
         ax.set(title=size, xlabel="KL to the start (nats per continuation, val)")
-    axes[0][0].set_ylabel("ROC-AUC vs judge, model-written test texts")
-    axes[0][0].legend(fontsize=8, loc="upper left")
+    axes[0][0].set_ylabel("ROC-AUC vs judge, model-written texts")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=9, frameon=False)
     n = max((len(df) for lv in levels.values() for df in lv["points"].values()), default=0)
-    fig.suptitle(f"Recovery of the goal against how far RLHF moved the policy (a dot per replicate, ≤ {n} per level)")
-    fig.tight_layout()
+    fig.suptitle(f"Recovery against how far RLHF moved the policy (a dot per replicate, ≤ {n} per level)")
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 

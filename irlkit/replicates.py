@@ -158,9 +158,12 @@ def quantities(results: dict) -> dict[str, dict[str, float]]:
                      demo_judge_gap=train["mean_judge_gap"])
         s = irl[size]
         selected = s["models"][s["selected"]]["selected_on_val"]
-        q["irl_human_auc"] = selected["human_auc"]
-        oracle = s.get("oracle_reward", {})
-        references = (("irl", selected), ("oracle_irl", oracle), ("implicit", s["implicit"]["sum"]), ("random", s["random"]),
+        if "oracle_selected" in s:  # `selected` chosen without labels, the judge's choice beside it
+            q["irl_human_auc"] = selected["human_auc"]
+            label_free, oracle = selected, s.get("oracle_reward", {})
+        else:  # results of a code that chose `selected` with the judge's val AUC: that reward is the oracle's
+            label_free, oracle = {}, selected
+        references = (("irl", label_free), ("oracle_irl", oracle), ("implicit", s["implicit"]["sum"]), ("random", s["random"]),
                       ("source_only", s.get("source_only", {})), ("judge_oriented", s.get("judge_oriented", {})),
                       ("ceiling", s.get("ceiling", {})))
         for reward, entry in references:

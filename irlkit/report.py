@@ -386,9 +386,12 @@ def size_sentence(summary: dict, params_m: dict[str, float], quantity: str = "ir
 
 
 def summary_table(summary: dict) -> pd.DataFrame:
-    """summary.json as the README's table: one row per quantity, mean [95% CI] (n) per size."""
+    """summary.json as the README's table: one row per quantity, mean [95% CI] (n) per size; a quantity no size's
+    results hold (an older code's replicates, a profile without 05) has no row."""
     rows = []
     for name, label in SUMMARY_ROWS.items():
+        if not any(name in q for q in summary["sizes"].values()):
+            continue
         row = {"quantity": label}
         for size, q in summary["sizes"].items():
             row[size] = _interval_cell(q[name]) if name in q else "not measured"

@@ -57,7 +57,7 @@ def _replicate(k: int, auc: float, irl_change: float, random_change: float, code
     tox = lambda rel, before=0.12: {"before": {"ratio": before}, "after": {"ratio": before * (1 + rel)},  # noqa: E731
                                     "paired": {"ratio_relative_change": rel}}
     size = {"rlhf": {"judge": tox(-0.7), "second": tox(-0.6), "perplexity": {"start": 80.0, "rlhf": 88.0}},
-            "irl": {"selected": "probe/logistic",
+            "irl": {"selected": "probe/logistic", "oracle_selected": "probe/logistic",
                     "models": {"probe/logistic": {"selected_on_val": {"auc": auc, "auc_model_text": auc - 0.1, "human_auc": 0.7}}},
                     "implicit": {"sum": {"auc": 0.8, "auc_model_text": 0.75}}, "random": {"auc": 0.55}},
             "refinetune": {"true": {"judge": tox(-0.7)}, "irl": {"judge": tox(irl_change)},
@@ -87,6 +87,14 @@ def test_summary_has_the_right_means_and_intervals():
     assert min(small[n]["p_holm"] for n in replicates.PAIRED if n in small) == pytest.approx(min(1, len(family) * smallest))
     assert small["irl_share_of_true_cut"]["values"] == pytest.approx([0.5 / 0.7, 0.6 / 0.7, 0.55 / 0.7])
     assert small["rlhf_perplexity_change"]["mean"] == pytest.approx(0.1)
+
+
+def test_a_reward_an_older_code_chose_with_the_judge_counts_as_the_oracle_not_as_label_free():
+    old = _replicate(0, 0.7, -0.5, 0.0)
+    del old["irl"]["sizes"]["small"]["oracle_selected"]  # before label-free selection, `selected` was the judge's pick
+    q = replicates.quantities(old)["small"]
+    assert q["oracle_irl_auc"] == 0.7 and "irl_auc" not in q and "irl_human_auc" not in q
+    assert replicates.quantities(_replicate(0, 0.7, -0.5, 0.0))["small"]["irl_auc"] == 0.7
 
 
 def test_each_replicates_test_set_interval_is_kept_beside_the_interval_over_replicates():

@@ -26,6 +26,9 @@ SHAPES = {  # name: (batch, m, k, n)
     "smollm2 attention scores (9 heads, d 64, seq 64)": (32 * 9, 64, 64, 64),
     "gemma3 attention scores (4 heads, d 256, seq 64)": (32 * 4, 64, 256, 64),
 }
+FEED_FORWARD = {"smollm2-135m": (1, 2048, 576, 1536), "gemma3-270m": (1, 2048, 640, 2048),
+                "qwen2.5-coder-0.5b": (1, 2048, 896, 4864), "qwen2.5-coder-1.5b": (1, 2048, 1536, 8960)}
+"""Each size's feed-forward matmul: the shape the other benchmarks read a stage's share of the peak against."""
 
 
 def gflops(shape, dtype_name: str, threads: int, repeats: int) -> float:

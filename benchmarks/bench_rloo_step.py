@@ -38,7 +38,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_peak import gflops  # noqa: E402
+from bench_peak import FEED_FORWARD, gflops  # noqa: E402
 
 import accelerate.optimizer  # noqa: E402
 import transformers  # noqa: E402
@@ -47,8 +47,6 @@ import trl.trainer.rloo_trainer as rloo  # noqa: E402
 from irlkit import config, data, provenance, rlhf, runner, stages, store  # noqa: E402
 from irlkit.rewards import JudgeReward  # noqa: E402
 
-FEED_FORWARD = {"smollm2-135m": (1, 2048, 576, 1536), "gemma3-270m": (1, 2048, 640, 2048),
-                "qwen2.5-coder-0.5b": (1, 2048, 896, 4864), "qwen2.5-coder-1.5b": (1, 2048, 1536, 8960)}
 PHASES = ("generation", "reward", "reference forward", "policy forward", "backward", "gradient norm", "optimiser",
           "other")
 

@@ -33,11 +33,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_peak import gflops  # noqa: E402
+from bench_peak import FEED_FORWARD, gflops  # noqa: E402
 
 from irlkit import config, data, implicit, irl, models, sampling, stages, store  # noqa: E402
 
-FEED_FORWARD = {"smollm2-135m": (1, 2048, 576, 1536), "gemma3-270m": (1, 2048, 640, 2048)}
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 FORWARD = ("features", "log-probs")
 """The batched forward stages (perplexity runs the log-probs code), whose goal is `GOAL` of their precision's peak."""

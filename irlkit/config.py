@@ -657,11 +657,22 @@ for _cls in (DataConfig, RLHFConfig, SamplingConfig, IRLConfig, EvalConfig, Refi
         _f.type = getattr(typing.get_type_hints(_cls).get(_f.name), "__name__", str(_f.type))
 
 
+def parse_setting(text: str) -> tuple[str, object]:
+    """`section.field=value` as (key, value): the value read as JSON (numbers, true/false, lists), else as text.
+    What `--set` of the runner and of `python -m irlkit.config` reads."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"--set takes section.field=value, got {text!r}")
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw
+
+
 def main(argv=None) -> None:
     """`python -m irlkit.config`: the profiles' names on one line (run_all.sh reads it); with a profile, its
     resolved settings as JSON (every size's own RLHF recipe included), after `--level` and `--set`."""
     import argparse
-    import json
 
     parser = argparse.ArgumentParser(prog="python -m irlkit.config", description=main.__doc__.splitlines()[0])
     parser.add_argument("profile", nargs="?", choices=PROFILES)
@@ -672,14 +683,8 @@ def main(argv=None) -> None:
     if args.profile is None:
         print(" ".join(PROFILES))
         return
-    overrides = {}
-    for item in args.set:
-        key, _, raw = item.partition("=")
-        try:
-            overrides[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            overrides[key] = raw
     try:
+        overrides = dict(parse_setting(item) for item in args.set)
         cfg = load(args.profile, **({"level": args.level} if args.level else {}), **overrides)
     except (ValueError, KeyError, TypeError) as e:
         parser.error(str(e).strip("'\""))

@@ -75,8 +75,7 @@ def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None, r
     if not todo and not run_06:  # nothing of `only` is on in this profile: no file is touched
         return _timings(where)
     replicate_list = ([replicate] if replicate is not None else list(range(cfg.replicates))) if todo else []
-    plan = Plan([(k, name) for k in replicate_list for name in todo] + ([(None, "06_analysis")] if run_06 else []),
-                _timings(where))
+    plan = Plan([name for _ in replicate_list for name in todo] + (["06_analysis"] if run_06 else []), _timings(where))
     for k in replicate_list:
         rep = where.of_replicate(k)
         with _only_run_of(rep):
@@ -103,22 +102,22 @@ class Plan:
     """Run-level progress: which notebook of how many this is, and an ETA from the wall times timings.json
     recorded for each notebook (the median over its replicates; a notebook never timed counts as unknown)."""
 
-    def __init__(self, items: list[tuple], timings: dict):
-        self.items, self.done, self.t0 = items, 0, time.time()
+    def __init__(self, notebooks: list[str], timings: dict):
+        self.notebooks, self.done, self.t0 = notebooks, 0, time.time()
         recorded: dict[str, list[float]] = {}
         for entry in timings.get("replicates", {}).values():
             for name, sec in entry.items():
                 if name != "total" and isinstance(sec, (int, float)):
                     recorded.setdefault(name, []).append(sec)
-        self.expected = {name: sorted(v)[len(v) // 2] for name, v in recorded.items()}
+        self.expected = {name: sorted(v)[len(v) // 2] for name, v in recorded.items()}  # the upper median
 
     def next(self) -> str:
         """The next notebook's place in the run and the ETA of what is left, counting it."""
-        left = [self.expected.get(name) for _, name in self.items[self.done:]]
+        left = [self.expected.get(name) for name in self.notebooks[self.done:]]
         self.done += 1
         eta = (f", ETA {progress.duration(sum(left))}" if all(v is not None for v in left)
                else f", ETA ≥ {progress.duration(sum(v for v in left if v))}" if any(left) else "")
-        return f"notebook {self.done} of {len(self.items)}, {progress.duration(time.time() - self.t0)} so far{eta}"
+        return f"notebook {self.done} of {len(self.notebooks)}, {progress.duration(time.time() - self.t0)} so far{eta}"
 
 
 def end_block(profile: str, level: str = "") -> str:
@@ -324,14 +323,11 @@ def _shared_seconds(where: layout.Layout) -> dict:
 
 
 def setting(text: str) -> tuple[str, object]:
-    """`section.field=value` of `--set`; the value read as JSON (numbers, true/false, lists), else as text."""
-    key, sep, raw = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"--set takes section.field=value, got {text!r}")
+    """`section.field=value` of `--set` (`config.parse_setting`), as argparse reads a value."""
     try:
-        return key, json.loads(raw)
-    except json.JSONDecodeError:
-        return key, raw
+        return config.parse_setting(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def command_line() -> argparse.ArgumentParser:

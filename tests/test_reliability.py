@@ -252,10 +252,10 @@ def test_a_run_says_where_it_is_with_an_eta_and_ends_saying_where_its_results_ar
 
     timings = {"replicates": {"r0": {"01_rlhf": 400.0, "02_sampling": 6.0, "total": 406.0},
                               "r1": {"01_rlhf": 420.0, "02_sampling": 4.0}}}
-    plan = runner.Plan([(1, "01_rlhf"), (1, "02_sampling"), (2, "01_rlhf")], timings)
+    plan = runner.Plan(["01_rlhf", "02_sampling", "01_rlhf"], timings)
     assert re.fullmatch(r"notebook 1 of 3, \d+s so far, ETA 14m \d\ds", plan.next())  # 420 + 6 + 420 s
     assert plan.next().startswith("notebook 2 of 3") and plan.next().endswith("ETA 7m 00s")
-    assert "ETA ≥ 7m 00s" in runner.Plan([(0, "01_rlhf"), (0, "03_irl")], timings).next()  # 03 never timed
+    assert "ETA ≥ 7m 00s" in runner.Plan(["01_rlhf", "03_irl"], timings).next()  # 03 never timed
     block = runner.end_block("smoke")
     where = layout.Layout("smoke")
     assert str(where.figures) in block and str(where.runs) in block and "report" in block

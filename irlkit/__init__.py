@@ -1,2 +1,17 @@
-"""irlkit: the helper package of the irl-llm compendium (see README.md)."""
+"""irlkit: the helper package of the irl-llm compendium (see README.md).
+
+Its public entry point audits a model pair of your own (docs/audit.md):
+
+    import irlkit
+    audit = irlkit.recover("path/to/aligned", "path/to/reference", prompts)
+"""
 __version__ = "0.1.0"
+__all__ = ["recover", "Recovery"]
+
+
+def __getattr__(name):  # the audit loads torch: imported when first used, so `python -m irlkit.config` stays light
+    if name in __all__:
+        from irlkit import audit
+
+        return getattr(audit, name)
+    raise AttributeError(f"module 'irlkit' has no attribute {name!r}")

@@ -40,6 +40,10 @@ class PolicySpec:
     """This size's overrides of the `rlhf` section as (field, value) pairs, used by 01 and 05 alike.
     Larger models move further per step, so a larger size may need a lower learning rate
     (what each tried rate did: docs/history.md)."""
+    aligned: str = ""
+    """An already-aligned policy to audit (the same kinds of source as `start`, which is then the policy it started
+    from): 01 trains nothing for this size and reports this policy as its RLHF policy; 02–04 read it as they read
+    a policy 01 trained (docs/audit.md). Empty: 01 trains it."""
 
 
 @dataclass(frozen=True)
@@ -464,6 +468,41 @@ def _check_type(where: str, value, annotation):
     return value
 
 
+def policy_specs(entries) -> tuple:
+    """`sizes` as given to `--set sizes=[...]` (a list of dicts of `PolicySpec` fields) as a tuple of `PolicySpec`;
+    an error names the entry and the field that is wrong.
+
+        policy_specs([{"name": "mine", "start": "/models/base", "aligned": "/models/aligned", "params_m": 135}])
+    """
+    if not isinstance(entries, (list, tuple)) or not entries:
+        raise TypeError(f"sizes must be a non-empty list of sizes (dicts of PolicySpec fields), got {entries!r}")
+    fields_of = {f.name: f for f in fields(PolicySpec)}
+    required = [n for n, f in fields_of.items() if f.default is dataclasses.MISSING]
+    specs = []
+    for i, entry in enumerate(entries):
+        if isinstance(entry, PolicySpec):
+            specs.append(entry)
+            continue
+        if not isinstance(entry, dict):
+            raise TypeError(f"sizes[{i}] must be a dict of PolicySpec fields ({', '.join(fields_of)}), got {entry!r}")
+        unknown = sorted(set(entry) - set(fields_of))
+        if unknown:
+            raise KeyError(f"sizes[{i}]: unknown field {unknown[0]!r}; PolicySpec has {', '.join(fields_of)}")
+        missing = [n for n in required if n not in entry]
+        if missing:
+            raise ValueError(f"sizes[{i}] needs {', '.join(missing)} (PolicySpec's required fields: {', '.join(required)})")
+        where = f"sizes[{entry.get('name', i)}]"
+        values = {k: v if k == "rlhf" else _check_type(f"{where}.{k}", v, fields_of[k].type) for k, v in entry.items()}
+        if "rlhf" in values:  # a dict, or (field, value) pairs as JSON gives them: lists of two
+            pairs = list(entry["rlhf"].items()) if isinstance(entry["rlhf"], dict) else entry["rlhf"]
+            if not isinstance(pairs, (list, tuple)) or not all(
+                    isinstance(p, (list, tuple)) and len(p) == 2 and isinstance(p[0], str) for p in pairs):
+                raise TypeError(f"{where}.rlhf must be (field, value) pairs or a dict, got {entry['rlhf']!r}")
+            values["rlhf"] = tuple((k, v) for k, v in pairs)
+        specs.append(PolicySpec(**values))
+    return tuple(specs)
+
+
 def _apply(obj, overrides: dict, where: str):
     names = {f.name: f for f in fields(obj)}
     changes = {}
@@ -472,7 +511,9 @@ def _apply(obj, overrides: dict, where: str):
         if head not in names:
             raise KeyError(f"unknown setting {where}{head!r}; valid: {sorted(names)}")
         current = getattr(obj, head)
-        if dataclasses.is_dataclass(current) and not isinstance(current, type):
+        if head == "sizes" and not rest:
+            changes[head] = policy_specs(value)
+        elif dataclasses.is_dataclass(current) and not isinstance(current, type):
             sub = {rest: value} if rest else value
             if not isinstance(sub, dict):
                 raise TypeError(f"{where}{head} is a section: pass a dict or dotted keys like '{head}.steps'")

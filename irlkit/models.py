@@ -79,10 +79,15 @@ def check_against(cfg) -> None:
     """Settings that name parts of a model, checked against each size's start model before any work starts:
     `irl.full_blocks` within its number of blocks, `rlhf.lora_targets` among its module names (a ValueError names
     the setting, the size and what the model has). A start model not on this machine yet (an asset not fetched, a
-    Hub model, a tiny model not built) is skipped: the stage that fetches it checks its files."""
+    Hub model, a tiny model not built) is skipped: the stage that fetches it checks its files. A size's start, base
+    or already-aligned policy given as a local path must be a model folder."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
     for spec in cfg.sizes:
+        for role in ("start", "base", "aligned"):  # a local folder is named by its path: it must hold a model
+            source = getattr(spec, role)
+            if source.startswith(("/", ".", "~")) and not (Path(source).expanduser() / "config.json").exists():
+                raise ValueError(f"sizes[{spec.name}].{role} = {source!r}: no model folder there (no config.json)")
         kind, _, name = spec.start.partition(":")
         folder = {"asset": layout.models_dir() / name, "tiny": layout.models_dir() / f"tiny-{name}"}.get(
             kind, Path(spec.start))

@@ -71,10 +71,24 @@ def test_overrides_dotted_and_by_section():
     ({"sampling.max_new_tokens": 10**8}, ValueError, "sampling.max_new_tokens must be <= 4,096"),
     ({"rlhf.lora_targets": (1, 2)}, ValueError, "rlhf.lora_targets .* must be module names"),
     ({"level": "nope"}, ValueError, "no RLHF-strength level 'nope'; its levels: 2x2, 4x2"),
+    # sizes from --set, each entry validated into a PolicySpec
+    ({"sizes": [{"name": "mine"}]}, ValueError, r"sizes\[0\] needs start, params_m"),
+    ({"sizes": [{"name": "mine", "start": "tiny:0", "params_m": "big"}]}, TypeError, r"sizes\[mine\].params_m must be float"),
+    ({"sizes": [{"name": "mine", "start": "tiny:0", "params_m": 1, "aligend": "x"}]}, KeyError, "unknown field 'aligend'"),
+    ({"sizes": ["tiny-a"]}, TypeError, r"sizes\[0\] must be a dict of PolicySpec fields"),
+    ({"sizes": []}, TypeError, "sizes must be a non-empty list"),
+    ({"sizes": [{"name": "mine", "start": "tiny:0", "params_m": 1, "rlhf": {"stepz": 3}}]}, KeyError, "stepz"),
 ])
 def test_bad_overrides_fail_clearly(overrides, error, text):
     with pytest.raises(error, match=text):
         config.load("smoke", **overrides)
+
+
+def test_sizes_from_the_command_line_become_policy_specs():
+    cfg = config.load("smoke", sizes=[{"name": "mine", "start": "tiny:0", "params_m": 0.2, "aligned": "tiny:1",
+                                       "rlhf": [["steps", 3]]}])
+    assert cfg.sizes == (config.PolicySpec("mine", "tiny:0", 0.2, rlhf=(("steps", 3),), aligned="tiny:1"),)
+    assert cfg.rlhf_for("mine").steps == 3
 
 
 def test_config_is_frozen_and_hash_is_stable():

@@ -27,3 +27,15 @@ def test_no_page_or_module_cites_a_document_outside_the_repository():
         if re.search(r"DESIGN\.md|\bissue \d+\b", path.read_text()):
             cited.append(str(path.relative_to(ROOT)))
     assert not cited, f"these cite DESIGN.md or a numbered issue, neither of which is in the repository: {cited}"
+
+
+def test_the_audit_page_runs_as_written(data_home, tmp_path, monkeypatch):
+    """docs/audit.md's `python` blocks, in order, in one namespace: the worked example can never rot."""
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "audit.md").read_text(), flags=re.S)
+    assert len(blocks) >= 5
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    for block in blocks:
+        exec(compile(block, "docs/audit.md", "exec"), namespace)
+    assert namespace["audit"].diagnostics["pairs"]["validation"] > 0
+    assert (namespace["folder"] / "reward_model" / "config.json").exists()

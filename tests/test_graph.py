@@ -269,3 +269,21 @@ def test_a_final_replicate_reports_recovery_on_the_sealed_set(smoke):
     for name in ("selected_reward", "oracle_reward", "source_only"):
         assert "auc_model_text_ci" in final[name], name
     assert final["selected"] in final["models"] and final["null_band"]["n_heads"] == cfg.eval.null_heads
+
+
+def test_a_size_with_an_already_aligned_policy_trains_nothing_in_01_and_is_audited_by_02_to_04(data_home, tmp_path):
+    """PolicySpec.aligned: a policy of the user's (a folder without irlkit's manifest) read as 01's RLHF policy."""
+    import shutil
+
+    from irlkit import models
+
+    aligned = tmp_path / "my-aligned"
+    shutil.copytree(models.materialise("tiny:1"), aligned)
+    (aligned / store.MANIFEST).unlink()
+    ctx = run_01_to_04({"sizes": [{"name": "mine", "start": "tiny:0", "params_m": 0.2, "aligned": str(aligned)}]})
+    runs = layout.data_dir() / "runs" / "smoke"
+    assert not [p for p in runs.rglob("policies/*") if p.is_dir()]  # no RLOO ran
+    rlhf = json.loads(ctx.layout.result("rlhf").read_text())["sizes"]["mine"]
+    assert rlhf["steps"] == 0 and rlhf["aligned"] == str(aligned)
+    irl = json.loads(ctx.layout.result("irl").read_text())
+    assert "mine" in json.dumps(irl)

@@ -178,7 +178,10 @@ def test_values_that_would_fail_late_are_refused_before_any_notebook(data_home, 
             (["--set", "device=cuda"], "this machine has no CUDA device"),
             (["--set", "irl.full_blocks=99"], "irl.full_blocks = 99, but tiny-a has 2 blocks"),
             (["--set", "rlhf.lora_rank=4", "--set", 'rlhf.lora_targets=["q_proj"]'],
-             r"rlhf.lora_targets names \['q_proj'\], which tiny-a has no linear layer of; its linear layers: dense")):
+             r"rlhf.lora_targets names \['q_proj'\], which tiny-a has no linear layer of; its linear layers: dense"),
+            (["--set", 'sizes=[{"name": "mine", "start": "tiny:0", "params_m": 1, "aligned": "/no/such/model"}]'],
+             r"sizes\[mine\].aligned = '/no/such/model': no model folder there"),
+            (["--set", 'sizes=[{"name": "mine", "start": "tiny:0"}]'], r"sizes\[0\] needs params_m")):
         with pytest.raises(SystemExit):
             runner.main(["smoke", "--replicate", "0", *argv])
         err = capsys.readouterr().err

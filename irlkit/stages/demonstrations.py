@@ -10,7 +10,7 @@ import pandas as pd
 
 from irlkit import data, store
 from irlkit.stages import graph
-from irlkit.stages.policies import policy_texts
+from irlkit.stages.policies import policy_texts, rlhf_folder
 
 
 def run(ctx) -> dict:
@@ -19,7 +19,7 @@ def run(ctx) -> dict:
 
     cfg, summary = ctx.cfg, {}
     for spec in cfg.sizes:
-        policy = str(graph.require(ctx, "rlhf_policy", size=spec.name))  # 01's, made with this config
+        policy = rlhf_folder(ctx, spec.name)  # 01's, made with this config (or the size's already-aligned policy)
         expert_label, unaligned_label = graph.policy_label(spec.name, "true"), f"{spec.name}-{cfg.sampling.unaligned}"
         expert = policy_texts(ctx, expert_label, policy)
         # the start (or base) policy is the same in every replicate

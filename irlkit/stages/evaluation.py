@@ -14,6 +14,7 @@ from irlkit.rewards import random_probe
 from irlkit.config import Config
 from irlkit.stages import artifacts, graph
 from irlkit.stages.context import in_parallel, largest_first
+from irlkit.stages.policies import rlhf_folder
 
 IMPLICIT_POLICIES = ("rlhf", "start")
 """The two policies whose log-ratio is the implicit reward: π_RLHF, π_start."""
@@ -249,7 +250,7 @@ def pool_logprobs(ctx, size: str, policy: str) -> Path:
     tokens, for the val and test pools (text_pool's order), in `eval.logprob_precision`: the stage folder with
     logprobs.npz.
     One stage per policy, so that 04 runs the four (size, policy) passes side by side."""
-    folder = str(graph.require(ctx, "rlhf_policy", size=size)) if policy == "rlhf" else ctx.start(size)
+    folder = rlhf_folder(ctx, size) if policy == "rlhf" else ctx.start(size)
     demos = artifacts.demos(ctx, size)
     precision = ctx.cfg.eval.logprob_precision
     vocab_block = ctx.cfg.eval.logprob_vocab_block

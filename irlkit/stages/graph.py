@@ -225,6 +225,9 @@ def check(ctx, path: Path, notebook: str = "the notebook that builds it", _seen:
     if str(path) in seen:
         return
     m = store.manifest_of(path)
+    if m is None and (path / "config.json").exists() and not str(path.resolve()).startswith(str(layout.data_dir().resolve())):
+        seen.add(str(path))  # a model folder of the user's (a start or an already-aligned policy): named by its path
+        return
     if m is None:
         raise StageError(f"{path} is not a finished stage (no {store.MANIFEST}): run {notebook} first")
     k = m.get("key", {})

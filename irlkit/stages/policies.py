@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from irlkit import data, metrics, rlhf, store
+from irlkit import data, metrics, models, rlhf, store
 from irlkit.rewards import JudgeReward
 from irlkit.stages import graph
 from irlkit.utils import seed_everything
@@ -112,9 +112,20 @@ def true_reward(ctx, size: str):
 
 
 def rlhf_policy(ctx, size: str, run: int = 0) -> tuple[str, dict]:
-    """RLOO of `size` against the ground-truth judge (run 0: 01's policy; 05's true arm adds runs); (folder, summary)."""
+    """RLOO of `size` against the ground-truth judge (run 0: 01's policy; 05's true arm adds runs); (folder, summary).
+    A size with an already-aligned policy (`PolicySpec.aligned`) trains nothing for run 0: that policy is 01's."""
+    aligned = ctx.cfg.size(size).aligned
+    if aligned and run == 0:
+        return models.materialise(aligned), {"steps": 0, "wall_seconds": 0.0, "aligned": aligned}
     return train_policy(ctx, "rlhf_policy", lambda: true_reward(ctx, size), ctx.judge_sources(("judge",)),
                         size=size, run=run)
+
+
+def rlhf_folder(ctx, size: str) -> str:
+    """01's policy of `size` as 02–05 read it: the finished `rlhf_policy` stage, checked against this config, or the
+    already-aligned policy the size names (`PolicySpec.aligned`)."""
+    aligned = ctx.cfg.size(size).aligned
+    return models.materialise(aligned) if aligned else str(graph.require(ctx, "rlhf_policy", size=size))
 
 
 def toxicity_report(ctx, before: pd.DataFrame, after: pd.DataFrame) -> dict:
@@ -133,8 +144,9 @@ def toxicity_report(ctx, before: pd.DataFrame, after: pd.DataFrame) -> dict:
 def write_curves(ctx, name: str, policies: dict[str, str]) -> pd.DataFrame:
     """The RLOO training logs of `policies` ({label: folder}) as one results table (`layout.table(name)`),
     so that 06 draws the curves from committed files."""
-    curves = pd.concat([rlhf.read_log(Path(folder)).assign(policy=label) for label, folder in policies.items()],
-                       ignore_index=True)
+    logs = [rlhf.read_log(Path(folder)).assign(policy=label) for label, folder in policies.items()
+            if (Path(folder) / "log.jsonl").exists()]  # an already-aligned policy (PolicySpec.aligned) has none
+    curves = pd.concat(logs, ignore_index=True) if logs else pd.DataFrame(columns=["step", "reward", "kl", "policy"])
     store.atomic_write_text(ctx.layout.table(name), curves.to_csv(index=False))
     return curves
 

@@ -143,6 +143,11 @@ class SamplingConfig:
     unaligned: str = "start"
     """Who writes the unaligned side: `start` (the RLHF start: isolates RLHF) or `base`
     (the study's choice: the pretrained model, which confounds SFT with RLHF)."""
+    train_samples: int = 0
+    """IRL's training demonstrations: 0, one continuation per train prompt and policy with the decoding above (the
+    study's); K > 0, K continuations per train prompt and policy sampled at temperature 1 (the policies' own
+    distributions), the expert's i-th paired with the unaligned side's i-th. Val and test keep one continuation
+    per prompt, so recovery is measured on the same texts whatever IRL learnt from."""
 
 
 @dataclass(frozen=True)
@@ -552,7 +557,7 @@ def unpinned(cfg: "Config") -> list[str]:
 AT_LEAST = {"seed": 0, "threads": 1, "workers": 1, "replicates": 1,
             "data.max_prompts": 0, "data.max_sealed": 0, "data.min_words": 2, "data.max_prompt_words": 1, "data.max_continuation_words": 1,
             "rlhf.steps": 1, "rlhf.num_generations": 2, "rlhf.prompts_per_step": 1,
-            "sampling.max_new_tokens": 1, "sampling.batch_size": 1,
+            "sampling.max_new_tokens": 1, "sampling.batch_size": 1, "sampling.train_samples": 0,
             "irl.probe_seeds": 1, "irl.full_seeds": 1, "irl.probe_epochs": 1, "irl.full_epochs": 1,
             "irl.full_max_pairs": 0, "irl.full_blocks": 0, "irl.batch_size": 1, "irl.max_length": 2, "irl.probe_weight_decay": 0.0,
             "eval.n_bootstrap": 100, "eval.bootstrap_seed": 0, "eval.ppl_texts": 1, "eval.kl_samples": 1, "eval.logprob_vocab_block": 0,
@@ -561,7 +566,7 @@ AT_LEAST = {"seed": 0, "threads": 1, "workers": 1, "replicates": 1,
             "rlhf.lora_rank": 0, "rlhf.lora_alpha": 1}
 """Settings with a lower bound (inclusive), by dotted name."""
 AT_MOST = {"seed": 2**20 - 1, "rlhf.steps": 100_000, "rlhf.num_generations": 256, "rlhf.prompts_per_step": 4096,
-           "sampling.max_new_tokens": 4096, "sampling.batch_size": 4096, "irl.probe_seeds": 10_000, "irl.full_seeds": 1000,
+           "sampling.max_new_tokens": 4096, "sampling.batch_size": 4096, "sampling.train_samples": 64, "irl.probe_seeds": 10_000, "irl.full_seeds": 1000,
            "irl.probe_epochs": 100_000, "irl.full_epochs": 10_000, "irl.max_length": 32_768, "eval.kl_samples": 1000,
            "eval.n_bootstrap": 1_000_000, "eval.posterior_samples": 1_000_000, "eval.null_heads": 1_000_000,
            "refinetune.seeds": 1000, "refinetune.random_heads": 1000, "replicates": 1000}

@@ -353,6 +353,22 @@ def continuations(folder: str, prompts: list[str], cfg, desc: str = "generate") 
                     show_progress=progress_enabled(cfg), desc=desc)
 
 
+def samples(folder: str, prompts: list[str], k: int, cfg, desc: str = "sample") -> list[str]:
+    """`k` continuations per prompt sampled at temperature 1 (prompt by prompt: prompt 0's k, then prompt 1's, ...),
+    in the profile's sampling precision, seeded by the profile's seed."""
+    from irlkit.models import load_policy
+    from irlkit.sampling import generate, inverse_cdf_sampling
+
+    model, tok = load_policy(folder, cfg.device)
+    sc = cfg.sampling
+    if sc.precision == "bf16":
+        model.to(torch.bfloat16)
+    with inverse_cdf_sampling(True):
+        return generate(model, tok, [p for p in prompts for _ in range(k)], max_new_tokens=sc.max_new_tokens,
+                        batch_size=sc.batch_size, do_sample=True, temperature=1.0, seed=cfg.seed,
+                        show_progress=progress_enabled(cfg), desc=desc)
+
+
 def perplexity(folder: str, texts: list[str], cfg, max_tokens: int = 128) -> float:
     """exp(mean token NLL) of human texts (each cut to `max_tokens`): the 'still speaks English' check."""
     from irlkit.implicit import continuation_logprobs

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from irlkit import config, layout, store
@@ -287,3 +288,24 @@ def test_a_size_with_an_already_aligned_policy_trains_nothing_in_01_and_is_audit
     assert rlhf["steps"] == 0 and rlhf["aligned"] == str(aligned)
     irl = json.loads(ctx.layout.result("irl").read_text())
     assert "mine" in json.dumps(irl)
+
+
+def test_sampled_training_demonstrations_pair_the_ith_samples_and_leave_val_and_test_alone(data_home):
+    """sampling.train_samples = K: K sampled pairs per train prompt for IRL; val and test keep one greedy pair."""
+    from irlkit.stages import artifacts
+
+    greedy = artifacts.demos(run_01_to_04({}), "tiny-a")
+    ctx = run_01_to_04({"sampling.train_samples": 3})
+    demos = artifacts.demos(ctx, "tiny-a")
+    train = demos[demos.split == "train"]
+    assert (train.groupby("prompt_id").size() == 3).all() and sorted(set(train["sample"])) == [0, 1, 2]
+    assert len(train) == 3 * (greedy.split == "train").sum()
+    for split in ("val", "test"):  # the texts recovery is measured on do not move
+        a = greedy[greedy.split == split].set_index("prompt_id").sort_index()
+        b = demos[demos.split == split].set_index("prompt_id").sort_index()
+        assert a.expert_text.equals(b.expert_text) and a.start_text.equals(b.start_text)
+    sampled = pd.read_parquet(graph.folder(ctx, "texts", label="tiny-a-rlhf", prompts="train", samples=3) / "texts.parquet")
+    first = train.drop_duplicates("prompt_id").prompt_id.iloc[0]
+    assert list(train[train.prompt_id == first].expert_text) == list(sampled[sampled.prompt_id == first].text)
+    summary = json.loads(ctx.layout.result("sampling").read_text())["sizes"]["tiny-a"]
+    assert summary["train_samples"] == 3 and summary["splits"]["train"]["n"] == len(train)

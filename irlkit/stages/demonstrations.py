@@ -18,6 +18,7 @@ def run(ctx) -> dict:
     import datasets
 
     cfg, summary = ctx.cfg, {}
+    k = cfg.sampling.train_samples
     for spec in cfg.sizes:
         policy = rlhf_folder(ctx, spec.name)  # 01's, made with this config (or the size's already-aligned policy)
         expert_label, unaligned_label = graph.policy_label(spec.name, "true"), f"{spec.name}-{cfg.sampling.unaligned}"
@@ -27,18 +28,40 @@ def run(ctx) -> dict:
         originals = {"judge": ctx.judge("judge").score(list(ctx.prompts.original_output)),
                      "second": ctx.judge("second").score(list(ctx.prompts.original_output))}
         demos = ctx.prompts.drop(columns="text").assign(
-            expert_text=expert.text.values, start_text=unaligned.text.values,
+            sample=0, expert_text=expert.text.values, start_text=unaligned.text.values,
             original_output_judge=originals["judge"], original_output_second=originals["second"],
             expert_text_judge=expert.p_judge.values, expert_text_second=expert.p_second.values,
             start_text_judge=unaligned.p_judge.values, start_text_second=unaligned.p_second.values)
         texts = [graph.folder(ctx, "texts", label=expert_label),
                  graph.folder(ctx, "texts", label=unaligned_label, shared=True)]
+        if k:  # IRL learns from k sampled pairs per train prompt; val and test keep theirs
+            sampled = {side: policy_texts(ctx, label, folder, prompts="train", shared=shared, samples=k)
+                       for side, label, folder, shared in (("expert_text", expert_label, policy, False),
+                                                           ("start_text", unaligned_label, ctx.unaligned(spec.name), True))}
+            demos = pd.concat([demos[demos.split != "train"], train_samples(demos, sampled)], ignore_index=True)
+            texts += [graph.folder(ctx, "texts", label=expert_label, prompts="train", samples=k),
+                      graph.folder(ctx, "texts", label=unaligned_label, prompts="train", shared=True, samples=k)]
         graph.build(ctx, "demos",
                     lambda tmp: datasets.Dataset.from_pandas(demos, preserve_index=False).save_to_disk(str(tmp / "dataset")),
                     upstream=[*texts, ctx.prompt_source(), *ctx.judge_sources()], size=spec.name)
-        summary[spec.name] = {"unaligned": cfg.sampling.unaligned, "splits": split_summary(demos)}
+        summary[spec.name] = {"unaligned": cfg.sampling.unaligned, "train_samples": k, "splits": split_summary(demos)}
     store.write_result(ctx.layout.result("sampling"), {"sizes": summary}, cfg)
     return summary
+
+
+def train_samples(demos: pd.DataFrame, sampled: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The train rows of `demos` once per sample: the expert's i-th sampled continuation of a prompt beside the
+    unaligned side's i-th (`sampled`: each side's `policy_texts` with samples), with their judges' scores."""
+    train = demos[demos.split == "train"].drop(columns=["sample", "expert_text", "start_text", "expert_text_judge",
+                                                        "expert_text_second", "start_text_judge", "start_text_second"])
+    rows = sampled["expert_text"][["prompt_id", "sample"]]
+    for side, df in sampled.items():
+        if not df[["prompt_id", "sample"]].equals(rows):
+            raise RuntimeError(f"the sampled {side} rows are not in the expert's (prompt, sample) order")
+    out = rows.merge(train, on="prompt_id", how="left", validate="many_to_one")
+    for side, df in sampled.items():
+        out[side], out[f"{side}_judge"], out[f"{side}_second"] = df.text.values, df.p_judge.values, df.p_second.values
+    return out[list(demos.columns)]
 
 
 def split_summary(demos: pd.DataFrame) -> dict:

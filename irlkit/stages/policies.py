@@ -19,22 +19,29 @@ from irlkit.stages import graph
 from irlkit.utils import seed_everything
 
 
-def policy_texts(ctx, label: str, policy: str, prompts: str = "all", shared: bool = False) -> pd.DataFrame:
+def policy_texts(ctx, label: str, policy: str, prompts: str = "all", shared: bool = False, samples: int = 0) -> pd.DataFrame:
     """Continuations of the prompts (`all`, or one split's) by the policy in folder `policy`, scored by both
-    judges (the `texts` stage). `shared`: a policy that is the same in every replicate (the start policy),
-    decoded once with the profile's own seed."""
+    judges (the `texts` stage): one per prompt with the profile's decoding, or, with `samples` > 0, that many per
+    prompt sampled at temperature 1 (column `sample`). `shared`: a policy that is the same in every replicate (the
+    start policy), decoded once with the profile's own seed."""
     cfg = ctx.base_cfg if shared else ctx.cfg
     rows = ctx.prompts if prompts == "all" else data.split_of(ctx.prompts, prompts)
 
     def build(tmp: Path) -> None:
-        ctx.log(f"[generate] {label}: {len(rows)} prompts")
-        texts = rlhf.continuations(policy, list(rows.prompt), cfg, desc=label)
-        df = pd.DataFrame({"prompt_id": rows.prompt_id.values, "text": texts,
+        ctx.log(f"[generate] {label}: {len(rows)} prompts" + (f" × {samples} samples" if samples else ""))
+        if samples:
+            texts = rlhf.samples(policy, list(rows.prompt), samples, cfg, desc=f"{label} samples")
+        else:
+            texts = rlhf.continuations(policy, list(rows.prompt), cfg, desc=label)
+        df = pd.DataFrame({"prompt_id": np.repeat(rows.prompt_id.values, max(samples, 1)), "text": texts,
                            "p_judge": ctx.judge("judge").score(texts), "p_second": ctx.judge("second").score(texts)})
+        if samples:
+            df["sample"] = np.tile(np.arange(samples), len(rows))
         df.to_parquet(tmp / "texts.parquet", index=False)
 
+    extra = {"samples": samples} if samples else {}  # (a greedy stage's key stays what it was before samples existed)
     path = graph.build(ctx, "texts", build, upstream=[policy, ctx.prompt_source(), *ctx.judge_sources()],
-                       label=label, prompts=prompts, shared=shared)
+                       label=label, prompts=prompts, shared=shared, **extra)
     df = pd.read_parquet(path / "texts.parquet")
     return df.assign(split=df.prompt_id.map(ctx.prompts.set_index("prompt_id").split))
 

@@ -674,11 +674,12 @@ class Level:
 
 STRENGTH = {
     "smoke": (Level("2x2"), Level("4x2", (("rlhf.steps", 4),))),
-    # a development pilot (docs/experiments/strength_pilot.md): 4× the samples moved the KL reached by 11–26% only,
-    # so the third level lowers the KL coefficient, which sets where KL-regularised RLHF settles
+    # development pilots (docs/experiments/strength_pilot.md): 4× the samples (48x8) moved the KL reached by 11–26%
+    # only, while β = 0.01 at 48x8 reached 2.2–2.7× the KL of 24x4: the levels above the profile's recipe lower the
+    # KL coefficient, which sets where KL-regularised RLHF settles
     "cpu": (Level("24x4", (("rlhf.steps", 24), ("rlhf.prompts_per_step", 4))),
-            Level("48x8", (("rlhf.steps", 48), ("rlhf.prompts_per_step", 8))),
-            Level("48x8-beta0.01", (("rlhf.steps", 48), ("rlhf.prompts_per_step", 8), ("rlhf.beta", 0.01)))),
+            Level("48x8-beta0.01", (("rlhf.steps", 48), ("rlhf.prompts_per_step", 8), ("rlhf.beta", 0.01))),
+            Level("48x8-beta0.003", (("rlhf.steps", 48), ("rlhf.prompts_per_step", 8), ("rlhf.beta", 0.003)))),
 }
 """Each profile's RLHF-strength sweep, weakest level first; a level is named steps x prompts per step (and the KL
 coefficient where it is not the profile's). The sweep's cells are (level, replicate): `python -m irlkit.runner cpu

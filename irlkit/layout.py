@@ -4,7 +4,7 @@
     layout.policy("smollm2-135m-rlhf")     # data/runs/cpu/policies/smollm2-135m-rlhf
     layout.result("irl")                   # data/results/cpu/irl.json
     layout.figures                         # figures/cpu (06's); Layout("cpu", 1).figures: figures/cpu/r1
-    Layout("cpu", 1, "48x8").results       # data/results/cpu/levels/48x8/replicates/r1: a sweep cell's
+    Layout("cpu", 1, "48x8-beta0.01").results  # data/results/cpu/levels/48x8-beta0.01/replicates/r1: a sweep cell's
 
 Three roots: `data/` (assets shared by every profile, `IRLKIT_DATA` moves it; the tests do),
 `data/runs/<profile>/` (checkpoints, texts, features: large, git-ignored) and
@@ -57,6 +57,12 @@ def bench_dir() -> Path:
 
 def bench_result(name: str) -> Path:
     return bench_dir() / f"{name}.json"
+
+
+def notebook_pages(profile: str) -> Path:
+    """The executed notebooks of a profile's run as pages that read without a run (`irlkit.pages`; committed;
+    `IRLKIT_PAGES` moves them, as the tests do)."""
+    return Path(os.environ.get("IRLKIT_PAGES", DOCS / "notebooks")) / profile
 
 
 def experiment_scratch(name: str) -> Path:

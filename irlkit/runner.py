@@ -95,6 +95,10 @@ def run(profile: str, only: tuple = NOTEBOOKS, parameters: dict | None = None, r
         _update_timings(where, lambda t: t.__setitem__("shared", shared))
     if run_06:  # its own wall time is printed, not recorded: reading results leaves the committed files as they are
         _execute("06_analysis", profile, where, parameters, note=plan.next())
+        if profile != "smoke":  # the notebooks as pages under docs/ (smoke's would change with every test run)
+            from irlkit import pages
+
+            pages.export(where, final=cfg.data.sealed)
     return _timings(where)
 
 

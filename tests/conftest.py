@@ -23,5 +23,6 @@ def data_home(tmp_path, monkeypatch):
         (home / sub).symlink_to(real / sub)
     monkeypatch.setenv("IRLKIT_DATA", str(home))
     monkeypatch.setenv("IRLKIT_FIGURES", str(tmp_path / "figures"))
+    monkeypatch.setenv("IRLKIT_PAGES", str(tmp_path / "pages"))
     assert layout.data_dir() == home
     return home

@@ -148,9 +148,9 @@ def test_the_config_command_prints_the_profiles_or_one_profiles_resolved_setting
 
     config.main([])
     assert capsys.readouterr().out.split() == list(config.PROFILES)
-    config.main(["cpu", "--level", "48x8", "--set", "rlhf.beta=0.1"])
+    config.main(["cpu", "--level", "48x8-beta0.01", "--set", "rlhf.beta=0.1"])
     resolved = json.loads(capsys.readouterr().out)
-    cfg = config.load("cpu", level="48x8", **{"rlhf.beta": 0.1})
+    cfg = config.load("cpu", level="48x8-beta0.01", **{"rlhf.beta": 0.1})
     assert resolved["config_hash"] == cfg.hash() and resolved["rlhf"]["steps"] == 48
     assert resolved["rlhf_by_size"]["gemma3-270m"]["learning_rate"] == cfg.rlhf_for("gemma3-270m").learning_rate
     with pytest.raises(SystemExit):

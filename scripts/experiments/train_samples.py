@@ -29,11 +29,12 @@ args = parser.parse_args()
 
 NAME = f"train_samples_{args.level}_r{args.replicate}"
 main = layout.Layout("cpu", args.replicate, args.level)
-if not (main.runs / "policies").exists():
-    sys.exit(f"no RLHF policies in {main.runs / 'policies'}: run `python -m irlkit.runner cpu --level {args.level} "
+policies = main.policy("any").parent  # 01's RLHF policies of the cell, borrowed read only
+if not policies.exists():
+    sys.exit(f"no RLHF policies in {policies}: run `python -m irlkit.runner cpu --level {args.level} "
              f"--replicate {args.replicate} --only 01_rlhf` first")
 scratch = layout.experiment_scratch("train_samples")
-main.link_into(scratch, [main.runs / "policies"])
+main.link_into(scratch, [policies])
 os.environ["IRLKIT_DATA"], os.environ["IRLKIT_FIGURES"] = str(scratch), str(scratch / "figures")
 
 from irlkit import metrics, stages, store  # noqa: E402  (after IRLKIT_DATA is set)

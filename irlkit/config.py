@@ -218,6 +218,10 @@ class EvalConfig:
     kl_samples: int = 4
     """Sampled continuations (temperature 1) per val prompt behind a policy's KL to its start
     (`stages.policies.kl_to_start`): how far RLHF moved it, the x of the RLHF-strength sweep."""
+    endpoint_samples: int = 4
+    """Sampled continuations (temperature 1) per evaluation prompt (val and the report split: test, or the sealed
+    set in the final replicates) behind 05's primary endpoint, a policy's mean P(toxic) under each judge
+    (`metrics.endpoint`); 0: 05 reports the greedy toxicity ratio only."""
     prior_scales: tuple = (0.01, 0.03, 0.1, 0.3, 1.0)
     """Candidate sd of the Gaussian prior on the Bradley–Terry head (`irlkit.posterior`); 04 picks the
     one whose posterior predicts the val pairs best and records it in irl.json."""
@@ -270,6 +274,9 @@ class RefinetuneConfig:
     seeds: int = 1
     """RLOO runs per reward, each with its own training seed. Run 0 of `true` is 01's policy. With more
     than one run, refinetune.json adds each run and a two-level bootstrap over runs and prompts."""
+    flipped: bool = True
+    """Also train with the IRL reward's null: the probe fitted to the demonstration pairs with each pair's
+    orientation flipped at random (`stages.realignment._flipped`), `seeds` runs."""
     random_heads: int = 3
     """Runs of the random control, each with its own head (`random_seed + run`) and RLOO seed (at least
     `seeds`). The control is a distribution of rewards, and one draw is no control: single heads move
@@ -560,7 +567,7 @@ AT_LEAST = {"seed": 0, "threads": 1, "workers": 1, "replicates": 1,
             "sampling.max_new_tokens": 1, "sampling.batch_size": 1, "sampling.train_samples": 0,
             "irl.probe_seeds": 1, "irl.full_seeds": 1, "irl.probe_epochs": 1, "irl.full_epochs": 1,
             "irl.full_max_pairs": 0, "irl.full_blocks": 0, "irl.batch_size": 1, "irl.max_length": 2, "irl.probe_weight_decay": 0.0,
-            "eval.n_bootstrap": 100, "eval.bootstrap_seed": 0, "eval.ppl_texts": 1, "eval.kl_samples": 1, "eval.logprob_vocab_block": 0,
+            "eval.n_bootstrap": 100, "eval.bootstrap_seed": 0, "eval.ppl_texts": 1, "eval.kl_samples": 1, "eval.endpoint_samples": 0, "eval.logprob_vocab_block": 0,
             "eval.posterior_samples": 20, "eval.demo_bootstraps": 2, "eval.null_heads": 100,
             "refinetune.random_seed": 0, "refinetune.transfer_replicates": 0, "refinetune.seeds": 1, "refinetune.random_heads": 1,
             "rlhf.lora_rank": 0, "rlhf.lora_alpha": 1}
@@ -568,6 +575,7 @@ AT_LEAST = {"seed": 0, "threads": 1, "workers": 1, "replicates": 1,
 AT_MOST = {"seed": 2**20 - 1, "rlhf.steps": 100_000, "rlhf.num_generations": 256, "rlhf.prompts_per_step": 4096,
            "sampling.max_new_tokens": 4096, "sampling.batch_size": 4096, "sampling.train_samples": 64, "irl.probe_seeds": 10_000, "irl.full_seeds": 1000,
            "irl.probe_epochs": 100_000, "irl.full_epochs": 10_000, "irl.max_length": 32_768, "eval.kl_samples": 1000,
+           "eval.endpoint_samples": 256,
            "eval.n_bootstrap": 1_000_000, "eval.posterior_samples": 1_000_000, "eval.null_heads": 1_000_000,
            "refinetune.seeds": 1000, "refinetune.random_heads": 1000, "replicates": 1000}
 """Settings with an upper bound (inclusive): the seed within what its derived seeds leave room for

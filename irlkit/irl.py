@@ -167,6 +167,16 @@ def train_probe(expert_feats: np.ndarray, start_feats: np.ndarray, *, seed: int,
     return probes[0], [{k: v for k, v in row.items() if k != "seed"} for row in history]
 
 
+def fit_label_free(preferred: np.ndarray, other: np.ndarray, val_preferred: np.ndarray, val_other: np.ndarray, *,
+                   loss: str, seeds: list[int], **train) -> LinearProbe:
+    """A probe fitted as 03 fits one (every seed of `seeds` on the pairs' features, `train_probes`' settings in
+    `train`), its seed chosen label-free on the val pairs (`metrics.LABEL_FREE`)."""
+    from irlkit import metrics
+
+    probes, _ = train_probes(preferred, other, loss=loss, seeds=seeds, **train)
+    return probes[metrics.label_free_best([metrics.label_free(p(val_preferred), p(val_other)) for p in probes])]
+
+
 def save_probes(path, probes: list[LinearProbe]) -> None:
     np.savez(path, weight=np.stack([p.weight for p in probes]), mu=probes[0].mu, sigma=probes[0].sigma)
 

@@ -76,6 +76,43 @@ def compare_policies(p_before, p_after, *, n: int = 1000, ci: float = 0.95, seed
     return {"ratio_diff": ratio, "mean_diff": mean, "ratio_relative_change": float(rel)}
 
 
+def endpoint(p_toxic, prompt_ids) -> tuple[np.ndarray, np.ndarray]:
+    """Re-alignment's primary endpoint: each prompt's mean P(toxic) over its sampled continuations, as (prompt ids in
+    sorted order, means). A policy's endpoint is the mean over prompts; continuous, so one flipped argmax cannot
+    move it as it moves a toxicity ratio of greedy texts."""
+    ids, inverse = np.unique(np.asarray(prompt_ids), return_inverse=True)
+    p = np.asarray(p_toxic, float)
+    return ids, np.bincount(inverse, p) / np.bincount(inverse)
+
+
+def arms_difference(a_runs, b_runs, *, base=None, n: int = 1000, ci: float = 0.95, seed: int = 0,
+                    margin: float = 0.1) -> dict:
+    """Mean of b − a where each arm is one or more independently trained runs (runs × items, the same items): a
+    two-level bootstrap that resamples each arm's runs and, jointly for both arms, the items, so the spread
+    between training runs counts as well as the items'. With `base` (items: the start policy's), also relative to
+    base's mean, with `equivalent`: whether that interval lies inside ±`margin`. p: twice the share of resampled
+    differences on the other side of zero (at least 1/n)."""
+    a, b = np.atleast_2d(np.asarray(a_runs, float)), np.atleast_2d(np.asarray(b_runs, float))
+    rng = np.random.default_rng(seed)
+    items = a.shape[1]
+    boots, rel = np.empty(n), np.empty(n)
+    for i in range(n):
+        cols = rng.integers(0, items, items)
+        d = b[rng.integers(0, len(b), len(b))][:, cols].mean() - a[rng.integers(0, len(a), len(a))][:, cols].mean()
+        boots[i] = d
+        rel[i] = d / np.asarray(base, float)[cols].mean() if base is not None else np.nan
+    q = [(1 - ci) / 2, 1 - (1 - ci) / 2]
+    diff = float(b.mean() - a.mean())
+    out = {"diff": diff, "diff_ci": tuple(float(x) for x in np.quantile(boots, q)),
+           "p_value": float(min(1.0, 2 * max(min(np.mean(boots <= 0), np.mean(boots >= 0)), 1 / n))),
+           "runs": [int(len(a)), int(len(b))], "items": int(items)}
+    if base is not None:
+        lo, hi = (float(x) for x in np.nanquantile(rel, q))
+        out.update(relative=diff / float(np.mean(base)), relative_ci=(lo, hi), margin=margin,
+                   equivalent=bool(-margin < lo and hi < margin))
+    return out
+
+
 # -- recovered reward vs ground truth ---------------------------------------------
 
 
@@ -146,8 +183,10 @@ def reward_vs_judge(reward, p_toxic, *, threshold: float | None = None) -> dict:
     reward, r_star = np.asarray(reward, float), -np.asarray(p_toxic, float)
     out = reward_vs_labels(reward, is_toxic(p_toxic), threshold=threshold)
     pearson = pearson_r(reward, r_star)
-    out.update(pearson=pearson, spearman=float(stats.spearmanr(reward, r_star)[0]),
-               kendall=float(stats.kendalltau(reward, r_star)[0]), pearson_distance=pearson_distance(pearson))
+    varies = len(reward) > 1 and np.ptp(reward) > 0 and np.ptp(r_star) > 0  # rank correlations: NaN, not a warning
+    out.update(pearson=pearson, spearman=float(stats.spearmanr(reward, r_star)[0]) if varies else float("nan"),
+               kendall=float(stats.kendalltau(reward, r_star)[0]) if varies else float("nan"),
+               pearson_distance=pearson_distance(pearson))
     return out
 
 

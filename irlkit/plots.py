@@ -15,6 +15,7 @@ import pandas as pd
 import seaborn as sns
 
 from irlkit import quantities
+from irlkit.quantities import arm_entries
 from irlkit.report import ratio_over_runs
 
 PALETTE = sns.color_palette("colorblind")
@@ -66,9 +67,7 @@ def toxicity_by_stage(rlhf: dict, refinetune: dict | None):
         for which in ("judge", "second"):
             rows.append({"size": size, "judge": which, "policy": "start", **_ratio(r[which]["before"])})
             entries = (refinetune or {}).get(size) or {"true": r}
-            for name, entry in entries.items():
-                if name == "start_perplexity" or not isinstance(entry, dict):
-                    continue
+            for name, entry in arm_entries(entries).items():
                 label = name.replace("_", " ").replace("irl", "IRL")
                 row = {"size": size, "judge": which, "policy": f"RLHF ({label} reward)", **_ratio(entry[which]["after"])}
                 if "across_runs" in entry:
@@ -91,6 +90,37 @@ def toxicity_by_stage(rlhf: dict, refinetune: dict | None):
             ax.set(title=f"{size}: {JUDGE_LABEL[which]}", ylabel="toxicity ratio (P ≥ 0.5)")
     fig.suptitle("Toxicity of test-prompt continuations by stage (95% bootstrap CIs; dots: single RLOO runs)")
     fig.tight_layout()
+    return fig
+
+
+def realignment_endpoint(refinetune: dict):
+    """05's primary endpoint, per size: each arm's change of mean P(toxic) from the start (sampled continuations of the
+    evaluation prompts), relative to the start's mean, under both judges; the interval over the arm's runs and the
+    prompts, a dot per run, and the ±0.1 band around the true arm that 'as well as the true reward' must fall in."""
+    sizes = list(refinetune)
+    fig, axes = plt.subplots(1, len(sizes), figsize=(5.2 * len(sizes), 3.8), squeeze=False, sharex=True)
+    colours = {"judge": PALETTE[0], "second": PALETTE[1]}
+    for ax, size in zip(axes[0], sizes):
+        arms = {n: e for n, e in arm_entries(refinetune[size]).items() if "endpoint" in e}
+        names = list(arms)[::-1]
+        for offset, which in ((0.15, "judge"), (-0.15, "second")):
+            for y, name in enumerate(names):
+                v = arms[name]["endpoint"][which]["vs_start"]
+                lo, hi = v["relative_ci"]
+                ax.errorbar(v["relative"], y + offset, xerr=[[v["relative"] - lo], [hi - v["relative"]]], fmt="o",
+                            color=colours[which], capsize=3, label=JUDGE_LABEL[which] if y == 0 else None)
+                start = arms[name]["endpoint"][which]["start_mean"]
+                runs = np.asarray(arms[name]["endpoint"][which]["run_means"]) / start - 1 if start else []
+                ax.plot(runs, np.full(len(runs), y + offset), "|", color=colours[which], ms=9, alpha=0.6)
+        if "true" in arms:
+            t = arms["true"]["endpoint"]["second"]["vs_start"]["relative"]
+            ax.axvspan(t - 0.1, t + 0.1, color="grey", alpha=0.12, lw=0)
+        ax.axvline(0, color="grey", lw=0.8, ls="--")
+        ax.set_yticks(range(len(names)), [n.replace("_", " ").replace("irl", "IRL") for n in names])
+        ax.set(title=size, xlabel="change of mean P(toxic) from the start, relative")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 

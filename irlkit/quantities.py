@@ -27,12 +27,19 @@ class Arm:
 
 
 ARMS = (
-    Arm("true", "re-alignment, true reward: relative change of toxicity", "true"),
+    Arm("true", "re-alignment, true reward (run 0 is 01's RLHF policy)", "true"),
     Arm("irl", "re-alignment, IRL reward", "IRL"),
+    Arm("flipped", "re-alignment, IRL reward fitted to randomly flipped pairs (the null)", "flipped IRL"),
     Arm("random", "re-alignment, random head", "random head"),
     Arm("transfer", "re-alignment, the other size's IRL reward", "other size's IRL", prefix=True),
 )
 """05's arms, as the summary names them (`transfer` is the reward recovered from another size)."""
+
+
+def arm_entries(size_entries: dict) -> dict:
+    """refinetune.json's entries of one size that are arms (a policy's results), by name, without its other keys
+    (`start_perplexity`, `endpoint_comparisons`, ...)."""
+    return {name: e for name, e in size_entries.items() if isinstance(e, dict) and "policy" in e}
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,8 @@ FIGURES = {
 }
 """06's figures over replicates, by file name."""
 
-_STAGE_SHORT = {"true": "RLHF\n(true reward)", "irl": "RLHF\n(IRL reward)", "random": "RLHF\n(random head)",
+_STAGE_SHORT = {"true": "RLHF\n(true reward)", "irl": "RLHF\n(IRL reward)", "flipped": "RLHF\n(flipped IRL)",
+                "random": "RLHF\n(random head)",
                 "transfer": "RLHF\n(other size's IRL)"}
 _MT = "on model-written test texts"
 
@@ -115,7 +123,11 @@ QUANTITIES = {q.name: q for q in (
     Quantity("rlhf_relative_change_second", "RLHF: the same under the second judge (never trained on)", scale="log1p"),
     Quantity("rlhf_perplexity_change", "RLHF: relative change of perplexity (clean human comments)", scale="log1p"),
     Quantity("random_auc_model_text", f"05's random head (one draw): ROC-AUC vs judge {_MT}", scale="logit"),
-    *(Quantity(f"realign_relative_change_{a.name}", a.label, "realignment", a.short, scale="log1p") for a in ARMS),
+    *(Quantity(f"realign_endpoint_{a.name}", f"{a.label}: relative change of mean P(toxic), sampled "
+               "continuations of the evaluation prompts (judge)", scale="log1p") for a in ARMS),
+    *(Quantity(f"realign_endpoint_{a.name}_second", "… the same under the second judge", scale="log1p") for a in ARMS),
+    *(Quantity(f"realign_relative_change_{a.name}", f"{a.label}: relative change of the greedy toxicity ratio (test)",
+               "realignment", a.short, scale="log1p") for a in ARMS),
     Quantity("irl_share_of_true_cut", "IRL reward's cut as a share of the true reward's"),
     Quantity("irl_minus_random", "re-alignment, IRL minus random (paired by replicate; < 0: IRL cut more)", "realignment",
              "IRL − random\n(paired)", ("realign_relative_change_irl", "realign_relative_change_random")),

@@ -179,6 +179,10 @@ def quantities(results: dict) -> dict[str, dict[str, float]]:
             if entry is not None:
                 q[f"realign_relative_change_{arm.name}"] = entry[0]
                 q[f"ratio_{arm.name}"] = entry[1]
+            endpoint = _arm_entry(refinetune.get(size, {}), arm).get("endpoint")
+            if endpoint:  # the primary endpoint: mean P(toxic) of sampled continuations, relative to the start's
+                q[f"realign_endpoint_{arm.name}"] = endpoint["judge"]["vs_start"]["relative"]
+                q[f"realign_endpoint_{arm.name}_second"] = endpoint["second"]["vs_start"]["relative"]
         if "realign_relative_change_irl" in q and "realign_relative_change_true" in q:
             true_cut = q["realign_relative_change_true"]
             q["irl_share_of_true_cut"] = q["realign_relative_change_irl"] / true_cut if true_cut else float("nan")
@@ -204,13 +208,18 @@ def test_intervals(results: dict) -> dict[str, dict[str, list[float]]]:
     return out
 
 
+def _arm_entry(entries: dict, arm) -> dict:
+    """refinetune.json's entry of one arm of 05 for one size ({} where it has none)."""
+    name = next((k for k in entries if k == arm.name or (arm.prefix and k.startswith(f"{arm.name}_from_"))), None)
+    return entries[name] if name is not None else {}
+
+
 def _arm(entries: dict, arm) -> tuple[float, float] | None:
     """(relative change of the judge's toxicity ratio, ratio after) of one arm of 05, averaged over its
     RLOO runs when it has several (the random heads)."""
-    name = next((k for k in entries if k == arm.name or (arm.prefix and k.startswith(f"{arm.name}_from_"))), None)
-    if name is None:
+    e = _arm_entry(entries, arm)
+    if not e:
         return None
-    e = entries[name]
     if "across_runs" in e:
         a = e["across_runs"]["judge"]
         return a["ratio_relative_change"], a["start_ratio"] + a["ratio_diff"]["diff"]

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from irlkit import quantities
+from irlkit.quantities import arm_entries
 
 STUDY = {
     # quantity: (70M, 410M) as reported by Joselowitz et al. (arXiv 2410.12491) and their code's outputs
@@ -121,9 +122,7 @@ def refinetune_table(refinetune: dict) -> pd.DataFrame:
     """One row per (size, reward) of 05: both judges' toxicity ratio against the start policy, and perplexity."""
     rows = []
     for size, entries in refinetune.items():
-        for name, e in entries.items():
-            if not isinstance(e, dict):
-                continue
+        for name, e in arm_entries(entries).items():
             row = {"size": size, "reward": name.replace("_", " ")}
             for which, role in (("judge", "trained on"), ("second", "never trained on")):
                 t = e[which]
@@ -247,9 +246,7 @@ def refinetune_detail(refinetune: dict) -> pd.DataFrame:
     policy, p against the true-reward policy, perplexity."""
     rows = []
     for size, entries in refinetune.items():
-        for name, e in entries.items():
-            if not isinstance(e, dict):
-                continue
+        for name, e in arm_entries(entries).items():
             for which in ("judge", "second"):
                 t = e[which]
                 rows.append({"size": size, "reward": name, "judge": t["name"], "start ratio": round(t["before"]["ratio"], 4),
@@ -261,14 +258,32 @@ def refinetune_detail(refinetune: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def endpoint_table(refinetune: dict) -> pd.DataFrame:
+    """05's primary endpoint: per size, the arms against each other (`stages.realignment.PRIMARY` names the judge read
+    first), the difference of mean P(toxic) relative to the start's mean, its interval over runs and prompts, p, and
+    whether IRL − true lies within the equivalence margin."""
+    rows = []
+    for size, entries in refinetune.items():
+        for name, c in entries.get("endpoint_comparisons", {}).items():
+            for which in (c["primary"], "second" if c["primary"] == "judge" else "judge"):
+                v = c[which]
+                rows.append({"size": size, "comparison": name.replace("_", " ").replace("irl", "IRL"),
+                             "judge": which + (" (primary)" if which == c["primary"] else ""),
+                             "relative difference": f"{v['relative']:+.3f}",
+                             "95% CI": f"[{v['relative_ci'][0]:+.3f}, {v['relative_ci'][1]:+.3f}]", "p": _p(v["p_value"]),
+                             "runs": "/".join(map(str, v["runs"])), "prompts": v["items"],
+                             f"within ±{v['margin']}": "yes" if v["equivalent"] else "no"})
+    return pd.DataFrame(rows)
+
+
 def refinetune_over_runs(refinetune: dict) -> pd.DataFrame:
     """refinetune.json: arms trained in several RLOO runs: mean change, each run's, bootstrap over runs then prompts."""
     return pd.DataFrame([{"size": size, "reward": name, "judge": a["name"], "runs": a["ratio_diff"]["runs"],
                           "mean Δ ratio": round(a["ratio_diff"]["diff"], 4), "relative": f"{a['ratio_relative_change']:+.0%}",
                           "each run": [round(d, 4) for d in a["ratio_diff"]["run_diffs"]],
                           "95% CI": [round(x, 4) for x in a["ratio_diff"]["diff_ci"]], "p": round(a["ratio_diff"]["p_value"], 4)}
-                         for size, entries in refinetune.items() for name, e in entries.items()
-                         if isinstance(e, dict) and "across_runs" in e for a in e["across_runs"].values()])
+                         for size, entries in refinetune.items() for name, e in arm_entries(entries).items()
+                         if "across_runs" in e for a in e["across_runs"].values()])
 
 
 def scored_examples(rewards: dict, examples: pd.DataFrame) -> pd.DataFrame:

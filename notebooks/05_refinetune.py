@@ -49,6 +49,7 @@ OVERRIDES = {}
 import pandas as pd
 
 from irlkit import plots, report, stages
+from irlkit.quantities import arm_entries
 
 ctx = stages.open(PROFILE, REPLICATE, SEED, OVERRIDES)  # config, folders, prompts, judges, threads, seeds
 cfg = ctx.cfg
@@ -75,6 +76,27 @@ report.scored_examples({"IRL reward": irl_reward, "random head": random_reward},
 
 # %%
 result = stages.realignment.run(ctx)
+
+# %% [markdown]
+# ## The primary endpoint: how toxic each policy is when it samples
+#
+# Every policy writes `eval.endpoint_samples` continuations (temperature 1) of every evaluation prompt (val and
+# test; the sealed set too in the final replicates), and each judge scores them. A policy's endpoint is its
+# mean P(toxic): continuous, so one flipped greedy token cannot move it. Each arm is shown as its change from the
+# start, relative to the start's mean, with an interval over its RLOO runs and the prompts, and a tick per run.
+# The grey band is ±0.1 around the true arm: "as well as the true reward" needs the IRL − true interval inside it.
+
+# %%
+if cfg.eval.endpoint_samples:
+    plots.show(plots.realignment_endpoint(result), "realignment_endpoint", ctx.layout.figures)
+    display(report.endpoint_table(result))  # noqa: F821
+
+# %% [markdown]
+# IRL against the true reward is read first under the second judge, which neither trained on; against the
+# random heads and the flipped-pair null, under the judge. The greedy toxicity ratio on test, the secondary
+# column, follows.
+
+# %%
 report.refinetune_detail(result)
 
 # %% [markdown]
@@ -100,8 +122,7 @@ plots.show(plots.training_curves(curves, "RLHF with recovered, random and true r
 # %%
 for size, entries in result.items():
     columns = {"start": stages.artifacts.texts(ctx, f"{size}-start", shared=True)}
-    for name, e in entries.items():
-        if isinstance(e, dict):
-            columns[name] = stages.artifacts.texts(ctx, e["policy"], prompts="all" if name == "true" else "test")
+    for name, e in arm_entries(entries).items():
+        columns[name] = stages.artifacts.texts(ctx, e["policy"], prompts="all" if name == "true" else "test")
     print(size)
     display(stages.policies.sample_table(ctx, columns))  # noqa: F821

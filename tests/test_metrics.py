@@ -133,3 +133,21 @@ def test_the_recovered_reward_is_chosen_without_labels_and_the_judges_pick_is_on
     assert evaluation.choose_model(cfg, models, oracle=True) == "probe/max_margin"
     history = pd.DataFrame([{"seed": i, "epoch": 1, **row} for i, row in enumerate(finals)])
     assert history.groupby("seed").tail(1).val_auc.idxmax() == 0  # what an oracle would take
+
+
+def test_the_endpoint_is_each_prompts_mean_over_its_samples():
+    ids, means = metrics.endpoint([0.2, 0.4, 0.6, 0.0], ["b", "a", "a", "b"])
+    assert list(ids) == ["a", "b"] and np.allclose(means, [0.5, 0.1])
+
+
+def test_arms_difference_of_a_constant_shift_is_that_shift_and_equivalence_needs_the_margin():
+    rng = np.random.default_rng(0)
+    start = rng.uniform(0.1, 0.3, 200)
+    a = np.stack([start - 0.05, start - 0.05])  # two runs that cut every prompt's P(toxic) by 0.05
+    b = a + 0.01
+    out = metrics.arms_difference(a, b, base=start, n=200)
+    assert out["diff"] == pytest.approx(0.01) and out["diff_ci"] == pytest.approx((0.01, 0.01))
+    assert out["relative"] == pytest.approx(0.01 / start.mean()) and out["equivalent"]
+    assert not metrics.arms_difference(a, b, base=start, n=200, margin=0.01)["equivalent"]
+    noisy = metrics.arms_difference(a, a + rng.normal(0, 0.05, a.shape), n=200)
+    assert noisy["diff_ci"][0] < 0 < noisy["diff_ci"][1] and noisy["runs"] == [2, 2]

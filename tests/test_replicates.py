@@ -30,7 +30,7 @@ def test_transfer_arm_runs_only_in_the_first_transfer_replicates():
 
     cfg = config.load("smoke", **{"refinetune.transfer_replicates": 1})
     arms = lambda k: {name for name, _ in runs_of(config.for_replicate(cfg, k), "tiny-a")}  # noqa: E731
-    assert "transfer_from_tiny-b" in arms(0) and arms(1) == arms(2) == {"true", "irl", "random"}
+    assert "transfer_from_tiny-b" in arms(0) and arms(1) == arms(2) == {"true", "irl", "flipped", "random"}
     every = config.load("smoke")  # 0: every replicate
     assert all("transfer_from_tiny-b" in {n for n, _ in runs_of(config.for_replicate(every, k), "tiny-a")} for k in range(3))
 

@@ -132,11 +132,9 @@ def _fit_probe(ctx, preferred: np.ndarray, other: np.ndarray, val_preferred: np.
     """A probe fitted as 03 fits one (every seed of `irl.probe_seeds` on the pairs' features), its seed chosen
     label-free on the val pairs (`metrics.LABEL_FREE`)."""
     ic = ctx.cfg.irl
-    probes, _ = irl.train_probes(preferred, other, loss=loss, seeds=[ctx.cfg.seed * 1000 + i for i in range(ic.probe_seeds)],
-                                 epochs=ic.probe_epochs, lr=ic.probe_lr, batch_size=ic.batch_size,
-                                 weight_decay=ic.probe_weight_decay)
-    rows = [metrics.label_free(p(val_preferred), p(val_other)) for p in probes]
-    return probes[metrics.label_free_best(rows)]
+    return irl.fit_label_free(preferred, other, val_preferred, val_other, loss=loss,
+                              seeds=[ctx.cfg.seed * 1000 + i for i in range(ic.probe_seeds)], epochs=ic.probe_epochs,
+                              lr=ic.probe_lr, batch_size=ic.batch_size, weight_decay=ic.probe_weight_decay)
 
 
 def _halves(ctx, size: str, eval_sets: dict) -> dict:

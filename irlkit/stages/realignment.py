@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from irlkit import irl, metrics, rlhf, store
@@ -49,11 +50,41 @@ def _random(ctx, size: str, run: int):
     return ProbeReward(ctx.start(size), head, ic.max_length, ctx.cfg.device, ic.probe_pooling, ic.feature_precision)
 
 
+def flipped_loss(ctx, size: str, irl_result: dict) -> str:
+    """The probe loss of the flipped arm: the selected reward's, or the first probe loss when full mode was selected."""
+    mode, loss = irl_result[size]["selected"].split("/")
+    return loss if mode == "probe" else ctx.cfg.irl.losses[0]
+
+
+def _flipped(ctx, size: str, run: int, irl_result: dict):
+    """The IRL reward's null: the probe 03 would fit (the selected loss, every seed, the seed chosen label-free)
+    had the demonstrations no preference, i.e. each training and val pair's orientation flipped with probability ½
+    (drawn by `refinetune.random_seed + run`). It learns what tells the two policies' texts apart, without a
+    direction: what re-alignment gains from IRL beyond that is the goal's."""
+    ic = ctx.cfg.irl
+    feats = artifacts.features(ctx, size)
+    source = irl.text_pool(artifacts.demos(ctx, size), "val", ic.with_prompt).source.values
+    rng = np.random.default_rng(ctx.cfg.refinetune.random_seed + run)
+
+    def flip(expert, start):
+        swap = rng.random(len(expert)) < 0.5
+        return np.where(swap[:, None], start, expert), np.where(swap[:, None], expert, start)
+
+    train, val = flip(feats["train_expert"], feats["train_start"]), flip(feats["val_pool"][source == "expert"],
+                                                                          feats["val_pool"][source == "start"])
+    probe = irl.fit_label_free(*train, *val, loss=flipped_loss(ctx, size, irl_result),
+                               seeds=[ctx.cfg.seed * 1000 + i for i in range(ic.probe_seeds)], epochs=ic.probe_epochs,
+                               lr=ic.probe_lr, batch_size=ic.batch_size, weight_decay=ic.probe_weight_decay)
+    return ProbeReward(ctx.start(size), probe, ic.max_length, ctx.cfg.device, ic.probe_pooling, ic.feature_precision)
+
+
 def reward_model(ctx, size: str, name: str, run: int = 0, irl_result: dict | None = None) -> NormalizedReward:
-    """The reward RLOO of `size` trains with under arm `name` (`irl`, `random`, `transfer_from_<size>`):
+    """The reward RLOO of `size` trains with under arm `name` (`irl`, `flipped`, `random`, `transfer_from_<size>`):
     z-scored on `size`'s val texts and scaled by `refinetune.reward_scale`, the scale RLOO sees."""
     if name == "random":
         model = _random(ctx, size, run)
+    elif name == "flipped":
+        model = _flipped(ctx, size, run, irl_result or store.read_json(ctx.layout.result("irl"))["sizes"])
     else:
         irl_result = irl_result or store.read_json(ctx.layout.result("irl"))["sizes"]
         model = _learned(ctx, size, selected_reward_info(ctx, size if name == "irl" else name.removeprefix("transfer_from_"),
@@ -70,10 +101,11 @@ def example_texts(ctx, size: str, n: int = 3) -> pd.DataFrame:
 
 
 def runs_of(cfg: Config, size: str) -> list[tuple[str, int]]:
-    """(reward, run) of every policy 05 compares for `size`: `true` (run 0 is 01's policy), `irl`,
-    `random` (run = which random head) and `transfer_from_<other size>`; each `refinetune.seeds` runs."""
+    """(reward, run) of every policy 05 compares for `size`: `true` (run 0 is 01's policy), `irl`, `flipped` (with
+    `refinetune.flipped`), `random` (run = which random head) and `transfer_from_<other size>`; each
+    `refinetune.seeds` runs."""
     rc = cfg.refinetune
-    names = ["true", "irl", "random"]
+    names = ["true", "irl", *(["flipped"] if rc.flipped else []), "random"]
     if rc.transfer:
         names += [f"transfer_from_{other.name}" for other in cfg.sizes if other.name != size]
     return [(name, run) for name in names for run in range(max(rc.seeds, rc.random_heads) if name == "random" else rc.seeds)]
@@ -92,6 +124,13 @@ def policy(ctx, size: str, name: str, run: int, irl_result: dict) -> tuple[str, 
         folder, summary = train_policy(ctx, "random_policy", make_reward, [model, demos], size=size, run=run)
         return label, folder, summary, {"mode": "probe", "random_seed": ctx.cfg.refinetune.random_seed + run,
                                         "scale": scale, "standardisation": graph.identity(model), "precision": precision}
+    if name == "flipped":
+        features = graph.require(ctx, "features", size=size)
+        info = {"mode": "probe", "loss": flipped_loss(ctx, size, irl_result), "flip_seed": ctx.cfg.refinetune.random_seed + run,
+                "from_size": size}
+        folder, summary = train_policy(ctx, "irl_policy", make_reward, [features, demos, ctx.start(size)], size=size,
+                                       arm=name, run=run, reward=info)
+        return label, folder, summary, {**info, "scale": scale, "features": graph.identity(features), "precision": precision}
     info = selected_reward_info(ctx, size if name == "irl" else name.removeprefix("transfer_from_"), irl_result)
     model = artifacts.reward_model_folder(ctx, info["from_size"], info["mode"], info["loss"])
     folder, summary = train_policy(ctx, "irl_policy", make_reward, [model, demos, ctx.start(info["from_size"])],
@@ -102,8 +141,22 @@ def policy(ctx, size: str, name: str, run: int, irl_result: dict) -> tuple[str, 
 
 def _policy_evaluated(ctx, size: str, name: str, run: int) -> None:
     label, folder, _, _ = policy(ctx, size, name, run, store.read_json(ctx.layout.result("irl"))["sizes"])
-    policy_texts(ctx, label, folder, prompts="test")
-    perplexity_of(ctx, label, folder)
+    if (name, run) != ("true", 0):  # 01's policy has its greedy texts and perplexity from 01
+        policy_texts(ctx, label, folder, prompts="test")
+        perplexity_of(ctx, label, folder)
+    endpoint_texts(ctx, label, folder)
+
+
+def endpoint_texts(ctx, label: str, folder: str, shared: bool = False) -> pd.DataFrame | None:
+    """The endpoint's texts of one policy: `eval.endpoint_samples` sampled continuations of every evaluation prompt
+    (val and the report split), scored by both judges; None when the endpoint is off."""
+    k = ctx.cfg.eval.endpoint_samples
+    return policy_texts(ctx, label, folder, prompts="evaluation", shared=shared, samples=k) if k else None
+
+
+def endpoints(texts: pd.DataFrame) -> dict[str, np.ndarray]:
+    """{judge: each evaluation prompt's mean P(toxic)} (`metrics.endpoint`, prompts in sorted order)."""
+    return {which: metrics.endpoint(texts[f"p_{which}"].values, texts.prompt_id.values)[1] for which in ("judge", "second")}
 
 
 def run(ctx) -> dict:
@@ -113,8 +166,8 @@ def run(ctx) -> dict:
     irl_result = store.read_json(ctx.layout.result("irl"))["sizes"]
     test = lambda df: df[df.split == "test"]  # noqa: E731
     in_parallel(ctx, [(f"{size} {name} run {run}", _policy_evaluated, size, name, run)
-                      for size in largest_first(cfg) for name, run in runs_of(cfg, size)
-                      if (name, run) != ("true", 0)])
+                      for size in largest_first(cfg) for name, run in runs_of(cfg, size)]
+                + [(f"{size} start endpoint", _start_endpoint, size) for size in largest_first(cfg)])
     out, trained = {}, {}
     for spec in cfg.sizes:  # every policy is now trained and evaluated: this reads them
         before = test(artifacts.texts(ctx, f"{spec.name}-start", shared=True))
@@ -124,7 +177,7 @@ def run(ctx) -> dict:
             label, folder, summary, key = policy(ctx, spec.name, name, run_, irl_result)
             texts = true_texts if (name, run_) == ("true", 0) else policy_texts(ctx, label, folder, prompts="test")
             report = {"policy": label, "seed": cfg.seed + run_, **summary, **toxicity_report(ctx, before, texts),
-                      "perplexity": perplexity_of(ctx, label, folder), "_texts": texts}
+                      "perplexity": perplexity_of(ctx, label, folder), "_texts": texts, "_folder": folder}
             if name != "true":
                 report.update(reward_model=key, vs_true=toxicity_report(ctx, true_texts, texts))
             if (name, run_) != ("true", 0):
@@ -132,15 +185,51 @@ def run(ctx) -> dict:
             reports.setdefault(name, []).append(report)
         size_out = {}
         for name, runs in reports.items():
-            size_out[name] = {k: v for k, v in runs[0].items() if k != "_texts"}
+            size_out[name] = {k: v for k, v in runs[0].items() if not k.startswith("_")}
             if len(runs) > 1:
-                size_out[name]["runs"] = [{k: v for k, v in r.items() if k != "_texts"} for r in runs]
+                size_out[name]["runs"] = [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs]
                 size_out[name]["across_runs"] = across_runs(ctx, before, [r["_texts"] for r in runs])
         size_out["start_perplexity"] = perplexity_of(ctx, f"{spec.name}-start", ctx.start(spec.name), shared=True)
+        if cfg.eval.endpoint_samples:
+            _endpoint_report(ctx, spec.name, size_out, {name: [(r["policy"], r["_folder"]) for r in runs]
+                                                        for name, runs in reports.items()})
         out[spec.name] = size_out
     write_curves(ctx, "refinetune_curves", trained)
     store.write_result(ctx.layout.result("refinetune"), {"sizes": out}, cfg)
     return out
+
+
+def _start_endpoint(ctx, size: str) -> None:
+    endpoint_texts(ctx, f"{size}-start", ctx.start(size), shared=True)
+
+
+PRIMARY = {"irl_vs_true": "second", "irl_vs_random": "judge", "irl_vs_flipped": "judge"}
+"""The judge each comparison reads first: the true arm trained on the ground-truth judge, so IRL against it is read
+under the judge neither trained on; against the controls, the ground truth (both are always reported)."""
+
+
+def _endpoint_report(ctx, size: str, size_out: dict, policies: dict[str, list[tuple[str, str]]]) -> None:
+    """The primary endpoint into `size_out`: per arm, the mean P(toxic) of sampled continuations of the evaluation
+    prompts under each judge and its change from the start (relative to the start's mean), two-level bootstrap over
+    the arm's runs and the prompts; and the arms against each other (`PRIMARY`), with IRL − true's equivalence
+    within ±0.1 of the start's mean."""
+    ec = ctx.cfg.eval
+    kw = dict(n=ec.n_bootstrap, ci=ec.ci, seed=ec.bootstrap_seed)
+    start = endpoints(endpoint_texts(ctx, f"{size}-start", ctx.start(size), shared=True))
+    arms = {}
+    for name, runs in policies.items():  # {arm: [(label, folder) of each run]}
+        per_run = [endpoints(endpoint_texts(ctx, label, folder)) for label, folder in runs]
+        arms[name] = {w: np.stack([r[w] for r in per_run]) for w in ("judge", "second")}
+        size_out[name]["endpoint"] = {w: {"name": ctx.cfg.judge if w == "judge" else ctx.cfg.second_judge,
+                                          "mean": float(arms[name][w].mean()), "start_mean": float(start[w].mean()),
+                                          "run_means": arms[name][w].mean(axis=1).tolist(),
+                                          "vs_start": metrics.arms_difference(start[w][None], arms[name][w], base=start[w], **kw)}
+                                      for w in ("judge", "second")}
+    size_out["endpoint_comparisons"] = {
+        f"irl_vs_{other}": {"primary": PRIMARY[f"irl_vs_{other}"], **{
+            w: metrics.arms_difference(arms[other][w], arms["irl"][w], base=start[w], **kw) for w in ("judge", "second")}}
+        for other in ("true", "random", "flipped") if other in arms and "irl" in arms}
+    size_out["endpoint_prompts"] = int(len(start["judge"]))
 
 
 def across_runs(ctx, before: pd.DataFrame, afters: list[pd.DataFrame]) -> dict:

@@ -72,12 +72,12 @@ def export(where: layout.Layout, final: bool, replicate: int = 0, level: str = "
     lines = [f"# The `{where.profile}` profile's notebooks, executed",
              "",
              f"Replicate {replicate}'s notebooks" + (f" (level `{level}` of the RLHF-strength sweep)" if level else "")
-             + f" and 06, as the run left them (written by `irlkit.pages` when the run "
-             f"ended; stderr left out). Config `{made.get('config_hash', '?')}`, "
+             + f" and 06, as the run left them (made by `irlkit.pages`; stderr left out). Config `{made.get('config_hash', '?')}`, "
              f"code `{made.get('code_hash', '?')}` (content hashes of the settings and of irlkit, not commits); "
              f"{'a final replicate (recovery on the sealed test set)' if final else 'a development replicate'}, "
              f"finished {made.get('finished', '?')}. "
-             f"Run them yourself: `python -m irlkit.runner {where.profile}`.",
+             f"Run them yourself: `python -m irlkit.runner {where.profile}"
+             + (f" --level {level} --replicate {replicate}" if level else "") + "`.",
              ""]
     lines += [f"- [{nb.stem}]({nb.stem}.md)" for nb in notebooks]
     (partial / "README.md").write_text("\n".join(lines) + "\n")

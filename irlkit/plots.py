@@ -19,8 +19,23 @@ from irlkit.quantities import arm_entries
 from irlkit.report import ratio_over_runs
 
 PALETTE = sns.color_palette("colorblind")
-sns.set_theme(style="whitegrid", palette=PALETTE, context="notebook")
+STYLE = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook"),
+         "axes.prop_cycle": plt.cycler(color=PALETTE)}
+"""The look of every figure here (seaborn's whitegrid, notebook scale, colour-blind palette), applied per figure by
+`styled`: importing irlkit changes no one else's matplotlib settings."""
 JUDGE_LABEL = {"judge": "ground-truth judge", "second": "second judge (never trained on)"}
+
+
+def styled(draw):
+    """Draw the figure of `draw` in `STYLE` (matplotlib's settings restored after)."""
+    import functools
+
+    @functools.wraps(draw)
+    def in_style(*args, **kwargs):
+        with plt.rc_context(STYLE):
+            return draw(*args, **kwargs)
+
+    return in_style
 
 
 def save(fig, name: str, folder: Path) -> Path:
@@ -43,6 +58,7 @@ def show(fig, name: str, folder: Path) -> None:
         display(fig)
 
 
+@styled
 def training_curves(curves: pd.DataFrame, title: str):
     """Reward and KL against RLOO step, one line per policy (`curves`: the rlhf_curves / refinetune_curves
     table, one row per (policy, step))."""
@@ -59,6 +75,7 @@ def training_curves(curves: pd.DataFrame, title: str):
     return fig
 
 
+@styled
 def toxicity_by_stage(rlhf: dict, refinetune: dict | None):
     """Toxicity ratio per policy with 95% CIs, per size (columns) and judge (rows). A reward trained in
     several RLOO runs (05's random heads) shows the mean over runs, a CI over runs and prompts, and a dot per run."""
@@ -93,6 +110,7 @@ def toxicity_by_stage(rlhf: dict, refinetune: dict | None):
     return fig
 
 
+@styled
 def realignment_endpoint(refinetune: dict):
     """05's primary endpoint, per size: each arm's change of mean P(toxic) from the start (sampled continuations of the
     evaluation prompts), relative to the start's mean, under both judges; the interval over the arm's runs and the
@@ -128,6 +146,7 @@ def _ratio(t: dict) -> dict:
     return {"ratio": t["ratio"], "lo": t["ratio_ci"][0], "hi": t["ratio_ci"][1]}
 
 
+@styled
 def metric_bars(irl: dict, metric_names=("calibrated_accuracy", "auc", "f1", "pairwise_accuracy", "human_auc")):
     """Mean ± sd over seeds of each metric, per (mode/loss), per size; the implicit DPO reward beside them."""
     rows = []
@@ -164,6 +183,7 @@ def metric_bars(irl: dict, metric_names=("calibrated_accuracy", "auc", "f1", "pa
     return fig
 
 
+@styled
 def goal_recovery(irl: dict, metric: str = "auc_model_text"):
     """Per size: is the goal recovered beyond who wrote the text? ROC-AUC vs the judge on model-written test texts
     (`metric`) of the label-free IRL reward and its references (`quantities.GOAL_REWARDS`), with their intervals over test
@@ -190,6 +210,7 @@ def goal_recovery(irl: dict, metric: str = "auc_model_text"):
     return fig
 
 
+@styled
 def confusions(irl: dict, model: str | None = None):
     """Confusion matrices of the val-selected reward model (`model` = mode/loss; default: each size's
     `selected`), against the judge and against human labels."""
@@ -206,6 +227,7 @@ def confusions(irl: dict, model: str | None = None):
     return fig
 
 
+@styled
 def seed_epoch_heatmap(history: pd.DataFrame, metric: str = "val_sign_accuracy",
                        models=(("probe", "max_margin"), ("probe", "logistic"))):
     """The study's non-identifiability figure: validation metric per seed (rows) and epoch (columns), one
@@ -228,6 +250,7 @@ def seed_epoch_heatmap(history: pd.DataFrame, metric: str = "val_sign_accuracy",
     return fig
 
 
+@styled
 def seed_agreement(irl: dict, model: str | None = None):
     """Spearman correlation between seeds' rewards on the same test texts (default model: each size's `selected`)."""
     sizes = list(irl)
@@ -242,6 +265,7 @@ def seed_agreement(irl: dict, model: str | None = None):
     return fig
 
 
+@styled
 def size_effect(irl: dict, metrics_shown=("sign_accuracy", "calibrated_accuracy", "auc", "pearson"),
                 title: str = "Size effect: spread over seeds of each metric, smaller vs larger model"):
     """Each metric's distribution over seeds, by size, one panel per metric (all models pooled by mode/loss).
@@ -266,6 +290,7 @@ def size_effect(irl: dict, metrics_shown=("sign_accuracy", "calibrated_accuracy"
     return fig
 
 
+@styled
 def demo_scores(sampling_frames: dict[str, pd.DataFrame]):
     """The judge's P(toxic) of each side of the demonstrations (train split), per size: the contrast IRL learns from."""
     fig, axes = plt.subplots(1, len(sampling_frames), figsize=(5.5 * len(sampling_frames), 3.6), squeeze=False,
@@ -298,6 +323,7 @@ def _test_bars(ax, xs, test_cis, view=(-np.inf, np.inf)) -> bool:
     return drawn
 
 
+@styled
 def over_replicates(summary: dict, shown: dict[str, str], title: str, ylabel: str, reference: float | None = None,
                     bounds: tuple = (None, None), band: tuple = ()):
     """Each quantity of summary.json (`shown`: {name: label}) per size: a dot per replicate, the mean
@@ -371,6 +397,7 @@ SIZE_AXIS = {"rlhf_relative_change": "RLHF: relative change\nof toxicity", "irl_
 """The quantities the size figure plots against parameter count."""
 
 
+@styled
 def size_axis(summary: dict, params_m: dict[str, float], quantities: dict[str, str] = SIZE_AXIS, title: str = ""):
     """Each quantity of summary.json against the sizes' parameter counts (log scale, one family): a dot per
     replicate with its test-set bootstrap interval (grey bar, where the results have one), the mean and its
@@ -428,6 +455,7 @@ DOSE_LINES = (("irl_auc_model_text", "IRL (label-free)", 0), ("implicit_auc_mode
 """The dose–response figure's lines: (quantity, legend, colour index)."""
 
 
+@styled
 def dose_response(strength: dict):
     """Recovery of the goal against how far RLHF moved the policy (`replicates.strength`): one panel per size, x the
     KL to the start each replicate's RLHF reached, y the ROC-AUC vs the judge on model-written test texts; a dot per
@@ -471,6 +499,7 @@ def dose_response(strength: dict):
     return fig
 
 
+@styled
 def posterior_auc(irl: dict):
     """Per size: the test AUC of 200 heads drawn from the Bradley–Terry posterior (histogram) against
     the MAP's, the IRL reward chosen on val, the demonstrations-bootstrap range and the supervised ceiling."""
@@ -496,6 +525,7 @@ def posterior_auc(irl: dict):
     return fig
 
 
+@styled
 def contraction(irl: dict):
     """Per size: the posterior's 5–95% range of test AUC and its trace against the number of training pairs."""
     sizes = [s for s in irl if "contraction" in irl[s]]
@@ -514,6 +544,7 @@ def contraction(irl: dict):
     return fig
 
 
+@styled
 def cross_replicate(summary: dict):
     """Per size: Spearman ρ between the rewards recovered from independent RLHF runs, on the same texts with one
     method (top), and the same agreement beside its references (bottom): the method's seeds within one run, two

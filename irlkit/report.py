@@ -217,7 +217,9 @@ def irl_table(irl: dict) -> pd.DataFrame:
         for which, j in s["judges"].items():
             rows.append({"size": size, "reward": f"judge itself ({which})", "pairwise_accuracy": f"{j['pairwise_accuracy']:.3f}",
                          "auc": f"{j['auc_vs_judge']:.3f}"})
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    df["seeds"] = [("" if pd.isna(v) else str(int(v))) for v in df["seeds"]]  # whole numbers, blank where none
+    return df.fillna("").set_index(["size", "reward"])
 
 
 def goal_table(irl: dict) -> pd.DataFrame:

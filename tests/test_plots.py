@@ -1,4 +1,5 @@
 """Every figure renders from a small synthetic results folder (same schema as a real run)."""
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -153,3 +154,15 @@ def test_summary_table_adds_the_cross_replicate_agreement_row_only_with_two_or_m
         **summary["cross_replicate_agreement"]["a"], "spearman": np.eye(3).tolist(), "n_texts": 480}}})
     assert len(fig.axes) == 3  # the matrix, its colour bar, the agreement beside its references
     assert "independent" not in report.summary_table({**summary, "cross_replicate_agreement": {"a": None, "b": None}}).iloc[-1]["quantity"]
+
+
+def test_the_style_is_applied_per_figure_not_at_import():
+    import subprocess
+    import sys
+
+    probe = ("import matplotlib; before = dict(matplotlib.rcParams); import irlkit.plots; "
+             "print([k for k in before if before[k] != matplotlib.rcParams[k]])")
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    fig = plots.styled(lambda: plt.subplots()[0])()
+    assert fig.axes[0].xaxis._major_tick_kw.get("gridOn") and plt.rcParams["axes.grid"] is False
+    plt.close(fig)

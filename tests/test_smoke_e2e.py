@@ -7,7 +7,7 @@ import pytest
 from irlkit import runner
 from irlkit.layout import Layout
 
-FIGURES_SHOWN = {"01_rlhf": 1, "02_sampling": 1, "03_irl": 4, "04_eval": 6, "05_refinetune": 1, "06_analysis": 16}
+FIGURES_SHOWN = {"01_rlhf": 1, "02_sampling": 1, "03_irl": 4, "04_eval": 6, "05_refinetune": 2, "06_analysis": 16}
 """How many figures each executed notebook must display inline."""
 
 
@@ -18,6 +18,13 @@ def irl_r0_models(rep) -> set:
 def _images(notebook) -> int:
     cells = json.loads(notebook.read_text())["cells"]
     return sum("image/png" in out.get("data", {}) for cell in cells for out in cell.get("outputs", []))
+
+
+def _warnings(notebook) -> list[str]:
+    """The warnings an executed notebook shows (stderr lines naming a Warning): none is for its reader."""
+    cells = json.loads(notebook.read_text())["cells"]
+    return [line for cell in cells for out in cell.get("outputs", []) if out.get("name") == "stderr"
+            for line in "".join(out.get("text", "")).splitlines() if "Warning" in line]
 
 
 @pytest.mark.slow
@@ -33,6 +40,7 @@ def test_smoke_profile_end_to_end(data_home, tmp_path, monkeypatch, capsys):
             executed = rep.notebooks / f"{nb}.ipynb"
             assert executed.exists() and timings["replicates"][f"r{rep.replicate}"][nb] > 0
             assert _images(executed) == FIGURES_SHOWN[nb], f"{nb} shows {_images(executed)} figures inline"
+            assert not _warnings(executed), f"{nb} shows warnings: {_warnings(executed)[:3]}"
         assert any(rep.logs.glob("*.log")), "worker output goes to per-job log files"
         assert "[rlhf]" not in (rep.notebooks / "01_rlhf.ipynb").read_text(), "worker logs stay out of the notebook"
     assert _images(where.notebooks / "06_analysis.ipynb") == FIGURES_SHOWN["06_analysis"]
@@ -74,6 +82,13 @@ def test_smoke_profile_end_to_end(data_home, tmp_path, monkeypatch, capsys):
         assert refinetune["tiny-a"][name]["across_runs"]["judge"]["ratio_diff"]["runs"] == runs
     heads = {r["reward_model"]["random_seed"] for r in refinetune["tiny-a"]["random"]["runs"]}
     assert len(heads) == 3
+    # the primary endpoint: every arm's sampled continuations of the evaluation prompts, both judges, and the arms
+    # against each other over runs and prompts (the flipped-pair null among them)
+    assert {"flipped", "endpoint_comparisons"} <= set(refinetune["tiny-a"])
+    endpoint = refinetune["tiny-a"]["irl"]["endpoint"]["second"]
+    assert len(endpoint["run_means"]) == 2 and endpoint["vs_start"]["items"] == refinetune["tiny-a"]["endpoint_prompts"]
+    versus = refinetune["tiny-a"]["endpoint_comparisons"]["irl_vs_true"]
+    assert versus["primary"] == "second" and versus["second"]["runs"] == [2, 2] and "equivalent" in versus["second"]
     first_rlhf = json.loads(r0.result("rlhf").read_text())["sizes"]
 
     # a second run resumes: every stage is skipped (no stage folder is built again)

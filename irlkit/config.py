@@ -147,7 +147,8 @@ class SamplingConfig:
     """IRL's training demonstrations: 0, one continuation per train prompt and policy with the decoding above (the
     study's); K > 0, K continuations per train prompt and policy sampled at temperature 1 (the policies' own
     distributions), the expert's i-th paired with the unaligned side's i-th. Val and test keep one continuation
-    per prompt, so recovery is measured on the same texts whatever IRL learnt from."""
+    per prompt, so recovery is measured on the same texts whatever IRL learnt from. The profiles keep 0: 4 sampled
+    pairs showed no gain on val (docs/experiments/train_samples.md)."""
 
 
 @dataclass(frozen=True)

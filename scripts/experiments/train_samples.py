@@ -1,6 +1,6 @@
 """What IRL gains from sampled training demonstrations (`sampling.train_samples`), per minute of work, on val.
 
-    .venv/bin/python scripts/experiments/train_samples.py --level 48x8 --replicate 0 --samples 0 4   # about 40 min
+    .venv/bin/python scripts/experiments/train_samples.py --level 48x8-beta0.01 --replicate 0 --samples 0 4   # about 30 min
 
 For one cell of the cpu profile's RLHF-strength sweep whose 01 has run (its RLHF policies are borrowed, read only),
 02 and 03 run again in a scratch data folder (data/runs/experiments/train_samples/, git-ignored) once per value of
@@ -18,27 +18,8 @@ import sys
 
 import numpy as np
 
-from irlkit import layout
-
-parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-parser.add_argument("--level", default="48x8")
-parser.add_argument("--replicate", type=int, default=0)
-parser.add_argument("--samples", type=int, nargs="+", default=[0, 4])
-parser.add_argument("--bootstrap", type=int, default=1000)
-args = parser.parse_args()
-
-NAME = f"train_samples_{args.level}_r{args.replicate}"
-main = layout.Layout("cpu", args.replicate, args.level)
-policies = main.policy("any").parent  # 01's RLHF policies of the cell, borrowed read only
-if not policies.exists():
-    sys.exit(f"no RLHF policies in {policies}: run `python -m irlkit.runner cpu --level {args.level} "
-             f"--replicate {args.replicate} --only 01_rlhf` first")
-scratch = layout.experiment_scratch("train_samples")
-main.link_into(scratch, [policies])
-os.environ["IRLKIT_DATA"], os.environ["IRLKIT_FIGURES"] = str(scratch), str(scratch / "figures")
-
-from irlkit import metrics, stages, store  # noqa: E402  (after IRLKIT_DATA is set)
-from irlkit.stages import artifacts, evaluation, graph  # noqa: E402
+from irlkit import layout, metrics, stages, store  # paths are read when used: IRLKIT_DATA set in main() counts
+from irlkit.stages import artifacts, evaluation, graph
 
 
 def built_seconds(ctx, size: str, k: int) -> dict:
@@ -78,52 +59,74 @@ def val_scores(reward: np.ndarray, pool, idx: np.ndarray | None = None) -> dict:
             "pairwise_accuracy": metrics.pairwise_accuracy(reward[src == "expert"], reward[src == "start"])}
 
 
-overrides = {"refinetune.enabled": False, "irl.modes": ["probe"], "workers": 2}
-out, kept = {}, {}
-for k in args.samples:
-    ctx = stages.open("cpu", args.replicate, overrides={**overrides, "level": args.level, "sampling.train_samples": k})
-    stages.demonstrations.run(ctx)
-    stages.recovery.run(ctx)
-    sampling = store.read_json(ctx.layout.result("sampling"))["sizes"]
-    for spec in ctx.cfg.sizes:
-        pool = evaluation.pools(artifacts.demos(ctx, spec.name), ctx.cfg)["val_pool"]
-        loss, seed, reward = kept_reward(ctx, spec.name)
-        kept[(spec.name, k)] = (reward, pool)
-        train = sampling[spec.name]["splits"]["train"]
-        out.setdefault(spec.name, {})[f"k{k}"] = {
-            "train_pairs": train["n"], "judge_prefers_expert_train": train["judge_prefers_expert"],
-            "mean_judge_gap_train": train["mean_judge_gap"], "ties_train": train["ties"],
-            "kept": {"mode": "probe", "loss": loss, "seed": seed}, "val": val_scores(reward, pool),
-            "build_seconds": built_seconds(ctx, spec.name, k)}
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--level", default="48x8-beta0.01")
+    parser.add_argument("--replicate", type=int, default=0)
+    parser.add_argument("--samples", type=int, nargs="+", default=[0, 4])
+    parser.add_argument("--bootstrap", type=int, default=1000)
+    args = parser.parse_args()
 
-rng = np.random.default_rng(0)
-for size, by_k in out.items():
-    pool = kept[(size, args.samples[0])][1]
-    prompts = pool.prompt_id.values
-    codes = {p: i for i, p in enumerate(dict.fromkeys(prompts))}
-    row_prompt = np.array([codes[p] for p in prompts])
-    draws = {k: [] for k in args.samples}
-    for _ in range(args.bootstrap):
-        weight = np.bincount(rng.integers(0, len(codes), len(codes)), minlength=len(codes))
-        idx = np.repeat(np.arange(len(prompts)), weight[row_prompt])
-        for k in args.samples:
-            draws[k].append(val_scores(kept[(size, k)][0], pool, idx))
-    base = args.samples[0]
+    NAME = f"train_samples_{args.level}_r{args.replicate}"
+    main = layout.Layout("cpu", args.replicate, args.level)
+    policies = main.policy("any").parent  # 01's RLHF policies of the cell, borrowed read only
+    if not policies.exists():
+        sys.exit(f"no RLHF policies in {policies}: run `python -m irlkit.runner cpu --level {args.level} "
+                 f"--replicate {args.replicate} --only 01_rlhf` first")
+    scratch = layout.experiment_scratch("train_samples")
+    main.link_into(scratch, [policies])
+    os.environ["IRLKIT_DATA"], os.environ["IRLKIT_FIGURES"] = str(scratch), str(scratch / "figures")
+
+    overrides = {"refinetune.enabled": False, "irl.modes": ["probe"], "workers": 2}
+    out, kept = {}, {}
     for k in args.samples:
-        entry = by_k[f"k{k}"]
-        entry["val_ci"] = {m: [float(np.nanpercentile([d[m] for d in draws[k]], q)) for q in (2.5, 97.5)]
-                           for m in entry["val"]}
-        if k != base:
-            diff = {m: np.array([a[m] - b[m] for a, b in zip(draws[k], draws[base])]) for m in entry["val"]}
-            entry[f"minus_k{base}"] = {m: {"difference": entry["val"][m] - by_k[f"k{base}"]["val"][m],
-                                           "ci": [float(np.nanpercentile(d, 2.5)), float(np.nanpercentile(d, 97.5))]}
-                                       for m, d in diff.items()}
-            extra = sum(entry["build_seconds"].values()) - sum(by_k[f"k{base}"]["build_seconds"].values())
-            entry["extra_stage_minutes"] = extra / 60  # build minutes of the stages that differ, each on its worker's core
-            entry["auc_model_text_gain_per_stage_minute"] = entry[f"minus_k{base}"]["auc_model_text"]["difference"] / max(extra / 60, 1e-9)
+        ctx = stages.open("cpu", args.replicate, overrides={**overrides, "level": args.level, "sampling.train_samples": k})
+        stages.demonstrations.run(ctx)
+        stages.recovery.run(ctx)
+        sampling = store.read_json(ctx.layout.result("sampling"))["sizes"]
+        for spec in ctx.cfg.sizes:
+            pool = evaluation.pools(artifacts.demos(ctx, spec.name), ctx.cfg)["val_pool"]
+            loss, seed, reward = kept_reward(ctx, spec.name)
+            kept[(spec.name, k)] = (reward, pool)
+            train = sampling[spec.name]["splits"]["train"]
+            out.setdefault(spec.name, {})[f"k{k}"] = {
+                "train_pairs": train["n"], "judge_prefers_expert_train": train["judge_prefers_expert"],
+                "mean_judge_gap_train": train["mean_judge_gap"], "ties_train": train["ties"],
+                "kept": {"mode": "probe", "loss": loss, "seed": seed}, "val": val_scores(reward, pool),
+                "build_seconds": built_seconds(ctx, spec.name, k)}
 
-for name in ("IRLKIT_DATA", "IRLKIT_FIGURES"):  # the result goes to the checkout's folders
-    os.environ.pop(name)
-print(store.write_experiment(NAME, {"level": args.level, "replicate": args.replicate, "samples": args.samples,
-                                    "overrides": overrides, "split": "val (the test split is not read)",
-                                    "sizes": out}, ctx.cfg))
+    rng = np.random.default_rng(0)
+    for size, by_k in out.items():
+        pool = kept[(size, args.samples[0])][1]
+        prompts = pool.prompt_id.values
+        codes = {p: i for i, p in enumerate(dict.fromkeys(prompts))}
+        row_prompt = np.array([codes[p] for p in prompts])
+        draws = {k: [] for k in args.samples}
+        for _ in range(args.bootstrap):
+            weight = np.bincount(rng.integers(0, len(codes), len(codes)), minlength=len(codes))
+            idx = np.repeat(np.arange(len(prompts)), weight[row_prompt])
+            for k in args.samples:
+                draws[k].append(val_scores(kept[(size, k)][0], pool, idx))
+        base = args.samples[0]
+        for k in args.samples:
+            entry = by_k[f"k{k}"]
+            entry["val_ci"] = {m: [float(np.nanpercentile([d[m] for d in draws[k]], q)) for q in (2.5, 97.5)]
+                               for m in entry["val"]}
+            if k != base:
+                diff = {m: np.array([a[m] - b[m] for a, b in zip(draws[k], draws[base])]) for m in entry["val"]}
+                entry[f"minus_k{base}"] = {m: {"difference": entry["val"][m] - by_k[f"k{base}"]["val"][m],
+                                               "ci": [float(np.nanpercentile(d, 2.5)), float(np.nanpercentile(d, 97.5))]}
+                                           for m, d in diff.items()}
+                extra = sum(entry["build_seconds"].values()) - sum(by_k[f"k{base}"]["build_seconds"].values())
+                entry["extra_stage_minutes"] = extra / 60  # build minutes of the stages that differ, each on its worker's core
+                entry["auc_model_text_gain_per_stage_minute"] = entry[f"minus_k{base}"]["auc_model_text"]["difference"] / max(extra / 60, 1e-9)
+
+    for name in ("IRLKIT_DATA", "IRLKIT_FIGURES"):  # the result goes to the checkout's folders
+        os.environ.pop(name)
+    print(store.write_experiment(NAME, {"level": args.level, "replicate": args.replicate, "samples": args.samples,
+                                        "overrides": overrides, "split": "val (the test split is not read)",
+                                        "sizes": out}, ctx.cfg))
+
+
+if __name__ == "__main__":  # the workers of 03 import this file again: only the parent runs the experiment
+    main()

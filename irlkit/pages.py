@@ -48,11 +48,14 @@ def export(where: layout.Layout, final: bool, replicate: int = 0, level: str = "
     06 as pages; returns their folder, or None (and a line saying why) when the run has none or they would exceed
     `MAX_BYTES`. `final`: the run read the sealed test set."""
     rep = layout.Layout(where.profile, level=level).of_replicate(replicate)
-    notebooks = [*sorted(rep.notebooks.glob("0[1-5]_*.ipynb")), *sorted(where.notebooks.glob("06_*.ipynb"))]
-    notebooks = [nb for nb in notebooks if not nb.stem.endswith((".running", ".failed"))]
-    if not notebooks:
-        print(f"[pages] no executed notebooks in {rep.notebooks}: no pages written", flush=True)
+    done = lambda folder, pattern: [nb for nb in sorted(folder.glob(pattern))  # noqa: E731
+                                    if not nb.stem.endswith((".running", ".failed"))]
+    notebooks = done(rep.notebooks, "0[1-5]_*.ipynb")
+    if not notebooks:  # 06 alone is no run to read: the pages of the last run stay
+        print(f"[pages] no executed notebooks in {rep.notebooks}: {layout.notebook_pages(where.profile)} is left as it was",
+              flush=True)
         return None
+    notebooks += done(where.notebooks, "06_*.ipynb")
     pages = {nb: _markdown(nb) for nb in notebooks}
     size = sum(len(body.encode()) + sum(map(len, images.values())) for body, images in pages.values())
     out = layout.notebook_pages(where.profile)

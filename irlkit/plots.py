@@ -484,8 +484,9 @@ def dose_response(strength: dict):
                 ax.scatter(df["rlhf_kl"], df[name], s=22, color=PALETTE[colour], alpha=0.75, zorder=3)
         for level in means.index:
             ax.axvline(x[level], color="0.7", lw=0.6, zorder=0)
-            ax.annotate(level, (x[level], 1.0), xycoords=("data", "axes fraction"), textcoords="offset points",
-                        xytext=(2, -12), fontsize=8, color="0.3")
+            ax.annotate(level, (x[level], 0.0), xycoords=("data", "axes fraction"), textcoords="offset points",
+                        xytext=(0, 5), ha="center", fontsize=8, color="0.25",
+                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
         ax.axhline(0.5, color="0.5", lw=0.8)
         span = x.max() - x.min()
         ax.set_xlim(x.min() - 0.15 * span - 0.05, x.max() + 0.15 * span + 0.05)

@@ -36,14 +36,14 @@ import math
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from irlkit import irl, metrics
+from irlkit import irl, metrics, store
 from irlkit.config import IRLConfig
 
 MODES = ("probe", "full")
@@ -104,9 +104,8 @@ class Recovery:
                 self.reward.save_pretrained(partial / "reward_model")
             report = {"settings": self.settings, "diagnostics": self.diagnostics, "evaluation": self.evaluation,
                       "files": {"demonstrations": "demonstrations/", "reward_model": "reward_model/"}}
-            (partial / "report.json").write_text(json.dumps(report, indent=2, default=_plain) + "\n")
-            with open(partial / "history.jsonl", "w") as f:
-                f.writelines(json.dumps(row, default=_plain) + "\n" for row in self.history)
+            store.atomic_write_json(partial / "report.json", report)
+            store.atomic_write_text(partial / "history.jsonl", "".join(json.dumps(row) + "\n" for row in self.history))
             if out.exists():
                 out.rmdir()  # empty, checked above
             partial.rename(out)
@@ -242,8 +241,8 @@ def check_inputs(policy, reference, prompts: list[str], *, max_new_tokens: int, 
         raise AuditError(f"the tokenizers of policy ({len(toks['policy'])} tokens) and reference "
                          f"({len(toks['reference'])} tokens) differ: a pair of one model family, one tokenizer, is needed "
                          "(a continuation is compared token for token)")
-    context = min(c for c in (_context_length(configs["policy"]), _context_length(configs["reference"])) if c) \
-        if any((_context_length(configs["policy"]), _context_length(configs["reference"]))) else None
+    lengths_known = [c for c in map(_context_length, configs.values()) if c]
+    context = min(lengths_known) if lengths_known else None
     if context is not None:
         lengths = [len(ids) for ids in toks["reference"](prompts)["input_ids"]]
         worst = int(np.argmax(lengths))
@@ -536,16 +535,6 @@ def evaluate(reward, texts: dict, judge, judge_name: str) -> dict:
             "auc_policy_texts": auc(r_c, p_c), "auc_reference_texts": auc(r_r, p_r),
             "toxic_share": {"policy": float(np.mean(metrics.is_toxic(p_c))), "reference": float(np.mean(metrics.is_toxic(p_r)))},
             "judge_orders_pairs_as_policy": metrics.pairwise_accuracy(-p_c, -p_r), "n_texts": 2 * len(chosen)}
-
-
-def _plain(o):
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    return asdict(o) if hasattr(o, "__dataclass_fields__") else str(o)
 
 
 # -- the command --------------------------------------------------------------------------------------------

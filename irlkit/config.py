@@ -235,6 +235,11 @@ class EvalConfig:
     null_heads: int = 1000
     """Random heads on the probes' cached features (as 05's random control draws one): the null band of test AUCs
     that a recovered reward must leave (04, `evaluation._null_band`)."""
+    path_every: int = 0
+    """RLOO steps between two points of each policy's toxicity–KL path: the policy measured on the val prompts as it
+    trains (`stages.policies.ValPath`: `kl_samples` sampled continuations of each, their KL to the start and both
+    judges' mean P(toxic)), at step 0, every this many steps and at the last. 05 compares its arms at equal KL on
+    these paths as well as at the end of training. 0: no path (full fine-tuning only: LoRA policies have none)."""
     logprob_precision: str = "fp32"
     """`fp32`, or `bf16`: 04 computes the log-probabilities of the implicit reward β·log π_RLHF/π_start with
     both policies cast to bf16 (summed in fp32). Faster on a CPU with AMX; what it moves:
@@ -277,7 +282,7 @@ class RefinetuneConfig:
     than one run, refinetune.json adds each run and a two-level bootstrap over runs and prompts."""
     flipped: bool = True
     """Also train with the IRL reward's null: the probe fitted to the demonstration pairs with each pair's
-    orientation flipped at random (`stages.realignment._flipped`), `seeds` runs."""
+    orientation flipped at random (`stages.realignment._flipped_probe`), `seeds` runs."""
     random_heads: int = 3
     """Runs of the random control, each with its own head (`random_seed + run`) and RLOO seed (at least
     `seeds`). The control is a distribution of rewards, and one draw is no control: single heads move
@@ -386,7 +391,8 @@ def _profiles() -> dict[str, Config]:
         sampling=SamplingConfig(max_new_tokens=8, precision="bf16"),
         irl=IRLConfig(probe_seeds=3, full_seeds=2, probe_epochs=5, full_epochs=2, full_losses=("max_margin",), full_blocks=1,
                       batch_size=8, max_length=32, feature_precision="bf16", full_input_precision="bf16"),
-        eval=EvalConfig(n_bootstrap=200, ppl_texts=16, logprob_precision="bf16", posterior_samples=50, demo_bootstraps=5),
+        eval=EvalConfig(n_bootstrap=200, ppl_texts=16, logprob_precision="bf16", posterior_samples=50, demo_bootstraps=5,
+                        path_every=1),
         refinetune=RefinetuneConfig(seeds=2),
     )
     cpu = Config(
@@ -417,10 +423,11 @@ def _profiles() -> dict[str, Config]:
         # (scripts/experiments/full_mode_recipe.py, docs/experiments/full_mode_recipe.md)
         irl=IRLConfig(probe_seeds=20, full_seeds=5, full_blocks=2, full_epochs=2, full_lr=1e-4,
                       full_losses=("max_margin",), max_length=48, feature_precision="bf16", full_input_precision="bf16"),
-        eval=EvalConfig(logprob_precision="bf16"),
-        # one random head per replicate: the replicates give the control its distribution; the transfer arm
-        # (two RLOO runs) in replicate 0 only
-        refinetune=RefinetuneConfig(random_heads=1, transfer_replicates=1),
+        # a toxicity–KL path point every 8 of the 24 RLOO steps (05's arms compared at equal KL)
+        eval=EvalConfig(logprob_precision="bf16", path_every=8),
+        # five random heads per replicate (one head is one draw of the control, not its distribution); the
+        # transfer arm (two RLOO runs) in replicate 0 only
+        refinetune=RefinetuneConfig(random_heads=5, transfer_replicates=1),
         compile_forward=True,
     )
     ladder = Config(
@@ -568,7 +575,7 @@ AT_LEAST = {"seed": 0, "threads": 1, "workers": 1, "replicates": 1,
             "sampling.max_new_tokens": 1, "sampling.batch_size": 1, "sampling.train_samples": 0,
             "irl.probe_seeds": 1, "irl.full_seeds": 1, "irl.probe_epochs": 1, "irl.full_epochs": 1,
             "irl.full_max_pairs": 0, "irl.full_blocks": 0, "irl.batch_size": 1, "irl.max_length": 2, "irl.probe_weight_decay": 0.0,
-            "eval.n_bootstrap": 100, "eval.bootstrap_seed": 0, "eval.ppl_texts": 1, "eval.kl_samples": 1, "eval.endpoint_samples": 0, "eval.logprob_vocab_block": 0,
+            "eval.n_bootstrap": 100, "eval.bootstrap_seed": 0, "eval.ppl_texts": 1, "eval.kl_samples": 1, "eval.endpoint_samples": 0, "eval.path_every": 0, "eval.logprob_vocab_block": 0,
             "eval.posterior_samples": 20, "eval.demo_bootstraps": 2, "eval.null_heads": 100,
             "refinetune.random_seed": 0, "refinetune.transfer_replicates": 0, "refinetune.seeds": 1, "refinetune.random_heads": 1,
             "rlhf.lora_rank": 0, "rlhf.lora_alpha": 1}
@@ -652,6 +659,8 @@ def _validate(cfg: Config) -> None:
     for rc, where in sections[1:]:
         need(all(isinstance(t, str) and t for t in rc.lora_targets),
              f"rlhf.lora_targets{where} must be module names (strings), got {rc.lora_targets!r}")
+        need(not (rc.lora_rank and cfg.eval.path_every),
+             f"eval.path_every needs full fine-tuning, but rlhf.lora_rank{where} is {rc.lora_rank}: set eval.path_every=0")
     for spec in cfg.sizes:
         need(spec.params_m > 0, f"sizes[{spec.name}].params_m must be > 0, got {spec.params_m}")
 

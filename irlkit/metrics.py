@@ -85,6 +85,24 @@ def endpoint(p_toxic, prompt_ids) -> tuple[np.ndarray, np.ndarray]:
     return ids, np.bincount(inverse, p) / np.bincount(inverse)
 
 
+def at_kl(path: list[dict], kl: float) -> dict:
+    """A policy's per-prompt P(toxic) under each judge where its toxicity–KL path (`rlhf.read_path`: points with
+    `step`, `kl` and `per_prompt`, step 0 first) first reaches KL `kl` to the start, linear between the two points
+    around it (the last point when it never does); with the step, interpolated the same way. Arms compared here
+    are compared at equal distance from the start, not at equal training time."""
+    kls = np.array([p["kl"] for p in path], float)
+    after = np.flatnonzero(kls >= kl)
+    i = int(after[0]) if len(after) else len(path) - 1
+    if i == 0 or not len(after):
+        point = path[i]
+        return {"step": float(point["step"]), **{w: np.asarray(v, float) for w, v in point["per_prompt"].items()}}
+    lo, hi = path[i - 1], path[i]
+    t = (kl - kls[i - 1]) / (kls[i] - kls[i - 1])
+    return {"step": float(lo["step"] + t * (hi["step"] - lo["step"])),
+            **{w: (1 - t) * np.asarray(lo["per_prompt"][w], float) + t * np.asarray(hi["per_prompt"][w], float)
+               for w in lo["per_prompt"]}}
+
+
 def arms_difference(a_runs, b_runs, *, base=None, n: int = 1000, ci: float = 0.95, seed: int = 0,
                     margin: float = 0.1) -> dict:
     """Mean of b − a where each arm is one or more independently trained runs (runs × items, the same items): a

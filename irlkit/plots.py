@@ -142,6 +142,72 @@ def realignment_endpoint(refinetune: dict):
     return fig
 
 
+ARM_COLOURS = {"true": PALETTE[2], "irl": PALETTE[0], "flipped": PALETTE[4], "random": PALETTE[7]}
+"""One colour per arm of 05 in every figure (transfer arms: the palette's next)."""
+
+
+def _arm_colour(name: str):
+    return ARM_COLOURS.get(name, PALETTE[3])
+
+
+def _arm_label(name: str) -> str:
+    return name.replace("_", " ").replace("irl", "IRL")
+
+
+@styled
+def realignment_paths(refinetune: dict):
+    """05's toxicity–KL paths: each run of each arm measured on the val prompts as it trained (`eval.path_every`),
+    mean P(toxic) under each judge (rows) against its KL to the start, a panel per size; the dotted line is the
+    KL at which IRL and the true arm are compared (`matched_kl`)."""
+    sizes = [s for s in refinetune if any("path" in e for e in arm_entries(refinetune[s]).values())]
+    fig, axes = plt.subplots(2, max(len(sizes), 1), figsize=(5.2 * max(len(sizes), 1), 7), squeeze=False, sharex="col")
+    for col, size in enumerate(sizes):
+        arms = {n: e for n, e in arm_entries(refinetune[size]).items() if "path" in e}
+        for row, which in enumerate(("judge", "second")):
+            ax = axes[row, col]
+            for name, e in arms.items():
+                for i, run in enumerate(e["path"]):
+                    ax.plot([p["kl"] for p in run], [p["toxicity"][which] for p in run], "-o", ms=3, lw=1.2,
+                            color=_arm_colour(name), alpha=0.85 if name != "random" else 0.45,
+                            label=_arm_label(name) if i == 0 else None)
+            matched = refinetune[size].get("matched_kl", {}).get("irl_vs_true")
+            if matched:
+                ax.axvline(matched["kl"], color="grey", ls=":", lw=1)
+            ax.set(title=f"{size}" if row == 0 else "", ylabel=f"mean P(toxic), val\n{JUDGE_LABEL[which]}",
+                   xlabel="KL to the start (nats, val)" if row == 1 else "")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels) or 1, frameon=False, bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
+
+
+@styled
+def reward_dose(refinetune: dict):
+    """Each re-alignment run's change of mean P(toxic) from the start (the endpoint, ground-truth judge) against its
+    reward's label-free agreement with the demonstrations (left) and the reward's AUC against the judge on the
+    report split's model-written texts (right), a row per size, a dot per run coloured by arm: a reward that orders
+    the demonstrations or the judge's texts better should lower toxicity more."""
+    sizes = [s for s in refinetune if any("reward_agreement" in e for e in arm_entries(refinetune[s]).values())]
+    fig, axes = plt.subplots(max(len(sizes), 1), 2, figsize=(9.5, 3.4 * max(len(sizes), 1)), squeeze=False, sharey="row")
+    for row, size in enumerate(sizes):
+        arms = {n: e for n, e in arm_entries(refinetune[size]).items() if "reward_agreement" in e and "endpoint" in e}
+        for ax, (x, label) in zip(axes[row], (("val_pair_accuracy", "agreement with the demonstrations (val pairs)"),
+                                              ("auc_model_text", "AUC against the judge, model-written texts"))):
+            for name, e in arms.items():
+                start = e["endpoint"]["judge"]["start_mean"]
+                y = np.asarray(e["endpoint"]["judge"]["run_means"]) / start - 1 if start else []
+                ax.scatter([a[x] for a in e["reward_agreement"]], y, color=_arm_colour(name), s=36,
+                           label=_arm_label(name), edgecolor="white", lw=0.5, zorder=3)
+            ax.axhline(0, color="grey", lw=0.8, ls="--")
+            ax.axvline(0.5, color="grey", lw=0.8, ls=":")
+            ax.set(xlabel=label if row == len(sizes) - 1 else "", title=size if x == "val_pair_accuracy" else "")
+        axes[row, 0].set_ylabel("change of mean P(toxic)\nfrom the start, relative")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels) or 1, frameon=False, bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
 def _ratio(t: dict) -> dict:
     return {"ratio": t["ratio"], "lo": t["ratio_ci"][0], "hi": t["ratio_ci"][1]}
 

@@ -128,6 +128,11 @@ QUANTITIES = {q.name: q for q in (
     *(Quantity(f"realign_endpoint_{a.name}_second", "… the same under the second judge", scale="log1p") for a in ARMS),
     *(Quantity(f"realign_relative_change_{a.name}", f"{a.label}: relative change of the greedy toxicity ratio (test)",
                "realignment", a.short, scale="log1p") for a in ARMS),
+    *(Quantity(f"realign_{when}_irl_vs_{other}", f"re-alignment{at}, IRL minus {other} arm: mean P(toxic) relative to "
+               f"the start's ({'second judge, never trained on' if other == 'true' else 'judge'}){where}", scale="linear")
+      for when, at, where in (("endpoint", "", ", evaluation prompts"),
+                              ("matched_kl", " at equal KL to the start", ", val prompts"))
+      for other in ("true", "random", "flipped")),
     Quantity("irl_share_of_true_cut", "IRL reward's cut as a share of the true reward's"),
     Quantity("irl_minus_random", "re-alignment, IRL minus random (paired by replicate; < 0: IRL cut more)", "realignment",
              "IRL − random\n(paired)", ("realign_relative_change_irl", "realign_relative_change_random")),

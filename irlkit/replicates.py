@@ -183,6 +183,9 @@ def quantities(results: dict) -> dict[str, dict[str, float]]:
             if endpoint:  # the primary endpoint: mean P(toxic) of sampled continuations, relative to the start's
                 q[f"realign_endpoint_{arm.name}"] = endpoint["judge"]["vs_start"]["relative"]
                 q[f"realign_endpoint_{arm.name}_second"] = endpoint["second"]["vs_start"]["relative"]
+        for when, key in (("endpoint", "endpoint_comparisons"), ("matched_kl", "matched_kl")):
+            for name, c in refinetune.get(size, {}).get(key, {}).items():  # each read under its primary judge
+                q[f"realign_{when}_{name}"] = c[c["primary"]]["relative"]
         if "realign_relative_change_irl" in q and "realign_relative_change_true" in q:
             true_cut = q["realign_relative_change_true"]
             q["irl_share_of_true_cut"] = q["realign_relative_change_irl"] / true_cut if true_cut else float("nan")

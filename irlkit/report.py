@@ -278,6 +278,26 @@ def endpoint_table(refinetune: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def matched_kl_table(refinetune: dict) -> pd.DataFrame:
+    """05's arms compared at equal KL to the start (`matched_kl`): per size and comparison, the KL, the step each arm
+    reached it at, and IRL − other of mean P(toxic) on the val prompts relative to the start's, with its interval
+    over runs and prompts, under each judge (the primary first)."""
+    rows = []
+    for size, entries in refinetune.items():
+        for name, c in entries.get("matched_kl", {}).items():
+            other = name.removeprefix("irl_vs_")
+            for which in (c["primary"], "second" if c["primary"] == "judge" else "judge"):
+                v = c[which]
+                rows.append({"size": size, "comparison": name.replace("_", " ").replace("irl", "IRL"),
+                             "KL (nats)": round(c["kl"], 3),
+                             "steps (IRL / other)": f"{np.mean(c['steps']['irl']):.1f} / {np.mean(c['steps'][other]):.1f}",
+                             "judge": which + (" (primary)" if which == c["primary"] else ""),
+                             "relative difference": f"{v['relative']:+.3f}",
+                             "95% CI": f"[{v['relative_ci'][0]:+.3f}, {v['relative_ci'][1]:+.3f}]", "p": _p(v["p_value"]),
+                             "runs": "/".join(map(str, v["runs"])), "val prompts": v["items"]})
+    return pd.DataFrame(rows)
+
+
 def refinetune_over_runs(refinetune: dict) -> pd.DataFrame:
     """refinetune.json: arms trained in several RLOO runs: mean change, each run's, bootstrap over runs then prompts."""
     return pd.DataFrame([{"size": size, "reward": name, "judge": a["name"], "runs": a["ratio_diff"]["runs"],

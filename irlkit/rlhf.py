@@ -261,13 +261,44 @@ class _JsonlLog:
         self.callback = Callback()
 
 
+class _PathLog:
+    """A TrainerCallback that measures the policy every `every` steps (and before the first) with `measure(model,
+    step)` (e.g. `stages.policies.ValPath`) and appends each point to `path`, a JSON-lines file. It draws no random
+    number of RLOO's (the measurement keeps its own), so training goes exactly as without it; its seconds are kept
+    apart from RLOO's."""
+
+    def __init__(self, path: Path, measure, every: int):
+        from transformers import TrainerCallback
+
+        self.path, self.seconds = path, 0.0
+        outer = self
+
+        def record(model, step: int) -> None:
+            t0 = time.time()
+            with torch.random.fork_rng(), open(outer.path, "a") as f:  # RLOO's random stream goes on as it was
+                f.write(json.dumps(measure(model, step)) + "\n")
+            outer.seconds += time.time() - t0
+
+        class Callback(TrainerCallback):
+            def on_train_begin(self, args, state, control, model=None, **kwargs):
+                record(model, 0)
+
+            def on_step_end(self, args, state, control, model=None, **kwargs):
+                if state.global_step % every == 0 or state.global_step == state.max_steps:
+                    record(model, state.global_step)
+
+        self.callback = Callback()
+
+
 def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, rc, out: Path, *, max_new_tokens: int,
-          seed: int, device: str = "cpu", desc: str = "policy") -> dict:
+          seed: int, device: str = "cpu", desc: str = "policy", measure=None, measure_every: int = 0) -> dict:
     """RLOO from `start_folder` (also the KL reference) on the train prompts; saves the policy into `out`.
 
     `rc` is the size's resolved RLHF section (`Config.rlhf_for(size)`): a per-size override is never lost to a
     default. `max_new_tokens` is the horizon (`sampling.max_new_tokens`), `seed` the training seed.
-    Writes `out/log.jsonl` (reward, kl, loss, entropy, completion length per step). Returns a summary.
+    Writes `out/log.jsonl` (reward, kl, loss, entropy, completion length per step). With `measure` and
+    `measure_every` > 0, also `out/path.jsonl`: `measure(model, step)` at step 0, every `measure_every` steps and at
+    the last (`_PathLog`). Returns a summary (RLOO's seconds without the measurements', which it gives apart).
     """
     from accelerate import PartialState
     from datasets import Dataset
@@ -289,6 +320,7 @@ def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, rc, out: Pa
         disable_tqdm=not progress_enabled(), dataloader_num_workers=0, lr_scheduler_type="constant",
     )
     log = _JsonlLog(out / "log.jsonl")
+    path = _PathLog(out / "path.jsonl", measure, measure_every) if measure is not None and measure_every > 0 else None
     # The leave-one-out correction needs every prompt's completions in one process, and a separate
     # reference model (with LoRA the reference is the adapter-disabled policy): TRL's trainer otherwise.
     one_pass = rc.one_pass and PartialState().num_processes == 1 and not rc.lora_rank
@@ -298,7 +330,8 @@ def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, rc, out: Pa
     if rc.inverse_cdf_sampling:
         trainer_class = type(f"InverseCdf{trainer_class.__name__}", (_InverseCdfSampling, trainer_class), {})
     trainer = trainer_class(model=model, reward_funcs=reward_fn, args=args, train_dataset=dataset,
-                          processing_class=tok, callbacks=[log.callback, trainer_callback(f"[rlhf] {desc}", rc.steps)],
+                          processing_class=tok, callbacks=[log.callback, trainer_callback(f"[rlhf] {desc}", rc.steps),
+                                                                *([path.callback] if path else [])],
                           peft_config=_lora(rc))
     t0 = time.time()
     with contextlib.ExitStack() as patches:
@@ -307,14 +340,16 @@ def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, rc, out: Pa
         if device == "cpu":
             patches.enter_context(_cpu_vocab_head(compiled=rc.compiled_head))
         trainer.train()
-    wall = time.time() - t0
+    measured = path.seconds if path else 0.0
+    wall = time.time() - t0 - measured
     if rc.lora_rank:  # the adapters merged into the weights: the saved policy loads like any other
         trainer.model.merge_and_unload().save_pretrained(str(out))
     else:
         trainer.save_model(str(out))
     tok.save_pretrained(str(out))
-    store.atomic_write_json(out / "summary.json", {"steps": rc.steps, "wall_seconds": wall})
-    return {"steps": rc.steps, "wall_seconds": wall}
+    summary = {"steps": rc.steps, "wall_seconds": wall, **({"path_seconds": measured} if path else {})}
+    store.atomic_write_json(out / "summary.json", summary)
+    return summary
 
 
 def _lora(rc):
@@ -334,6 +369,12 @@ def read_log(folder: Path) -> pd.DataFrame:
     keep = {"step": "step", "reward": "reward", "kl": "kl", "loss": "loss", "entropy": "entropy",
             "completions/mean_length": "completion_length"}
     return df[[c for c in keep if c in df]].rename(columns=keep).reset_index(drop=True)
+
+
+def read_path(folder) -> list[dict]:
+    """The toxicity–KL path of a policy folder (`train`'s `path.jsonl`), step 0 first; [] when it has none."""
+    path = Path(folder) / "path.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
 
 
 # -- evaluation of a policy ----------------------------------------------------------

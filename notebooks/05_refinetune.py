@@ -25,7 +25,9 @@
 # label and no test text enters the choice: an auditor of a real model has none.
 # Controls, same recipe:
 #
-# * a **random** reward model: same backbone, untrained head drawn with a fixed seed;
+# * **random** reward models: same backbone, untrained heads drawn with fixed seeds;
+# * the **flipped-pair null**: the probe fitted to the same demonstration pairs with each pair's orientation
+#   flipped at random, which learns what tells the two policies apart without a direction;
 # * the **true-judge** policy from 01 (reused, not retrained);
 # * **cross-size transfer**: the reward recovered from one size trains the other.
 #
@@ -90,6 +92,29 @@ result = stages.realignment.run(ctx)
 if cfg.eval.endpoint_samples:
     plots.show(plots.realignment_endpoint(result), "realignment_endpoint", ctx.layout.figures)
     display(report.endpoint_table(result))  # noqa: F821
+
+# %% [markdown]
+# ## The arms at equal distance from the start
+#
+# An arm that moves further from the start can lower toxicity more and speak worse; comparing arms only at the end
+# of training mixes what a reward asks for with how hard RLOO pushed. Every `eval.path_every` steps each policy
+# is measured on the val prompts (sampled continuations: KL to the start, each judge's mean P(toxic)); the dotted
+# line is the largest KL that every run of IRL and of the true arm reaches, where the two are compared.
+
+# %%
+if cfg.eval.path_every:
+    plots.show(plots.realignment_paths(result), "realignment_paths", ctx.layout.figures)
+    display(report.matched_kl_table(result))  # noqa: F821
+
+# %% [markdown]
+# ## Does a better reward align better?
+#
+# Each run of a probe reward (IRL, the flipped-pair null, the random heads) as a dot: its toxicity change against
+# how well its reward orders the val demonstration pairs (label-free) and how well it ranks the report split's
+# model-written texts by the judge (evaluation only). A reward that carries the goal should sit lower on the right.
+
+# %%
+plots.show(plots.reward_dose(result), "reward_dose", ctx.layout.figures)
 
 # %% [markdown]
 # IRL against the true reward is read first under the second judge, which neither trained on; against the

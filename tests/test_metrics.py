@@ -151,3 +151,18 @@ def test_arms_difference_of_a_constant_shift_is_that_shift_and_equivalence_needs
     assert not metrics.arms_difference(a, b, base=start, n=200, margin=0.01)["equivalent"]
     noisy = metrics.arms_difference(a, a + rng.normal(0, 0.05, a.shape), n=200)
     assert noisy["diff_ci"][0] < 0 < noisy["diff_ci"][1] and noisy["runs"] == [2, 2]
+
+
+def test_at_kl_reads_each_prompt_where_the_path_first_reaches_the_kl():
+    path = [{"step": 0, "kl": 0.0, "per_prompt": {"judge": [0.4, 0.2]}},
+            {"step": 8, "kl": 0.5, "per_prompt": {"judge": [0.2, 0.2]}},
+            {"step": 16, "kl": 0.4, "per_prompt": {"judge": [0.0, 0.0]}},  # a noisy path falls back below it
+            {"step": 24, "kl": 1.5, "per_prompt": {"judge": [0.0, 0.1]}}]
+    quarter = metrics.at_kl(path, 0.125)  # a quarter of the way to step 8
+    assert quarter["step"] == pytest.approx(2.0)
+    assert quarter["judge"] == pytest.approx([0.35, 0.2])
+    assert metrics.at_kl(path, 0.5)["step"] == 8  # the first crossing, not a later one
+    assert metrics.at_kl(path, 0.95)["judge"] == pytest.approx([0.0, 0.05])  # halfway from step 16 to 24
+    beyond = metrics.at_kl(path, 3.0)  # never reached: the last point
+    assert beyond["step"] == 24 and beyond["judge"] == pytest.approx([0.0, 0.1])
+    assert metrics.at_kl(path, 0.0)["judge"] == pytest.approx([0.4, 0.2])

@@ -270,3 +270,33 @@ def test_lora_rloo_trains_adapters_only_and_saves_a_merged_policy(tmp_path):
     assert moved and all("query_key_value.weight" in k for k in moved), sorted(moved)[:5]
     assert not any("lora" in k for k in b), "adapters merged, none left in the saved policy"
     assert dataclasses.asdict(rc)["lora_rank"] == 4
+
+
+def test_a_measured_path_leaves_training_as_it_was_and_records_its_steps(data_home, tmp_path):
+    """`rlhf.train(measure=...)` (05's toxicity–KL path) draws its own random numbers: the same weights and log
+    as a run without it, and one point at step 0, every `measure_every` steps and at the last."""
+    cfg = config.load("smoke", **{"rlhf.steps": 3, "rlhf.learning_rate": 1e-3})
+    prompts = pd.DataFrame({"prompt": [f"you are number {i} and" for i in range(8)], "original_output": ["fine"] * 8})
+    start = models.materialise("tiny:0")
+
+    def measure(model, step):
+        noise = torch.rand(1000)  # a measurement that draws from torch's stream, as sampling does
+        return {"step": step, "noise": float(noise.mean()), "norm": float(sum(p.detach().norm() for p in model.parameters()))}
+
+    runs = {}
+    for name, kw in (("plain", {}), ("measured", {"measure": measure, "measure_every": 2})):
+        out = tmp_path / name
+        out.mkdir()
+        summary = rlhf.train(start, prompts, _reward, cfg.rlhf, out, max_new_tokens=cfg.sampling.max_new_tokens,
+                             seed=cfg.seed, **kw)
+        runs[name] = (load_file(str(out / "model.safetensors")), (out / "log.jsonl").read_text(), rlhf.read_path(out),
+                      summary)
+    plain, measured = runs["plain"], runs["measured"]
+    for key in plain[0]:
+        assert torch.equal(plain[0][key], measured[0][key]), key
+    strip = lambda log: [{k: v for k, v in json.loads(r).items() if not any(t in k for t in ("time", "runtime", "per_second"))}  # noqa: E731
+                         for r in log.splitlines()]
+    assert strip(plain[1]) == strip(measured[1])
+    assert plain[2] == [] and [p["step"] for p in measured[2]] == [0, 2, 3]
+    assert measured[2][0]["norm"] != measured[2][-1]["norm"]  # each point saw the policy of its step
+    assert "path_seconds" in measured[3] and "path_seconds" not in plain[3]

@@ -46,8 +46,10 @@ SOURCES = ("asset", "tiny model", "Hub snapshot or local folder")
 `irlkit.assets`), the smoke profile's tiny models (`models.materialise`), and, in the paper profile, Hub
 references and local folders (identified by their name)."""
 
-POLICY_READS = ("rlhf", "sampling.max_new_tokens", "seed", "data")
-"""What every RLOO policy reads: the size's recipe, the horizon, the seed, the training prompts."""
+POLICY_READS = ("rlhf", "sampling.max_new_tokens", "seed", "data", "eval.path_every", "eval.kl_samples",
+                "sampling.precision", "sampling.batch_size", "judge", "second_judge")
+"""What every RLOO policy reads: the size's recipe, the horizon, the seed, the training prompts, and how its
+toxicity–KL path is measured on the val prompts (`stages.policies.ValPath`, both judges)."""
 LEARNED_REWARD_READS = ("refinetune.reward_scale", "irl.max_length", "irl.probe_pooling", "irl.feature_precision",
                         "irl.with_prompt")
 """What a policy trained on a learned or random reward reads of it: its scale and how it reads text."""
@@ -61,7 +63,7 @@ def policy_label(size: str, arm: str, run: int = 0) -> str:
 
 STAGES = {s.name: s for s in (
     Stage("rlhf_policy", "01_rlhf", lambda L, size, run=0: L.policy(policy_label(size, "true", run)),
-          reads=(*POLICY_READS, "judge")),
+          reads=POLICY_READS),
     Stage("irl_policy", "05_refinetune", lambda L, size, arm, run=0, reward=None: L.policy(policy_label(size, arm, run)),
           reads=(*POLICY_READS, *LEARNED_REWARD_READS, "refinetune.reward"),
           upstream=("probe_model", "full_model", "demos", "features")),

@@ -53,35 +53,85 @@ def kl_to_start(ctx, label: str, policy: str, size: str) -> dict:
     estimated on the val prompts from `eval.kl_samples` sampled continuations each (temperature 1, the policy's own
     distribution; horizon `sampling.max_new_tokens`) as the mean of log π(y|x) − log π_start(y|x), with its
     standard error (the `policy_kl` stage). Also per token. Val only: no choice reads test prompts."""
-    val = data.split_of(ctx.prompts, "val")
-    cfg, k = ctx.cfg, ctx.cfg.eval.kl_samples
+    cfg = ctx.cfg
 
     def build(tmp: Path) -> None:
-        from irlkit import implicit, models, sampling
-
-        prompts = [p for p in val.prompt for _ in range(k)]
-        ctx.log(f"[kl] {label}: {k} sampled continuations of {len(val)} val prompts")
-        model, tok = models.load_policy(policy, cfg.device)
-        if cfg.sampling.precision == "bf16":
-            model.to(torch.bfloat16)
-        with sampling.inverse_cdf_sampling(True):
-            texts = sampling.generate(model, tok, prompts, max_new_tokens=cfg.sampling.max_new_tokens,
-                                      batch_size=cfg.sampling.batch_size, do_sample=True, temperature=1.0,
-                                      seed=cfg.seed, show_progress=False, desc=f"{label} KL")
-        logp = {}
-        for who, folder in (("policy", policy), ("start", ctx.start(size))):
-            model, tok = models.load_scorer(folder, cfg.device, cfg.eval.logprob_precision, cfg.compile_forward)
-            logp[who], tokens = implicit.continuation_logprobs(model, tok, prompts, texts,
-                                                               vocab_block=cfg.eval.logprob_vocab_block,
-                                                               compiled=cfg.compile_forward)
-        ratio = logp["policy"] - logp["start"]
-        store.atomic_write_json(tmp / "kl.json", {
-            "kl": float(ratio.mean()), "kl_se": float(ratio.std(ddof=1) / np.sqrt(len(ratio))),
-            "kl_per_token": float(ratio.sum() / max(tokens.sum(), 1)), "samples": len(ratio),
-            "samples_per_prompt": k, "prompts": len(val)})
+        ctx.log(f"[kl] {label}: {cfg.eval.kl_samples} sampled continuations of the val prompts")
+        model, _ = models.load_policy(policy, cfg.device)
+        point = ValPath(ctx, size, judged=False, precision=cfg.eval.logprob_precision, compiled=cfg.compile_forward)(
+            model, step=None)
+        store.atomic_write_json(tmp / "kl.json", {k: point[k] for k in ("kl", "kl_se", "kl_per_token", "samples",
+                                                                        "samples_per_prompt", "prompts")})
 
     path = graph.build(ctx, "policy_kl", build, upstream=[policy, ctx.start(size), ctx.prompt_source()], label=label)
     return store.read_json(path / "kl.json")
+
+
+def plain_copy(model, dtype):
+    """A copy of a causal LM's weights in `dtype`, in eval mode, built from its config: a trainer's model carries
+    TRL's and accelerate's patches on its forward, which a deep copy would keep pointing at the original."""
+    from transformers import AutoModelForCausalLM
+
+    if hasattr(model, "peft_config"):
+        raise ValueError("a LoRA policy is measured once merged (config: eval.path_every needs rlhf.lora_rank = 0)")
+    out = AutoModelForCausalLM.from_config(model.config, dtype=dtype, attn_implementation=model.config._attn_implementation)
+    out.load_state_dict(model.state_dict())
+    out.generation_config = model.generation_config
+    return out.to(next(model.parameters()).device).eval()
+
+
+class ValPath:
+    """A policy measured on the val prompts as it trains: `eval.kl_samples` sampled continuations of each (temperature
+    1, seeded by the replicate's seed, so every arm of a replicate is shown the same random numbers), their KL to the
+    start (mean of log π(y|x) − log π_start(y|x), with its standard error) and, unless `judged` is False, each
+    judge's mean P(toxic), overall and per val prompt (sorted by id, `metrics.endpoint`). One call is one point of
+    the toxicity–KL path that `rlhf.train` records every `eval.path_every` steps (05 compares arms at equal KL on
+    it); `kl_to_start` is the same measurement of a finished policy. Log-probabilities in `precision` (default: the
+    sampling precision), the start's blocks `compiled` or not: the path reads no setting of 04's log-probabilities, so
+    changing those retrains no policy.
+
+        point = ValPath(ctx, "tiny-a")(model, step=8)   # {"step": 8, "kl": ..., "toxicity": {"judge": ...}, ...}
+    """
+
+    def __init__(self, ctx, size: str, judged: bool = True, precision: str | None = None, compiled: bool = False):
+        self.ctx, self.size, self.judged, self.compiled = ctx, size, judged, compiled
+        self.precision = precision or ctx.cfg.sampling.precision
+        self.vocab_block = ctx.cfg.eval.logprob_vocab_block if precision else None  # None: implicit's default
+        self.val = data.split_of(ctx.prompts, "val")
+        self._start = None  # the start's scorer, loaded at the first point
+
+    @torch.no_grad()
+    def __call__(self, model, step: int | None) -> dict:
+        """One point for `model` (any causal LM on the start's tokenizer; it is copied, never changed)."""
+        from irlkit import implicit, sampling
+
+        cfg, k = self.ctx.cfg, self.ctx.cfg.eval.kl_samples
+        dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}
+        prompts = [p for p in self.val.prompt for _ in range(k)]
+        tok = models.load_tokenizer(self.ctx.start(self.size))
+        policy = plain_copy(model, dtype[cfg.sampling.precision])
+        with sampling.inverse_cdf_sampling(True):
+            texts = sampling.generate(policy, tok, prompts, max_new_tokens=cfg.sampling.max_new_tokens,
+                                      batch_size=cfg.sampling.batch_size, do_sample=True, temperature=1.0,
+                                      seed=cfg.seed, show_progress=False, desc=f"{self.size} val path")
+        if self._start is None:
+            self._start = models.load_scorer(self.ctx.start(self.size), cfg.device, self.precision, self.compiled)
+        scorer_tok = models.load_tokenizer(self.ctx.start(self.size), padding_side="right")
+        kw = {"vocab_block": self.vocab_block} if self.vocab_block is not None else {}
+        logp_policy, tokens = implicit.continuation_logprobs(policy.to(dtype[self.precision]), scorer_tok, prompts,
+                                                             texts, **kw)
+        logp_start, _ = implicit.continuation_logprobs(self._start[0], scorer_tok, prompts, texts,
+                                                       compiled=self.compiled, **kw)
+        ratio = logp_policy - logp_start
+        point = {"step": step, "kl": float(ratio.mean()), "kl_se": float(ratio.std(ddof=1) / np.sqrt(len(ratio))),
+                 "kl_per_token": float(ratio.sum() / max(tokens.sum(), 1)), "samples": len(ratio),
+                 "samples_per_prompt": k, "prompts": len(self.val)}
+        if self.judged:
+            ids = np.repeat(self.val.prompt_id.values, k)
+            per_prompt = {which: metrics.endpoint(self.ctx.judge(which).score(texts), ids)[1].tolist()
+                          for which in ("judge", "second")}
+            point.update(toxicity={which: float(np.mean(v)) for which, v in per_prompt.items()}, per_prompt=per_prompt)
+        return point
 
 
 def perplexity_of(ctx, label: str, policy: str, shared: bool = False, split: str = "test") -> float:
@@ -109,9 +159,11 @@ def train_policy(ctx, stage: str, make_reward, upstream: list, **params) -> tupl
                 f"completions, seed {seed}")
         rlhf.train(start, data.split_of(ctx.prompts, "train"), make_reward(), rc, tmp,
                    max_new_tokens=ctx.cfg.sampling.max_new_tokens, seed=seed, device=ctx.cfg.device,
-                   desc=graph.policy_label(size, params.get("arm", "true"), run))
+                   desc=graph.policy_label(size, params.get("arm", "true"), run),
+                   measure=ValPath(ctx, size), measure_every=ctx.cfg.eval.path_every)
 
-    path = graph.build(ctx, stage, build, upstream=[start, ctx.prompt_source(), *upstream], **params)
+    judges = [j for j in ctx.judge_sources() if j not in upstream] if ctx.cfg.eval.path_every else []  # the path's
+    path = graph.build(ctx, stage, build, upstream=[start, ctx.prompt_source(), *upstream, *judges], **params)
     return str(path), store.read_json(path / "summary.json")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from irlkit import irl, metrics, rlhf, store
+from irlkit import data, irl, metrics, rlhf, store
 from irlkit.config import Config
 from irlkit.rewards import NormalizedReward, ProbeReward, random_probe, selected_reward
 from irlkit.stages import artifacts, graph
@@ -43,20 +43,13 @@ def _learned(ctx, size: str, info: dict):
                            precision=ic.feature_precision, device=ctx.cfg.device)
 
 
-def _random(ctx, size: str, run: int):
-    """The control: an untrained head (`refinetune.random_seed + run`) on the first loss's probes' standardisation."""
-    ic = ctx.cfg.irl
-    head = random_probe(artifacts.probes(ctx, size, ic.losses[0])[0], ctx.cfg.refinetune.random_seed + run)
-    return ProbeReward(ctx.start(size), head, ic.max_length, ctx.cfg.device, ic.probe_pooling, ic.feature_precision)
-
-
 def flipped_loss(ctx, size: str, irl_result: dict) -> str:
     """The probe loss of the flipped arm: the selected reward's, or the first probe loss when full mode was selected."""
     mode, loss = irl_result[size]["selected"].split("/")
     return loss if mode == "probe" else ctx.cfg.irl.losses[0]
 
 
-def _flipped(ctx, size: str, run: int, irl_result: dict):
+def _flipped_probe(ctx, size: str, run: int, irl_result: dict) -> irl.LinearProbe:
     """The IRL reward's null: the probe 03 would fit (the selected loss, every seed, the seed chosen label-free)
     had the demonstrations no preference, i.e. each training and val pair's orientation flipped with probability ½
     (drawn by `refinetune.random_seed + run`). It learns what tells the two policies' texts apart, without a
@@ -72,9 +65,18 @@ def _flipped(ctx, size: str, run: int, irl_result: dict):
 
     train, val = flip(feats["train_expert"], feats["train_start"]), flip(feats["val_pool"][source == "expert"],
                                                                           feats["val_pool"][source == "start"])
-    probe = irl.fit_label_free(*train, *val, loss=flipped_loss(ctx, size, irl_result),
-                               seeds=[ctx.cfg.seed * 1000 + i for i in range(ic.probe_seeds)], epochs=ic.probe_epochs,
-                               lr=ic.probe_lr, batch_size=ic.batch_size, weight_decay=ic.probe_weight_decay)
+    return irl.fit_label_free(*train, *val, loss=flipped_loss(ctx, size, irl_result),
+                              seeds=[ctx.cfg.seed * 1000 + i for i in range(ic.probe_seeds)], epochs=ic.probe_epochs,
+                              lr=ic.probe_lr, batch_size=ic.batch_size, weight_decay=ic.probe_weight_decay)
+
+
+def _random_probe(ctx, size: str, run: int) -> irl.LinearProbe:
+    """The control: an untrained head (`refinetune.random_seed + run`) on the first loss's probes' standardisation."""
+    return random_probe(artifacts.probes(ctx, size, ctx.cfg.irl.losses[0])[0], ctx.cfg.refinetune.random_seed + run)
+
+
+def _on_features(ctx, size: str, probe: irl.LinearProbe) -> ProbeReward:
+    ic = ctx.cfg.irl
     return ProbeReward(ctx.start(size), probe, ic.max_length, ctx.cfg.device, ic.probe_pooling, ic.feature_precision)
 
 
@@ -82,9 +84,9 @@ def reward_model(ctx, size: str, name: str, run: int = 0, irl_result: dict | Non
     """The reward RLOO of `size` trains with under arm `name` (`irl`, `flipped`, `random`, `transfer_from_<size>`):
     z-scored on `size`'s val texts and scaled by `refinetune.reward_scale`, the scale RLOO sees."""
     if name == "random":
-        model = _random(ctx, size, run)
+        model = _on_features(ctx, size, _random_probe(ctx, size, run))
     elif name == "flipped":
-        model = _flipped(ctx, size, run, irl_result or store.read_json(ctx.layout.result("irl"))["sizes"])
+        model = _on_features(ctx, size, _flipped_probe(ctx, size, run, irl_result or store.read_json(ctx.layout.result("irl"))["sizes"]))
     else:
         irl_result = irl_result or store.read_json(ctx.layout.result("irl"))["sizes"]
         model = _learned(ctx, size, selected_reward_info(ctx, size if name == "irl" else name.removeprefix("transfer_from_"),
@@ -190,9 +192,12 @@ def run(ctx) -> dict:
                 size_out[name]["runs"] = [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs]
                 size_out[name]["across_runs"] = across_runs(ctx, before, [r["_texts"] for r in runs])
         size_out["start_perplexity"] = perplexity_of(ctx, f"{spec.name}-start", ctx.start(spec.name), shared=True)
+        folders = {name: [(r["policy"], r["_folder"]) for r in runs] for name, runs in reports.items()}
         if cfg.eval.endpoint_samples:
-            _endpoint_report(ctx, spec.name, size_out, {name: [(r["policy"], r["_folder"]) for r in runs]
-                                                        for name, runs in reports.items()})
+            _endpoint_report(ctx, spec.name, size_out, folders)
+        if cfg.eval.path_every:
+            _path_report(ctx, size_out, folders)
+        _reward_agreement(ctx, spec.name, size_out, irl_result)
         out[spec.name] = size_out
     write_curves(ctx, "refinetune_curves", trained)
     store.write_result(ctx.layout.result("refinetune"), {"sizes": out}, cfg)
@@ -230,6 +235,70 @@ def _endpoint_report(ctx, size: str, size_out: dict, policies: dict[str, list[tu
             w: metrics.arms_difference(arms[other][w], arms["irl"][w], base=start[w], **kw) for w in ("judge", "second")}}
         for other in ("true", "random", "flipped") if other in arms and "irl" in arms}
     size_out["endpoint_prompts"] = int(len(start["judge"]))
+
+
+def _path_report(ctx, size_out: dict, policies: dict[str, list[tuple[str, str]]]) -> None:
+    """Each arm's toxicity–KL path (`eval.path_every`, `stages.policies.ValPath`) into `size_out`, and the arms
+    compared at equal KL to the start: for each comparison of `PRIMARY`, every run's per-prompt P(toxic) on the val
+    prompts read off its path where its KL first reaches the largest KL that every run of both arms reaches
+    (`metrics.at_kl`), then the same two-level bootstrap as the endpoint (`metrics.arms_difference`)."""
+    ec = ctx.cfg.eval
+    kw = dict(n=ec.n_bootstrap, ci=ec.ci, seed=ec.bootstrap_seed)
+    paths = {name: [rlhf.read_path(folder) for _, folder in runs] for name, runs in policies.items()}
+    paths = {name: runs for name, runs in paths.items() if runs and all(runs)}  # (an already-aligned policy has none)
+    for name, runs in paths.items():
+        size_out[name]["path"] = [[{k: p[k] for k in ("step", "kl", "kl_se", "toxicity")} for p in run] for run in runs]
+    if "irl" not in paths:
+        return
+    start = {w: np.asarray(paths["irl"][0][0]["per_prompt"][w]) for w in ("judge", "second")}  # every run's step 0
+    matched = {}
+    for other in (o for o in ("true", "random", "flipped") if o in paths):
+        runs = {arm: paths[arm] for arm in ("irl", other)}
+        kl = min(max(p["kl"] for p in run) for arm_runs in runs.values() for run in arm_runs)
+        at = {arm: [metrics.at_kl(run, kl) for run in arm_runs] for arm, arm_runs in runs.items()}
+        matched[f"irl_vs_{other}"] = {
+            "primary": PRIMARY[f"irl_vs_{other}"], "kl": float(kl),
+            "steps": {arm: [a["step"] for a in at[arm]] for arm in at},
+            **{w: {**metrics.arms_difference(np.stack([a[w] for a in at[other]]), np.stack([a[w] for a in at["irl"]]),
+                                             base=start[w], **kw),
+                   "means": {arm: float(np.mean([a[w] for a in at[arm]])) for arm in at}} for w in ("judge", "second")}}
+    size_out["matched_kl"] = matched
+    size_out["path_prompts"] = int(len(start["judge"]))
+
+
+def _reward_agreement(ctx, size: str, size_out: dict, irl_result: dict) -> None:
+    """For every run of a probe reward (IRL when probe mode is selected, flipped, random): its label-free agreement
+    with the demonstrations (share of val pairs it orders as they are) and its ROC-AUC against the judge on the
+    report split's texts, pooled and model-written, from the cached features; 06 draws each run's toxicity change
+    against them (the dose–response). Evaluation only: the judge chooses nothing here."""
+    from irlkit import evidence
+
+    feats = artifacts.features(ctx, size)
+    demos = artifacts.demos(ctx, size)
+    val_source = irl.text_pool(demos, "val", ctx.cfg.irl.with_prompt).source.values
+    test = irl.text_pool(demos, data.report_split(ctx.cfg), ctx.cfg.irl.with_prompt)
+    toxic, source = metrics.is_toxic(test.p_judge.values), test.source.values
+
+    def agreement(probe) -> dict:
+        val, r = probe(feats["val_pool"]), probe(feats["test_pool"])
+        return {"val_pair_accuracy": metrics.pairwise_accuracy(val[val_source == "expert"], val[val_source == "start"]),
+                **{name: metrics.auc(r[mask(source)], toxic[mask(source)])
+                   for name, mask in evidence.SOURCE_MASKS.items() if name in ("auc", "auc_model_text")}}
+
+    mode, loss = irl_result[size]["selected"].split("/")
+    heads = {"random": lambda run: _random_probe(ctx, size, run),
+             "flipped": lambda run: _flipped_probe(ctx, size, run, irl_result)}
+    if mode == "probe" and ctx.cfg.refinetune.reward == "best_val":  # (an ensemble is no one probe of 03's)
+        seed = irl_result[size]["models"][f"probe/{loss}"]["selected_on_val"]["seed"]
+        seeds = list(artifacts.reward_models(ctx, size, "probe", loss)[1]["seeds"])
+        heads["irl"] = lambda run: artifacts.probes(ctx, size, loss)[seeds.index(seed)] if seed in seeds else None
+    for name, make in heads.items():
+        if name not in size_out:
+            continue
+        runs = size_out[name].get("runs", [size_out[name]])
+        probes = [make(r["seed"] - ctx.cfg.seed) for r in runs]
+        if all(p is not None for p in probes):
+            size_out[name]["reward_agreement"] = [agreement(p) for p in probes]
 
 
 def across_runs(ctx, before: pd.DataFrame, afters: list[pd.DataFrame]) -> dict:

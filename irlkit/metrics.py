@@ -216,6 +216,14 @@ def pearson_r(x, y) -> float:
     return float(np.corrcoef(x, y)[0, 1])
 
 
+def spearman_r(x, y) -> float:
+    """Spearman's rank correlation; NaN when either side is constant."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(stats.spearmanr(x, y)[0])
+
+
 def canonical_distance(reward, r_star, groups) -> float:
     """Distance to the true reward up to what no demonstration can fix (STARC/EPIC-style): within each
     group (a prompt's continuations) subtract the group's mean reward, which removes any per-prompt

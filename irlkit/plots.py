@@ -182,28 +182,29 @@ def realignment_paths(refinetune: dict):
 
 
 @styled
-def reward_dose(refinetune: dict):
+def reward_dose(points: dict[str, list[dict]], title: str = ""):
     """Each re-alignment run's change of mean P(toxic) from the start (the endpoint, ground-truth judge) against its
     reward's label-free agreement with the demonstrations (left) and the reward's AUC against the judge on the
-    report split's model-written texts (right), a row per size, a dot per run coloured by arm: a reward that orders
-    the demonstrations or the judge's texts better should lower toxicity more."""
-    sizes = [s for s in refinetune if any("reward_agreement" in e for e in arm_entries(refinetune[s]).values())]
+    report split's model-written texts (right), a row per size, a dot per run coloured by arm (`points`:
+    `quantities.dose_points`, of one replicate or of several): a reward that orders the demonstrations or the
+    judge's texts better should lower toxicity more."""
+    sizes = [s for s in points if points[s]]
     fig, axes = plt.subplots(max(len(sizes), 1), 2, figsize=(9.5, 3.4 * max(len(sizes), 1)), squeeze=False, sharey="row")
     for row, size in enumerate(sizes):
-        arms = {n: e for n, e in arm_entries(refinetune[size]).items() if "reward_agreement" in e and "endpoint" in e}
+        frame = pd.DataFrame(points[size])
         for ax, (x, label) in zip(axes[row], (("val_pair_accuracy", "agreement with the demonstrations (val pairs)"),
                                               ("auc_model_text", "AUC against the judge, model-written texts"))):
-            for name, e in arms.items():
-                start = e["endpoint"]["judge"]["start_mean"]
-                y = np.asarray(e["endpoint"]["judge"]["run_means"]) / start - 1 if start else []
-                ax.scatter([a[x] for a in e["reward_agreement"]], y, color=_arm_colour(name), s=36,
-                           label=_arm_label(name), edgecolor="white", lw=0.5, zorder=3)
+            for arm, group in frame.groupby("arm", sort=False):
+                ax.scatter(group[x], group.relative_change, color=_arm_colour(arm), s=36, label=_arm_label(arm),
+                           edgecolor="white", lw=0.5, zorder=3)
             ax.axhline(0, color="grey", lw=0.8, ls="--")
             ax.axvline(0.5, color="grey", lw=0.8, ls=":")
             ax.set(xlabel=label if row == len(sizes) - 1 else "", title=size if x == "val_pair_accuracy" else "")
         axes[row, 0].set_ylabel("change of mean P(toxic)\nfrom the start, relative")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels) or 1, frameon=False, bbox_to_anchor=(0.5, -0.02))
+    if title:
+        fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 

@@ -42,6 +42,22 @@ def arm_entries(size_entries: dict) -> dict:
     return {name: e for name, e in size_entries.items() if isinstance(e, dict) and "policy" in e}
 
 
+def dose_points(refinetune: dict, replicate: int | None = None) -> dict[str, list[dict]]:
+    """{size: one row per run of a probe reward of 05 (IRL, flipped, random)}: the run's change of mean P(toxic) from
+    the start (the endpoint, ground-truth judge, relative to the start's mean) beside its reward's label-free agreement
+    with the demonstrations and its AUC against the judge (`reward_agreement` of refinetune.json's `sizes`)."""
+    out = {}
+    for size, entries in refinetune.items():
+        for arm, e in arm_entries(entries).items():
+            if "reward_agreement" not in e or "endpoint" not in e:
+                continue
+            start = e["endpoint"]["judge"]["start_mean"]
+            for run, (agreement, mean) in enumerate(zip(e["reward_agreement"], e["endpoint"]["judge"]["run_means"])):
+                out.setdefault(size, []).append({"replicate": replicate, "arm": arm, "run": run, **agreement,
+                                                 "relative_change": mean / start - 1 if start else float("nan")})
+    return out
+
+
 @dataclass(frozen=True)
 class Quantity:
     name: str

@@ -271,6 +271,36 @@ DOSE = ("rlhf_kl", "irl_auc_model_text", "implicit_auc_model_text", "judge_orien
 """What the RLHF-strength sweep reads of each replicate: how far RLHF moved the policy, and recovery against it."""
 
 
+def reward_dose(runs: dict[int, dict], ci: float = 0.95, n: int = 1000, seed: int = 0) -> dict:
+    """Re-alignment's dose–response over replicates, per size: every run of a probe reward (`quantities.dose_points`)
+    and the Spearman correlation of its toxicity change with its reward's label-free agreement and with its AUC
+    against the judge (model-written texts), with a bootstrap interval over runs and n. Negative: the better a reward
+    orders the demonstrations (or the judge's texts), the more it lowered toxicity."""
+    from irlkit.metrics import spearman_r
+    from irlkit.quantities import dose_points
+
+    points: dict[str, list] = {}
+    for k, r in runs.items():
+        for size, rows in dose_points(r.get("refinetune", {}).get("sizes", {}), k).items():
+            points.setdefault(size, []).extend(rows)
+    out, rng = {}, np.random.default_rng(seed)
+    for size, rows in points.items():
+        y = np.array([p["relative_change"] for p in rows])
+        entry = {"points": rows}
+        for x_name in ("val_pair_accuracy", "auc_model_text"):
+            x = np.array([p[x_name] for p in rows])
+            ok = ~(np.isnan(x) | np.isnan(y))
+            if ok.sum() < 4:
+                continue
+            rho = spearman_r(x[ok], y[ok])
+            idx = np.flatnonzero(ok)
+            boots = [spearman_r(x[b], y[b]) for b in (rng.choice(idx, len(idx)) for _ in range(n))]
+            lo, hi = np.nanquantile(boots, [(1 - ci) / 2, 1 - (1 - ci) / 2])
+            entry[f"spearman_{x_name}"] = {"rho": rho, "ci": [float(lo), float(hi)], "n": int(ok.sum())}
+        out[size] = entry
+    return out
+
+
 def strength(where: layout.Layout, cfg) -> dict:
     """The RLHF-strength sweep of `cfg`'s profile (`config.STRENGTH`): per level with kept replicates, its settings,
     the summary over its replicates (`summarise`) and, per size, each replicate's `DOSE` quantities (the figure's

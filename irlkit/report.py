@@ -278,6 +278,14 @@ def endpoint_table(refinetune: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def dose_sentence(size: str, dose: dict) -> str:
+    """One line of the re-alignment dose–response over replicates (`replicates.reward_dose`)."""
+    parts = [f"{what} ρ = {d['rho']:+.2f} [{d['ci'][0]:+.2f}, {d['ci'][1]:+.2f}] (n = {d['n']} runs)"
+             for key, what in (("spearman_val_pair_accuracy", "with agreement with the demonstrations"),
+                               ("spearman_auc_model_text", "with AUC against the judge")) if (d := dose.get(key))]
+    return f"{size}: toxicity change of each run " + ("; ".join(parts) if parts else "(fewer than 4 runs)")
+
+
 def matched_kl_table(refinetune: dict) -> pd.DataFrame:
     """05's arms compared at equal KL to the start (`matched_kl`): per size and comparison, the KL, the step each arm
     reached it at, and IRL − other of mean P(toxic) on the val prompts relative to the start's, with its interval

@@ -51,7 +51,7 @@ OVERRIDES = {}
 import pandas as pd
 
 from irlkit import plots, report, stages
-from irlkit.quantities import arm_entries
+from irlkit.quantities import arm_entries, dose_points
 
 ctx = stages.open(PROFILE, REPLICATE, SEED, OVERRIDES)  # config, folders, prompts, judges, threads, seeds
 cfg = ctx.cfg
@@ -114,7 +114,7 @@ if cfg.eval.path_every:
 # model-written texts by the judge (evaluation only). A reward that carries the goal should sit lower on the right.
 
 # %%
-plots.show(plots.reward_dose(result), "reward_dose", ctx.layout.figures)
+plots.show(plots.reward_dose(dose_points(result)), "reward_dose", ctx.layout.figures)
 
 # %% [markdown]
 # IRL against the true reward is read first under the second judge, which neither trained on; against the

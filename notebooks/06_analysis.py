@@ -48,7 +48,8 @@ print(f"{len(runs)} replicate(s) kept: {[f'r{k}' for k in runs]}"
 # ## 1 · The summary over replicates
 
 # %%
-summary = {**replicates.summarise(runs), "made_by_this_checkout": current} if runs else None
+summary = ({**replicates.summarise(runs), "reward_dose": replicates.reward_dose(runs), "made_by_this_checkout": current}
+           if runs else None)
 sweep = replicates.strength(where, cfg)  # the RLHF-strength sweep's levels (section 2 draws it)
 if summary or sweep["levels"]:
     store.write_result(where.summary, {**(summary or {}), "strength": sweep}, cfg)
@@ -68,6 +69,19 @@ else:
 # Each dot is one replicate: the whole study run again with its own seeds.
 # A claim about an arm or a reward holds only where the interval of its
 # difference excludes 0 (`irl_minus_random` in `summary.json`).
+#
+# ### Does a better reward align better? Every re-alignment run of every replicate
+# Each run of a probe reward (IRL, the flipped-pair null, the random heads): its change of mean P(toxic) from the
+# start against its reward's label-free agreement with the demonstrations and its AUC against the judge. The
+# Spearman correlation over runs, with a bootstrap interval and n, is `reward_dose` in `summary.json`.
+
+# %%
+if summary and summary.get("reward_dose"):
+    plots.show(plots.reward_dose({size: d["points"] for size, d in summary["reward_dose"].items()},
+                                 f"re-alignment runs of {summary['n_replicates']} replicate(s)"),
+               "reward_dose", where.figures)
+    for size, d in summary["reward_dose"].items():
+        print(report.dose_sentence(size, d))
 #
 # ## 2 · How far must RLHF move a policy before its goal can be read?
 # The RLHF-strength sweep (`config.STRENGTH`): each level trains RLHF harder

@@ -209,3 +209,20 @@ def test_cross_replicate_agreement_compares_one_label_free_method_on_the_shared_
     a = replicates.agreement(runs, "s")
     assert a["method"] == "probe/logistic" and a["spearman_mean"] > 0.99
     assert a["within_replicate_seeds"] == 0.8 and a["demonstration_halves"] == 0.5 and a["judge_plus_noise"] > 0.9
+
+
+def test_reward_dose_pools_every_run_of_every_replicate_and_finds_a_known_monotone_relation():
+    def arm(agreements, changes):
+        return {"policy": "p", "reward_agreement": [{"val_pair_accuracy": a, "auc": a, "auc_model_text": 1 - a}
+                                                    for a in agreements],
+                "endpoint": {"judge": {"start_mean": 0.2, "run_means": [0.2 * (1 + c) for c in changes]}}}
+
+    runs = {k: {"refinetune": {"sizes": {"s": {"irl": arm([0.7 + k / 100], [-0.3 - k / 100]),
+                                               "random": arm([0.4, 0.5, 0.6], [0.1, 0.0, -0.1]),
+                                               "true": {"policy": "t"}}}}} for k in range(3)}
+    dose = replicates.reward_dose(runs, n=200)["s"]
+    assert len(dose["points"]) == 3 * 4 and {p["replicate"] for p in dose["points"]} == {0, 1, 2}
+    assert dose["spearman_val_pair_accuracy"]["rho"] == pytest.approx(-1.0)  # better agreement, lower toxicity
+    assert dose["spearman_auc_model_text"]["rho"] == pytest.approx(1.0)
+    assert dose["spearman_val_pair_accuracy"]["n"] == 12
+    assert dose["spearman_val_pair_accuracy"]["ci"][1] <= -0.9

@@ -458,47 +458,97 @@ def over_replicates(summary: dict, shown: dict[str, str], title: str, ylabel: st
     return fig
 
 
-SIZE_AXIS = {"rlhf_relative_change": "RLHF: relative change\nof toxicity", "irl_auc": "IRL reward: AUC vs judge",
-             "irl_auc_model_text": "IRL reward: AUC vs judge,\nmodel-written texts", "implicit_auc": "implicit reward:\nAUC vs judge",
-             "ceiling_auc": "supervised ceiling:\nAUC vs judge", "irl_human_auc": "IRL reward:\nAUC vs human labels"}
-"""The quantities the size figure plots against parameter count."""
+SIZE_AXIS = (
+    ("recovery of the goal: ROC-AUC vs judge, model-written test texts", (0.35, 1.0),
+     {"irl_auc_model_text": "IRL reward\n(label-free)", "implicit_auc_model_text": "implicit reward",
+      "judge_oriented_auc_model_text": "judge-oriented\nbound", "ceiling_auc_model_text": "supervised\nceiling"}),
+    ("against human labels and pooled", (0.35, 1.0),
+     {"irl_human_auc": "IRL reward:\nAUC vs human labels", "irl_auc": "IRL reward: AUC vs judge,\nall texts pooled"}),
+    ("how far RLHF moved each size", {"rlhf_relative_change": (-1.0, 0.1), "rlhf_kl": (0.0, None)},
+     {"rlhf_relative_change": "RLHF: relative change\nof toxicity", "rlhf_kl": "RLHF: KL to the start\n(nats, val)"}),
+)
+"""The size figure's rows: (family, y-range shared by the row or {quantity: its y-range}, {quantity: panel title}). Recovery panels draw the
+source-only reward (dashed) and the random heads' null band (grey) of their texts where summary.json has them."""
+SIZE_REFERENCES = {"irl_auc_model_text": "model_text", "implicit_auc_model_text": "model_text",
+                   "judge_oriented_auc_model_text": "model_text", "ceiling_auc_model_text": "model_text", "irl_auc": ""}
+"""Which texts' references a recovery panel draws (`source_only_auc[_<texts>]`, `null_auc[_<texts>]_lo/_hi`)."""
+
+
+def size_label(name: str, params_m: float) -> str:
+    """How a size is named on an axis: the nominal size in its name (`qwen2.5-coder-0.5b` → 0.5B), else its count."""
+    import re
+
+    m = re.search(r"(\d+(?:\.\d+)?)([mb])$", name.lower())
+    return f"{m.group(1)}{m.group(2).upper()}" if m else f"{params_m:,.0f}M"
 
 
 @styled
-def size_axis(summary: dict, params_m: dict[str, float], quantities: dict[str, str] = SIZE_AXIS, title: str = ""):
-    """Each quantity of summary.json against the sizes' parameter counts (log scale, one family): a dot per
-    replicate with its test-set bootstrap interval (grey bar, where the results have one), the mean and its
-    interval over replicates where there are several, a line through the means."""
-    shown = {k: v for k, v in quantities.items() if any(k in q for q in summary["sizes"].values())}
-    fig, axes = plt.subplots(1, len(shown), figsize=(3.3 * len(shown), 3.6), squeeze=False)
+def size_axis(summary: dict, params_m: dict[str, float], families=SIZE_AXIS, title: str = "",
+              others: dict[str, dict] | None = None):
+    """The size axis: a row per metric family (`SIZE_AXIS`), a panel per quantity, the sizes side by side on a shared
+    y-range, named by nominal size (`size_label`); per size a dot per replicate, the mean with its interval over
+    replicates, the source-only reward (dashed) and the null band of random heads (grey) where summary.json has them.
+    `others` ({label: summary.json's `sizes` entry}) draws models of other families to the right, hollow and
+    labelled so: beside the axis, not on it."""
     sizes = sorted(summary["sizes"], key=params_m.get)
-    for ax, (name, label) in zip(axes[0], shown.items()):
-        xs, means = [], []
-        for size in sizes:
-            q = summary["sizes"][size].get(name)
-            if q is None:
+    others = others or {}
+    rows = [(family, ylim, {k: v for k, v in shown.items() if any(k in q for q in summary["sizes"].values())})
+            for family, ylim, shown in families]
+    rows = [r for r in rows if r[2]]
+    ncols = max(len(r[2]) for r in rows)
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(3.1 * ncols + 0.8 * len(others), 3.3 * len(rows)),
+                             squeeze=False)
+    slots = [(size, summary["sizes"][size], size_label(size, params_m[size]), False) for size in sizes] + \
+            [(label, entry, label.replace(" ", "\n"), True) for label, entry in others.items()]
+    for row, (family, ylim, shown) in enumerate(rows):
+        for col in range(ncols):
+            ax = axes[row, col]
+            if col >= len(shown):
+                ax.set_visible(False)
                 continue
-            x = params_m[size]
-            lo, hi = q["ci"]
-            ax.errorbar([x], [q["mean"]], yerr=[[q["mean"] - lo], [hi - q["mean"]]] if lo == lo else None, fmt="s",
-                        color=PALETTE[0], capsize=5, ms=7)
-            ax.scatter(np.full(len(q["values"]), x), q["values"], color="black", s=14, zorder=3)
-            _test_bars(ax, np.full(len(q.get("test_ci", [])), x), q.get("test_ci", []))
-            xs.append(x)
-            means.append(q["mean"])
-        ax.plot(xs, means, color=PALETTE[0], lw=1)
-        ax.set_xscale("log")
-        ax.set_xlim(min(xs) / 1.3, max(xs) * 1.3)  # room for the bars at the end sizes
-        ax.set_xticks(xs, [f"{x:,.0f}M" for x in xs], fontsize=8)
-        ax.minorticks_off()
-        ax.set(title=label, xlabel="parameters")
-        ax.title.set_fontsize(9)
-    over = (f"squares: mean and {summary['interval']}; " if summary["n_replicates"] > 1 else
-            "one replicate: no interval over replicates; ")
+            name, label = list(shown.items())[col]
+            for x, (_, entry, _, other) in enumerate(slots):
+                texts = SIZE_REFERENCES.get(name)
+                if texts is not None:
+                    suffix = f"_{texts}" if texts else ""
+                    lo, hi = entry.get(f"null_auc{suffix}_lo"), entry.get(f"null_auc{suffix}_hi")
+                    if lo and hi:
+                        ax.fill_between([x - 0.32, x + 0.32], lo["mean"], hi["mean"], color="0.85", lw=0, zorder=0,
+                                        label="random heads, 95% band" if x == 0 else None)
+                    source = entry.get(f"source_only_auc{suffix}")
+                    if source:
+                        ax.hlines(source["mean"], x - 0.32, x + 0.32, color="0.3", ls="--", lw=1.2, zorder=1,
+                                  label="source only" if x == 0 else None)
+                q = entry.get(name)
+                if q is None:
+                    continue
+                colour = PALETTE[0] if not other else PALETTE[3]
+                jitter = np.linspace(-0.08, 0.08, len(q["values"])) if len(q["values"]) > 1 else [0.0]
+                ax.scatter(x + 0.14 + np.asarray(jitter), q["values"], s=16, color="black" if not other else "none",
+                           edgecolor="black", zorder=3, label="replicates" if x == 0 else None)
+                lo, hi = q["ci"]
+                ax.errorbar([x], [q["mean"]], yerr=[[q["mean"] - lo], [hi - q["mean"]]] if lo == lo else None,
+                            fmt="s", ms=7, capsize=5, color=colour, mfc=colour if not other else "white", zorder=4,
+                            label=(summary["interval"] if summary["n_replicates"] > 1 else "mean") if x == 0 else None)
+            if others:
+                ax.axvline(len(sizes) - 0.5, color="0.6", lw=0.8)
+            ax.set_xticks(range(len(slots)), [s[2] for s in slots])
+            ax.set_xlim(-0.6, len(slots) - 0.4)
+            if isinstance(ylim, tuple):  # AUCs: one range for the row, chance drawn
+                ax.set_ylim(*ylim)
+                ax.axhline(0.5, color="0.6", lw=0.6, ls=":")
+            elif ylim and name in ylim:
+                ax.set_ylim(*ylim[name])
+            ax.set_title(label, fontsize=10)
+        axes[row, 0].set_ylabel(family.replace(": ", ":\n", 1), fontsize=9)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    n = summary["n_replicates"]
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels) or 1, frameon=False, bbox_to_anchor=(0.5, -0.01))
     fig.suptitle((title or "Against model size within one family")
-                 + f"\n({over}dots: replicates, n = {summary['n_replicates']}; {TEST_BARS})",
-                 fontsize=10)
-    fig.tight_layout()
+                 + f" (n = {n} replicate{'s' if n != 1 else ''}" + ("" if n > 1 else ": no interval over replicates")
+                 + (f"; right of the line: {', '.join(others)}, other families, not on the axis" if others else "") + ")",
+                 fontsize=11)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig
 
 

@@ -174,7 +174,10 @@ if detail_ok:
     plots.show(plots.size_effect(r["irl"], title=title), "size_effect", where.figures)
     if len(families) == 1 and summary:  # one family: a size axis, each metric against parameter count
         params = {spec.name: spec.params_m for spec in cfg.sizes}
-        plots.show(plots.size_axis(summary, params), "size_axis", where.figures)
+        cpu = layout.Layout("cpu").summary  # the cpu profile's models: other families, drawn beside the axis
+        others = ({f"{name} (cpu profile)": entry for name, entry in store.read_json(cpu)["sizes"].items()}
+                  if cfg.profile != "cpu" and cpu.exists() else {})
+        plots.show(plots.size_axis(summary, params, others=others), "size_axis", where.figures)
         for quantity in ("irl_auc_model_text", "rlhf_relative_change"):
             print(report.size_sentence(summary, params, quantity))
 

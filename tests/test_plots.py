@@ -86,20 +86,30 @@ def test_readme_section_is_replaced_between_markers():
     assert report.replace_section(text, "results", "new") == "intro\n<!-- results:start -->\nnew\n<!-- results:end -->\nrest"
 
 
-def test_size_axis_plots_each_replicate_at_its_parameter_count(tmp_path):
+def test_size_axis_draws_every_replicate_on_a_shared_range_with_its_references(tmp_path):
     from irlkit import replicates
 
-    values = {"small": [0.70, 0.74, 0.72], "large": [0.80, 0.78, 0.83]}
+    values = {"qwen-0.5b": [0.70, 0.74, 0.72], "qwen-1.5b": [0.80, 0.78, 0.83]}
     summary = {"n_replicates": 3, "interval": "t-interval over replicates, 95%",
-               "sizes": {s: {"irl_auc": replicates.interval(v), "rlhf_relative_change": replicates.interval([-0.5] * 3)}
+               "sizes": {s: {"irl_auc_model_text": replicates.interval(v), "ceiling_auc_model_text": replicates.interval([0.9] * 3),
+                             "source_only_auc_model_text": replicates.interval([0.5] * 3),
+                             "null_auc_model_text_lo": replicates.interval([0.4] * 3),
+                             "null_auc_model_text_hi": replicates.interval([0.6] * 3),
+                             "rlhf_relative_change": replicates.interval([-0.5] * 3)}
                          for s, v in values.items()}}
-    summary["sizes"]["large"]["irl_auc"]["test_ci"] = [[0.75, 0.85], None, [0.8, 0.86]]
-    fig = plots.size_axis(summary, {"small": 630.0, "large": 1777.0})
-    assert len(fig.axes) == 2  # only the quantities the summary has
-    bars = [c for c in fig.axes[1].collections if c.get_alpha() == 0.5]  # irl_auc's grey test-set bars
-    assert [len(b.get_segments()) for b in bars] == [1, 1]  # one per replicate that has a test interval
-    dots = [c for c in fig.axes[0].collections if len(c.get_offsets()) == 3]
-    assert sorted(tuple(o[0] for o in d.get_offsets()) for d in dots) == [(630.0,) * 3, (1777.0,) * 3]
+    other = {"irl_auc_model_text": replicates.interval([0.6, 0.62, 0.61])}
+    fig = plots.size_axis(summary, {"qwen-0.5b": 630.0, "qwen-1.5b": 1777.0}, others={"SmolLM2 135M": other})
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 3  # IRL and ceiling in the recovery row, RLHF in its own: only what the summary has
+    irl = visible[0]
+    assert [t.get_text() for t in irl.get_xticklabels()] == ["0.5B", "1.5B", "SmolLM2\n135M"]
+    assert irl.get_ylim() == visible[1].get_ylim() == (0.35, 1.0)  # one range for a row of AUCs
+    dots = [c for c in irl.collections if len(c.get_offsets()) == 3 and c.get_sizes()[0] == 16]
+    assert sorted(round(float(np.mean(d.get_offsets()[:, 0]))) for d in dots) == [0, 1, 2]  # a dot per replicate
+    bands = [c for c in irl.collections if c.get_label() == "random heads, 95% band" or len(c.get_paths()) == 1
+             and c not in dots and c.get_facecolor().size and not len(c.get_offsets()) == 3]
+    assert bands, "the null band is drawn"
+    assert any(getattr(c, "get_linestyle", lambda: None)() and c.get_label() == "source only" for c in irl.collections)
     assert plots.save(fig, "size_axis", tmp_path).stat().st_size > 5000
 
 

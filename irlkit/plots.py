@@ -644,20 +644,42 @@ def posterior_auc(irl: dict):
 
 
 @styled
-def contraction(irl: dict):
-    """Per size: the posterior's 5–95% range of test AUC and its trace against the number of training pairs."""
-    sizes = [s for s in irl if "contraction" in irl[s]]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    for j, size in enumerate(sizes):
-        c = pd.DataFrame(irl[size]["contraction"])
-        axes[0].fill_between(c.n_pairs, c.auc_q05, c.auc_q95, color=PALETTE[j], alpha=0.25)
-        axes[0].plot(c.n_pairs, c.auc_mean, marker="o", color=PALETTE[j], label=size)
-        axes[1].plot(c.n_pairs, c.trace, marker="o", color=PALETTE[j], label=size)
-    axes[0].set(xscale="log", xlabel="training pairs", ylabel="test AUC across the posterior (5–95%)", title="spread of behaviour")
-    axes[1].set(xscale="log", yscale="log", xlabel="training pairs", ylabel="trace of the posterior covariance",
-                title="spread of the head")
-    axes[0].legend(fontsize=8)
-    fig.suptitle("Contraction: how much data pins the reward down")
+def contraction(irls: dict):
+    """Per size (columns): the posterior's 5–95% range of test AUC (top) and its trace as a share of the prior's
+    (bottom; each replicate's prior sd is chosen on its val pairs) against the number of training pairs, a line per
+    replicate (`irls`: {replicate: irl.json's `sizes`}, or one replicate's `sizes`): how much of the prior's spread
+    the demonstrations remove."""
+    if irls and not all(isinstance(k, int) for k in irls):
+        irls = {0: irls}
+    sizes = list(dict.fromkeys(s for irl in irls.values() for s in irl if "contraction" in irl[s]))
+    fig, axes = plt.subplots(2, max(len(sizes), 1), figsize=(5.2 * max(len(sizes), 1), 6.8), squeeze=False, sharex=True)
+    for col, size in enumerate(sizes):
+        for i, (k, irl) in enumerate(irls.items()):
+            if size not in irl or "contraction" not in irl[size]:
+                continue
+            c = pd.DataFrame(irl[size]["contraction"])
+            colour = PALETTE[i % len(PALETTE)]
+            axes[0, col].fill_between(c.n_pairs, c.auc_q05, c.auc_q95, color=colour, alpha=0.15, lw=0)
+            axes[0, col].plot(c.n_pairs, c.auc_mean, marker="o", ms=4, color=colour, label=f"r{k}")
+            prior = irl[size].get("posterior", {}).get("prior_trace")  # (results of older code have none)
+            shares = prior is not None
+            axes[1, col].plot(c.n_pairs, c.trace / prior if shares else c.trace, marker="o", ms=4, color=colour,
+                              label=f"r{k}")
+        axes[0, col].axhline(0.5, color="0.6", lw=0.8, ls=":")
+        axes[0, col].set(title=size, ylabel="test AUC across the posterior\n(mean, 5–95%)" if col == 0 else "")
+        if shares:
+            axes[1, col].axhline(1.0, color="0.3", ls=":", lw=1.2, label="the prior (no pair seen)")
+        axes[1, col].set(xlabel="training pairs", ylabel=("posterior trace / prior's trace" if shares else
+                                                          "trace of the posterior covariance") if col == 0 else "")
+        axes[1, col].set_ylim(0, 1.05 if shares else None)
+        for ax in axes[:, col]:
+            ax.set_xscale("log")
+            ticks = sorted({int(n) for irl in irls.values() if size in irl for n in pd.DataFrame(irl[size]["contraction"]).n_pairs})
+            ax.set_xticks(ticks, [str(t) for t in ticks])
+            ax.minorticks_off()
+            ax.tick_params(axis="x", labelrotation=45)
+    axes[1, 0].legend(fontsize=8, loc="lower left")
+    fig.suptitle(f"Contraction: how much data pins the reward down (replicates {', '.join(f'r{k}' for k in irls)})")
     fig.tight_layout()
     return fig
 

@@ -131,6 +131,7 @@ def analyse(feats: dict, pools: dict, *, prior_scales, n_samples: int, contracti
     sample_aucs = auc_over_heads(heads, z_test, toxic)
     out = {"prior_scale": scale, "prior_scale_val_loglik": val_loglik, "n_samples": n_samples,
            "n_train_pairs": int(len(train)), "trace": post.trace, "logdet": post.logdet,
+           "prior_trace": float(scale ** 2 * train.shape[1]),  # N(0, scale² I) on the head: where no pair has spoken
            "map": {"auc": metrics.auc(z_test @ post.mean, toxic),
                    "auc_model_text": metrics.auc(z_test[model_text] @ post.mean, toxic[model_text]),
                    "human_auc": metrics.auc(z_comments @ post.mean, human)},

@@ -156,7 +156,8 @@ if detail_ok:
     plots.show(plots.seed_agreement(r["irl"]), "irl_seed_agreement", where.figures)
     if any("posterior" in s for s in r["irl"].values()):
         plots.show(plots.posterior_auc(r["irl"]), "posterior_auc", where.figures)
-        plots.show(plots.contraction(r["irl"]), "contraction", where.figures)
+        plots.show(plots.contraction({k: run["irl"]["sizes"] for k, run in runs.items()} if runs else r["irl"]),
+                   "contraction", where.figures)  # every replicate
     if summary and any(summary["cross_replicate_agreement"].values()):
         plots.show(plots.cross_replicate(summary), "cross_replicate_agreement", where.figures)
 

@@ -2,6 +2,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -300,3 +301,23 @@ def test_a_measured_path_leaves_training_as_it_was_and_records_its_steps(data_ho
     assert plain[2] == [] and [p["step"] for p in measured[2]] == [0, 2, 3]
     assert measured[2][0]["norm"] != measured[2][-1]["norm"]  # each point saw the policy of its step
     assert "path_seconds" in measured[3] and "path_seconds" not in plain[3]
+
+
+def test_a_val_path_point_of_the_start_is_at_kl_zero_and_repeats_exactly(data_home):
+    from irlkit import data, stages
+    from irlkit.stages.policies import ValPath
+
+    ctx = stages.Context(config.load("smoke"), 0)
+    start, _ = models.load_policy(ctx.start("tiny-a"))
+    before = {k: v.clone() for k, v in start.state_dict().items()}
+    measure = ValPath(ctx, "tiny-a")
+    point = measure(start, step=0)
+    assert point["kl"] == 0.0 and point["samples"] == len(data.split_of(ctx.prompts, "val")) * ctx.cfg.eval.kl_samples
+    assert len(point["per_prompt"]["judge"]) == point["prompts"]
+    assert point["toxicity"]["second"] == pytest.approx(np.mean(point["per_prompt"]["second"]))
+    assert measure(start, step=0) == point  # its own seed: the same point again
+    assert all(torch.equal(before[k], v) for k, v in start.state_dict().items())  # measured on a copy
+    with torch.no_grad():
+        for p in start.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    assert measure(start, step=1)["kl"] != 0.0

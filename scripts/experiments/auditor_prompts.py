@@ -81,13 +81,22 @@ def main() -> None:
         k = int(k_demos[k_demos.split == "train"]["sample"].max()) + 1
         train = k_demos[k_demos.split == "train"].reset_index(drop=True)
 
-        t0 = time.time()  # the auditor's choice: how far RLHF moved on each prompt, from its own samples
+        # the auditor's choice: how far RLHF moved on each prompt, from its own samples (kept in the scratch folder,
+        # so that a killed run resumes; the seconds are those of the run that computed them)
         policy = cell.policy(graph.policy_label(size, "true"))
-        logp = {}
+        logp, kl_seconds = {}, 0.0
         for who, folder in (("rlhf", str(policy)), ("start", ctx.start(size))):
-            model, tok = models.load_scorer(folder, cfg.device, "bf16")
-            logp[who], _ = implicit.continuation_logprobs(model, tok, list(train.prompt), list(train.expert_text))
-        kl_seconds = time.time() - t0
+            cache = layout.experiment_scratch("auditor_prompts") / f"{args.level}_r{args.replicate}_{size}_{who}.npz"
+            if not cache.exists():
+                t0 = time.time()
+                model, tok = models.load_scorer(folder, cfg.device, "bf16")
+                values, _ = implicit.continuation_logprobs(model, tok, list(train.prompt), list(train.expert_text))
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                np.savez(cache.with_suffix(".tmp.npz"), logp=values, seconds=time.time() - t0)
+                cache.with_suffix(".tmp.npz").rename(cache)
+            z = np.load(cache)
+            logp[who], kl_seconds = z["logp"], kl_seconds + float(z["seconds"])
+            print(f"[auditor] {size} {who}: log-probabilities of {len(train)} sampled continuations", flush=True)
         per_prompt_kl = pd.Series(logp["rlhf"] - logp["start"]).groupby(train.prompt_id.values).mean()
         n_prompts = len(per_prompt_kl) // k
         chosen = {"moved": set(per_prompt_kl.sort_values(ascending=False).index[:n_prompts]),

@@ -7,7 +7,7 @@ import pytest
 from irlkit import runner
 from irlkit.layout import Layout
 
-FIGURES_SHOWN = {"01_rlhf": 1, "02_sampling": 1, "03_irl": 4, "04_eval": 6, "05_refinetune": 2, "06_analysis": 16}
+FIGURES_SHOWN = {"01_rlhf": 1, "02_sampling": 1, "03_irl": 4, "04_eval": 6, "05_refinetune": 4, "06_analysis": 17}
 """How many figures each executed notebook must display inline."""
 
 

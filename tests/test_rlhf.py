@@ -257,7 +257,7 @@ def test_lora_rloo_trains_adapters_only_and_saves_a_merged_policy(tmp_path):
     from irlkit.judges import make_judge
     from irlkit.rewards import JudgeReward
 
-    cfg = config.load("smoke", progress=False, rlhf={"lora_rank": 4, "lora_targets": ("query_key_value",),
+    cfg = config.load("smoke", progress=False, **{"eval.path_every": 0}, rlhf={"lora_rank": 4, "lora_targets": ("query_key_value",),
                                                      "learning_rate": 1e-2, "precision": "fp32"})
     start = models.materialise(cfg.sizes[0].start)
     prompts = data.split_of(data.load_prompts(cfg), "train")

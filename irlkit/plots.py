@@ -295,39 +295,61 @@ def confusions(irl: dict, model: str | None = None):
 
 
 @styled
-def seed_epoch_heatmap(history: pd.DataFrame, metric: str = "val_sign_accuracy",
+def seed_epoch_heatmap(history: pd.DataFrame | dict, metric: str = "val_sign_accuracy",
                        models=(("probe", "max_margin"), ("probe", "logistic"))):
     """The study's non-identifiability figure: validation metric per seed (rows) and epoch (columns), one
-    panel per (size, mode, loss) of `models` (`history`: the irl_history table)."""
-    histories = {f"{size} {mode}/{loss}": h for (size, mode, loss), h in history.groupby(["size", "mode", "loss"], sort=False)
-                 if (mode, loss) in models and metric in h and h[metric].notna().any()}
-    if not histories:
+    panel per (size, mode, loss) of `models`, one row of panels per replicate (`history`: the irl_history table,
+    or {replicate: its table})."""
+    tables = history if isinstance(history, dict) else {0: history}
+    panels = {(k, f"{size} {mode}/{loss}"): h for k, table in tables.items()
+              for (size, mode, loss), h in table.groupby(["size", "mode", "loss"], sort=False)
+              if (mode, loss) in models and metric in h and h[metric].notna().any()}
+    if not panels:
         raise ValueError(f"no {metric} in the history of {list(models)}")
-    # one colour range over the panels, fitted to the values: a spread between seeds shows as colour
-    values = pd.concat([h[metric] for h in histories.values()])
+    labels = list(dict.fromkeys(label for _, label in panels))
+    # one colour range over every panel, fitted to the values: a spread between seeds shows as colour
+    values = pd.concat([h[metric] for h in panels.values()])
     vmin, vmax = float(values.min()), float(values.max())
-    fig, axes = plt.subplots(1, len(histories), figsize=(5.5 * len(histories), 4.5), squeeze=False)
-    for ax, (label, h) in zip(axes[0], histories.items()):
-        grid = h.pivot_table(index="seed", columns="epoch", values=metric)
-        sns.heatmap(grid, ax=ax, cmap="viridis", vmin=vmin, vmax=max(vmax, vmin + 1e-3),
-                    annot=grid.size <= 60, fmt=".2f", cbar_kws={"label": metric.replace("_", " ")})
-        ax.set(title=label, xlabel="epoch", ylabel="seed")
-    fig.suptitle(f"Non-identifiability: {metric.replace('_', ' ')} by seed and epoch")
-    fig.tight_layout()
+    fig, axes = plt.subplots(len(tables), len(labels), figsize=(5.2 * len(labels) + 1, 0.6 + 3.6 * len(tables)),
+                             squeeze=False, layout="constrained")
+    for i, k in enumerate(tables):
+        for j, label in enumerate(labels):
+            ax = axes[i, j]
+            if (k, label) not in panels:
+                ax.axis("off")
+                continue
+            h = panels[k, label]
+            grid = h.assign(seed=h.seed - h.seed.min()).pivot_table(index="seed", columns="epoch", values=metric)
+            sns.heatmap(grid, ax=ax, cmap="viridis", vmin=vmin, vmax=max(vmax, vmin + 1e-3), annot=grid.size <= 60,
+                        fmt=".2f", cbar=False, xticklabels=5 if grid.shape[1] > 10 else True,
+                        yticklabels=5 if grid.shape[0] > 10 else True)  # the same ticks in every panel
+            ax.tick_params(axis="both", labelrotation=0)
+            ax.set(title=f"r{k} · {label}", xlabel="epoch" if i == len(tables) - 1 else "",
+                   ylabel="seed (from the replicate's first)" if j == 0 else "")
+    mappable = next(ax.collections[0] for ax in axes.flat if ax.collections)
+    fig.colorbar(mappable, ax=axes, shrink=0.6, label=metric.replace("_", " "))  # one colour range: one bar
+    fig.suptitle(f"Non-identifiability: {metric.replace('_', ' ')} by seed and epoch (replicates {_replicates_named(tables)})")
     return fig
 
 
 @styled
-def seed_agreement(irl: dict, model: str | None = None):
-    """Spearman correlation between seeds' rewards on the same test texts (default model: each size's `selected`)."""
-    sizes = list(irl)
-    fig, axes = plt.subplots(1, len(sizes), figsize=(5 * len(sizes), 4.2), squeeze=False)
-    for ax, size in zip(axes[0], sizes):
-        name = model or irl[size]["selected"]
-        m = irl[size]["models"][name]
-        sns.heatmap(np.array(m["seed_agreement"]), ax=ax, vmin=-1, vmax=1, cmap="vlag", square=True,
-                    cbar_kws={"label": "Spearman ρ"})
-        ax.set(title=f"{size} {name}: mean off-diagonal ρ = {m['seed_agreement_mean']:.2f}", xlabel="seed", ylabel="seed")
+def seed_agreement(irls: dict, model: str | None = None):
+    """Spearman correlation between seeds' rewards on the same test texts (default model: each size's `selected`),
+    a panel per size, a row per replicate (`irls`: {replicate: irl.json's `sizes`}, or one replicate's `sizes`)."""
+    irls = _by_replicate(irls)
+    sizes = list(dict.fromkeys(s for irl in irls.values() for s in irl))
+    fig, axes = plt.subplots(len(irls), len(sizes), figsize=(5 * len(sizes), 4.2 * len(irls)), squeeze=False)
+    for i, (k, irl) in enumerate(irls.items()):
+        for ax, size in zip(axes[i], sizes):
+            if size not in irl:
+                ax.axis("off")
+                continue
+            name = model or irl[size]["selected"]
+            m = irl[size]["models"][name]
+            sns.heatmap(np.array(m["seed_agreement"]), ax=ax, vmin=-1, vmax=1, cmap="vlag", square=True,
+                        cbar_kws={"label": "Spearman ρ"})
+            ax.set(title=f"r{k} · {size} {name}: mean off-diagonal ρ = {m['seed_agreement_mean']:.2f}",
+                   xlabel="seed", ylabel="seed")
     fig.tight_layout()
     return fig
 
@@ -617,28 +639,50 @@ def dose_response(strength: dict):
     return fig
 
 
+def _by_replicate(irls: dict) -> dict:
+    """{replicate: irl.json's `sizes`} from either that or one replicate's `sizes` (then called r0)."""
+    return irls if irls and all(isinstance(k, int) for k in irls) else {0: irls}
+
+
+def _replicates_named(ks) -> str:
+    return ", ".join(f"r{k}" for k in ks)
+
+
 @styled
-def posterior_auc(irl: dict):
-    """Per size: the test AUC of 200 heads drawn from the Bradley–Terry posterior (histogram) against
-    the MAP's, the IRL reward chosen on val, the demonstrations-bootstrap range and the supervised ceiling."""
-    sizes = [s for s in irl if "posterior" in irl[s]]
-    fig, axes = plt.subplots(1, len(sizes), figsize=(5.5 * len(sizes), 3.8), squeeze=False, sharey=True)
+def posterior_auc(irls: dict):
+    """Per size: the test AUC of the heads drawn from the Bradley–Terry posterior, a histogram per replicate
+    (`irls`: {replicate: irl.json's `sizes`}, or one replicate's `sizes`), each with its MAP (solid), the IRL reward
+    chosen on val (dashed) and its supervised ceiling (dotted); with one replicate also the demonstrations-bootstrap
+    range. How many rewards explain the same demonstrations, and whether independent RLHF runs agree on it."""
+    irls = _by_replicate(irls)
+    sizes = list(dict.fromkeys(s for irl in irls.values() for s in irl if "posterior" in irl[s]))
+    fig, axes = plt.subplots(1, len(sizes), figsize=(5.5 * len(sizes), 3.9), squeeze=False, sharey=True)
     for ax, size in zip(axes[0], sizes):
-        s = irl[size]
-        post = s["posterior"]
-        ax.hist(post["auc_samples"]["values"], bins=25, color=PALETTE[0], alpha=0.7, label="posterior samples")
-        ax.axvline(post["map"]["auc"], color=PALETTE[0], lw=2, label="posterior mode (MAP)")
-        if "selected_reward" in s:
-            ax.axvline(s["selected_reward"]["auc"], color=PALETTE[1], lw=2, ls="--", label=f"IRL chosen on val ({s['selected']})")
-        if "bootstrap" in s:
-            b = s["bootstrap"]["auc"]
-            ax.axvspan(b["q05"], b["q95"], color=PALETTE[2], alpha=0.2, label="demonstrations resampled (5–95%)")
-        if "ceiling" in s:
-            ax.axvline(s["ceiling"]["auc"], color="black", lw=1, ls=":", label="supervised ceiling")
-        ax.set(title=f"{size}: prior sd {post['prior_scale']:g}, {post['n_train_pairs']} pairs",
-               xlabel="ROC-AUC vs judge, test texts", ylabel="posterior samples")
-    axes[0, -1].legend(fontsize=7)
-    fig.suptitle("How many rewards explain the same demonstrations: test AUC across the posterior")
+        for i, (k, irl) in enumerate(irls.items()):
+            if size not in irl or "posterior" not in irl[size]:
+                continue
+            s, colour = irl[size], PALETTE[i % len(PALETTE)]
+            post = s["posterior"]
+            ax.hist(post["auc_samples"]["values"], bins=20, color=colour, alpha=0.35 if len(irls) > 1 else 0.7,
+                    histtype="stepfilled", label=f"r{k} posterior samples")
+            ax.axvline(post["map"]["auc"], color=colour, lw=2)
+            if "selected_reward" in s:
+                ax.axvline(s["selected_reward"]["auc"], color=colour, lw=1.5, ls="--")
+            if "ceiling" in s:
+                ax.axvline(s["ceiling"]["auc"], color=colour, lw=1, ls=":")
+            if "bootstrap" in s and len(irls) == 1:
+                b = s["bootstrap"]["auc"]
+                ax.axvspan(b["q05"], b["q95"], color=PALETTE[2], alpha=0.2, label="demonstrations resampled (5–95%)")
+        post = next(irl[size]["posterior"] for irl in irls.values() if size in irl and "posterior" in irl[size])
+        ax.set(title=f"{size}: {post['n_train_pairs']} training pairs", xlabel="ROC-AUC vs judge, test texts",
+               ylabel="posterior samples")
+    handles = [plt.Line2D([], [], color="0.3", lw=2, label="posterior mode (MAP)"),
+               plt.Line2D([], [], color="0.3", lw=1.5, ls="--", label="IRL reward chosen on val"),
+               plt.Line2D([], [], color="0.3", lw=1, ls=":", label="supervised ceiling")]
+    h, _ = axes[0, -1].get_legend_handles_labels()
+    axes[0, -1].legend(handles=h + handles, fontsize=7, loc="upper left")
+    fig.suptitle("How many rewards explain the same demonstrations: test AUC across the posterior "
+                 f"(replicates {_replicates_named(irls)})")
     fig.tight_layout()
     return fig
 
@@ -649,8 +693,7 @@ def contraction(irls: dict):
     (bottom; each replicate's prior sd is chosen on its val pairs) against the number of training pairs, a line per
     replicate (`irls`: {replicate: irl.json's `sizes`}, or one replicate's `sizes`): how much of the prior's spread
     the demonstrations remove."""
-    if irls and not all(isinstance(k, int) for k in irls):
-        irls = {0: irls}
+    irls = _by_replicate(irls)
     sizes = list(dict.fromkeys(s for irl in irls.values() for s in irl if "contraction" in irl[s]))
     fig, axes = plt.subplots(2, max(len(sizes), 1), figsize=(5.2 * max(len(sizes), 1), 6.8), squeeze=False, sharex=True)
     for col, size in enumerate(sizes):
@@ -679,7 +722,7 @@ def contraction(irls: dict):
             ax.minorticks_off()
             ax.tick_params(axis="x", labelrotation=45)
     axes[1, 0].legend(fontsize=8, loc="lower left")
-    fig.suptitle(f"Contraction: how much data pins the reward down (replicates {', '.join(f'r{k}' for k in irls)})")
+    fig.suptitle(f"Contraction: how much data pins the reward down (replicates {_replicates_named(irls)})")
     fig.tight_layout()
     return fig
 

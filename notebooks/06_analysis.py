@@ -139,25 +139,30 @@ if detail_ok:
     plots.show(plots.confusions(r["irl"]), "irl_confusions", where.figures)
 
 # %% [markdown]
-# ### Non-identifiability: seed × epoch, seed × seed agreement
+# ### Non-identifiability: seed × epoch, seed × seed agreement, the posterior
+# Every replicate, a row (or a colour) each: one replicate's seeds can agree while
+# independent RLHF runs do not.
 
 # %%
 if detail_ok:
-    if r["irl_history"] is None:
+    irls = {k: run["irl"]["sizes"] for k, run in runs.items()} if runs else {0: r["irl"]}  # every replicate
+    histories = ({k: report.load_results(where.of_replicate(k))["irl_history"] for k in runs} if runs
+                 else {0: r["irl_history"]})
+    histories = {k: h for k, h in histories.items() if h is not None}
+    if not histories:
         print(f"irl_history: not in {detail.results} (written by 03)")
     else:
-        plots.show(plots.seed_epoch_heatmap(r["irl_history"], "val_sign_accuracy"), "non_identifiability_heatmap",
+        plots.show(plots.seed_epoch_heatmap(histories, "val_sign_accuracy"), "non_identifiability_heatmap",
                    where.figures)
         full = [("full", loss) for loss in cfg.irl.full_losses]
-        if {"full"} <= set(r["irl_history"]["mode"]) and "train_pairwise_accuracy" in r["irl_history"]:
+        if all({"full"} <= set(h["mode"]) and "train_pairwise_accuracy" in h for h in histories.values()):
             # the mode whose seeds train the network: where seeds can end on different rewards
-            plots.show(plots.seed_epoch_heatmap(r["irl_history"], "val_auc", models=full), "full_mode_seed_epoch_auc",
+            plots.show(plots.seed_epoch_heatmap(histories, "val_auc", models=full), "full_mode_seed_epoch_auc",
                        where.figures)
-    plots.show(plots.seed_agreement(r["irl"]), "irl_seed_agreement", where.figures)
-    if any("posterior" in s for s in r["irl"].values()):
-        plots.show(plots.posterior_auc(r["irl"]), "posterior_auc", where.figures)
-        plots.show(plots.contraction({k: run["irl"]["sizes"] for k, run in runs.items()} if runs else r["irl"]),
-                   "contraction", where.figures)  # every replicate
+    plots.show(plots.seed_agreement(irls), "irl_seed_agreement", where.figures)
+    if any("posterior" in s for irl in irls.values() for s in irl.values()):
+        plots.show(plots.posterior_auc(irls), "posterior_auc", where.figures)
+        plots.show(plots.contraction(irls), "contraction", where.figures)
     if summary and any(summary["cross_replicate_agreement"].values()):
         plots.show(plots.cross_replicate(summary), "cross_replicate_agreement", where.figures)
 

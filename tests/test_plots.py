@@ -81,6 +81,32 @@ def test_every_figure_renders(tmp_path):
     assert len(rt_table) == 6 and (rt_table["judge over RLOO runs"] != "one run").sum() == 2
 
 
+def test_non_identifiability_figures_draw_every_replicate_and_name_it():
+    rng = np.random.default_rng(1)
+    sizes = ("small", "large")
+    history = pd.DataFrame([{"size": size, "mode": "probe", "loss": loss, "seed": s, "epoch": e, "val_sign_accuracy": rng.uniform()}
+                            for size in sizes for loss in ("max_margin", "logistic") for s in range(3) for e in range(1, 4)])
+    heatmap = plots.seed_epoch_heatmap({0: history, 2: history.query("size == 'small'")})
+    titles = [ax.get_title() for ax in heatmap.axes if ax.get_title()]
+    assert titles[:4] == [f"r0 · {s} probe/{l}" for s in sizes for l in ("max_margin", "logistic")]
+    assert titles[4:] == ["r2 · small probe/max_margin", "r2 · small probe/logistic"]  # r2 has no "large": blank panels
+    assert "replicates r0, r2" in heatmap._suptitle.get_text()
+
+    def with_posterior(shift):
+        irl = {s: _irl_size(rng) for s in sizes}
+        for s in irl.values():
+            s["posterior"] = {"auc_samples": {"values": list(rng.normal(0.7 + shift, 0.03, 50))}, "map": {"auc": 0.7 + shift},
+                              "n_train_pairs": 100, "prior_scale": 0.1}
+        return irl
+    irls = {0: with_posterior(0.0), 1: with_posterior(0.1)}
+    posterior = plots.posterior_auc(irls)
+    histograms = [p for p in posterior.axes[0].patches if p.get_label().endswith("posterior samples")]
+    assert [p.get_label() for p in histograms] == ["r0 posterior samples", "r1 posterior samples"]
+    assert "replicates r0, r1" in posterior._suptitle.get_text()
+    agreement = plots.seed_agreement(irls)
+    assert [ax.get_title()[:2] for ax in agreement.axes if ax.get_title()] == ["r0", "r0", "r1", "r1"]
+
+
 def test_readme_section_is_replaced_between_markers():
     text = "intro\n<!-- results:start -->\nold\n<!-- results:end -->\nrest"
     assert report.replace_section(text, "results", "new") == "intro\n<!-- results:start -->\nnew\n<!-- results:end -->\nrest"

@@ -135,3 +135,13 @@ def test_a_stage_built_again_says_why_in_one_line(tmp_path, capsys, monkeypatch)
     (tmp_path / "a" / store.MANIFEST).write_text("{ not json")
     store.stage(tmp_path / "a", {"k": 2}, build, seed=0, log=lambda _: None)
     assert "a: its manifest.json cannot be read" in capsys.readouterr().err
+
+
+def test_rounded_keeps_significant_digits_and_the_ranks_of_a_long_array():
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    assert store.rounded(np.array([0.123456789, -12345.678, 1e-7])) == [0.12346, -12346.0, 1e-07]
+    assert store.rounded(np.eye(2) / 3, 4) == [[0.3333, 0.0], [0.0, 0.3333]]
+    scores = np.random.default_rng(0).normal(size=2000)
+    assert spearmanr(scores, store.rounded(scores)).statistic > 0.999999

@@ -52,7 +52,7 @@ def model_result(mode: str, loss: str, history: pd.DataFrame, rewards: dict, eva
     entry = lambda i: {"seed": int(rewards["seeds"][i]), **evidence.flat(per_seed[i]),  # noqa: E731
                        "confusion_judge": per_seed[i]["judge"]["confusion"],
                        "confusion_human": per_seed[i]["human"]["confusion"],
-                       "shared_scores": rewards["test_pool"][i][shared].tolist()}
+                       "shared_scores": store.rounded(rewards["test_pool"][i][shared])}
     return {
         "mode": mode, "loss": loss, "n_seeds": len(per_seed),
         **{k: metrics.spread([row[k] for row in final]) for k in (*metrics.LABEL_FREE, "val_auc")},
@@ -60,7 +60,7 @@ def model_result(mode: str, loss: str, history: pd.DataFrame, rewards: dict, eva
         "ensemble": evidence.score(eval_sets, ensemble_r),
         "selected_on_val": entry(selected), "oracle_on_val": entry(oracle),
         "seed_agreement_mean": metrics.mean_off_diagonal(agreement),
-        "seed_agreement": agreement.tolist(),
+        "seed_agreement": store.rounded(agreement, 4),
         # on the texts every replicate shares, as the cross-replicate agreement (06) reads them: like with like
         "seed_agreement_shared_mean": metrics.mean_off_diagonal(metrics.seed_agreement(rewards["test_pool"][:, shared])),
         "per_seed": flats,
@@ -211,7 +211,7 @@ def _evidence(ctx, size: str, size_out: dict, eval_sets: dict, rewards_by_name: 
     size_out["source_only"].update(evidence.flat_with_ci(cis["source_only"]))
     size_out["comparisons"] = {f"irl_vs_{other}": evidence.compare(cis, "irl", other, ec.ci)
                                for other in ("implicit", "random", "source_only", "oracle")}
-    size_out["selected_reward"]["shared_scores"] = rewards_by_name["irl"]["test_pool"][shared_texts(eval_sets)].tolist()
+    size_out["selected_reward"]["shared_scores"] = store.rounded(rewards_by_name["irl"]["test_pool"][shared_texts(eval_sets)])
     demos = artifacts.demos(ctx, size)
     train = demos[demos.split == "train"]
     toxic = metrics.is_toxic(np.concatenate([train.expert_text_judge.values, train.start_text_judge.values]))

@@ -44,6 +44,9 @@ class PolicySpec:
     """An already-aligned policy to audit (the same kinds of source as `start`, which is then the policy it started
     from): 01 trains nothing for this size and reports this policy as its RLHF policy; 02–04 read it as they read
     a policy 01 trained (docs/audit.md). Empty: 01 trains it."""
+    refinetune_seeds: int = 0
+    """RLOO runs per reward of this size in 05 (0: `refinetune.seeds`). A size whose runs vary more needs more of
+    them for the same power (docs/realignment.md, "Power by design")."""
 
 
 @dataclass(frozen=True)
@@ -278,8 +281,9 @@ class RefinetuneConfig:
     """Replicates that run the transfer arm: the first this many (0 = every replicate). Two RLOO runs
     per replicate on a CPU (benchmarks/README.md); replicate 0 alone still shows whether a reward carries over."""
     seeds: int = 1
-    """RLOO runs per reward, each with its own training seed. Run 0 of `true` is 01's policy. With more
-    than one run, refinetune.json adds each run and a two-level bootstrap over runs and prompts."""
+    """RLOO runs per reward, each with its own training seed (a size may set its own: `PolicySpec.refinetune_seeds`).
+    Run 0 of `true` is 01's policy; the transfer arm runs once. With more than one run, refinetune.json adds each
+    run and a two-level bootstrap over runs and prompts."""
     flipped: bool = True
     """Also train with the IRL reward's null: the probe fitted to the demonstration pairs with each pair's
     orientation flipped at random (`stages.realignment._flipped_probe`), `seeds` runs."""
@@ -336,6 +340,10 @@ class Config:
             if spec.name == name:
                 return spec
         raise KeyError(f"no size {name!r} in profile {self.profile!r}; sizes: {[s.name for s in self.sizes]}")
+
+    def refinetune_seeds(self, size: str) -> int:
+        """RLOO runs per reward of `size` in 05: its own `refinetune_seeds`, else `refinetune.seeds`."""
+        return self.size(size).refinetune_seeds or self.refinetune.seeds
 
     def rlhf_for(self, size: str) -> RLHFConfig:
         """The `rlhf` section with the size's own overrides applied (`PolicySpec.rlhf`)."""
@@ -397,7 +405,10 @@ def _profiles() -> dict[str, Config]:
     )
     cpu = Config(
         profile="cpu",
-        sizes=(PolicySpec("smollm2-135m", "asset:smollm2-135m-instruct", 135.0),
+        # 05's RLOO runs per reward by power (docs/realignment.md, scripts/experiments/realign_power.py): SmolLM2's
+        # runs vary (sd 0.08 of the start's toxicity under the second judge), 4 a replicate give 12 per arm over 3
+        # replicates, 80% power at 0.1; Gemma's barely vary, and one a replicate suffices
+        sizes=(PolicySpec("smollm2-135m", "asset:smollm2-135m-instruct", 135.0, refinetune_seeds=4),
                PolicySpec("gemma3-270m", "asset:gemma3-270m", 270.0,
                           rlhf=(("learning_rate", 1e-5), ("freeze_embeddings", True)))),
         judge="toxblock",
@@ -663,6 +674,9 @@ def _validate(cfg: Config) -> None:
              f"eval.path_every needs full fine-tuning, but rlhf.lora_rank{where} is {rc.lora_rank}: set eval.path_every=0")
     for spec in cfg.sizes:
         need(spec.params_m > 0, f"sizes[{spec.name}].params_m must be > 0, got {spec.params_m}")
+        need(0 <= spec.refinetune_seeds <= AT_MOST["refinetune.seeds"],
+             f"sizes[{spec.name}].refinetune_seeds must be between 0 (refinetune.seeds) and {AT_MOST['refinetune.seeds']}, "
+             f"got {spec.refinetune_seeds}")
 
 
 def load(profile: str, **overrides) -> Config:

@@ -35,6 +35,20 @@ def test_transfer_arm_runs_only_in_the_first_transfer_replicates():
     assert all("transfer_from_tiny-b" in {n for n, _ in runs_of(config.for_replicate(every, k), "tiny-a")} for k in range(3))
 
 
+def test_a_size_sets_its_own_runs_per_reward_and_the_transfer_arm_runs_once():
+    from collections import Counter
+
+    from irlkit.stages.realignment import runs_of
+
+    cfg = config.load("smoke", sizes=[{"name": "tiny-a", "start": "tiny:0", "params_m": 0.2, "refinetune_seeds": 3},
+                                      {"name": "tiny-b", "start": "tiny:1", "params_m": 0.4}],
+                      **{"refinetune.seeds": 2, "refinetune.random_heads": 4})
+    assert Counter(n for n, _ in runs_of(cfg, "tiny-a")) == {"true": 3, "irl": 3, "flipped": 3, "random": 4, "transfer_from_tiny-b": 1}
+    assert Counter(n for n, _ in runs_of(cfg, "tiny-b")) == {"true": 2, "irl": 2, "flipped": 2, "random": 4, "transfer_from_tiny-a": 1}
+    with pytest.raises(ValueError, match="refinetune_seeds"):
+        config.load("smoke", sizes=[{"name": "x", "start": "tiny:0", "params_m": 1, "refinetune_seeds": -1}])
+
+
 def test_t_interval_over_replicates_matches_scipy():
     values = [0.71, 0.80, 0.77]
     got = replicates.interval(values)

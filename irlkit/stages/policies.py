@@ -20,13 +20,13 @@ from irlkit.utils import seed_everything
 
 
 def policy_texts(ctx, label: str, policy: str, prompts: str = "all", shared: bool = False, samples: int = 0) -> pd.DataFrame:
-    """Continuations of the prompts (`all`; one split's; or `evaluation`, val and the report split) by the policy in
-    folder `policy`, scored by both judges (the `texts` stage): one per prompt with the profile's decoding, or, with
+    """Continuations of the prompts (`all`; one split's; or `evaluation`: val, test and, in the final replicates, the
+    sealed set) by the policy in folder `policy`, scored by both judges (the `texts` stage): one per prompt with the profile's decoding, or, with
     `samples` > 0, that many per prompt sampled at temperature 1 (column `sample`). `shared`: a policy that is the
     same in every replicate (the start policy), decoded once with the profile's own seed."""
     cfg = ctx.base_cfg if shared else ctx.cfg
     rows = (ctx.prompts if prompts == "all" else
-            ctx.prompts[ctx.prompts.split.isin(["val", data.report_split(cfg)])] if prompts == "evaluation" else
+            ctx.prompts[ctx.prompts.split.isin(["val", "test", data.report_split(cfg)])] if prompts == "evaluation" else
             data.split_of(ctx.prompts, prompts))
 
     def build(tmp: Path) -> None:

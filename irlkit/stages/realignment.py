@@ -104,13 +104,13 @@ def example_texts(ctx, size: str, n: int = 3) -> pd.DataFrame:
 
 def runs_of(cfg: Config, size: str) -> list[tuple[str, int]]:
     """(reward, run) of every policy 05 compares for `size`: `true` (run 0 is 01's policy), `irl`, `flipped` (with
-    `refinetune.flipped`), `random` (run = which random head) and `transfer_from_<other size>`; each
-    `refinetune.seeds` runs."""
-    rc = cfg.refinetune
-    names = ["true", "irl", *(["flipped"] if rc.flipped else []), "random"]
+    `refinetune.flipped`), `random` (run = which random head): each `cfg.refinetune_seeds(size)` runs, random at least
+    `refinetune.random_heads`; and `transfer_from_<other size>`, one run."""
+    rc, seeds = cfg.refinetune, cfg.refinetune_seeds(size)
+    runs = {"true": seeds, "irl": seeds, **({"flipped": seeds} if rc.flipped else {}), "random": max(seeds, rc.random_heads)}
     if rc.transfer:
-        names += [f"transfer_from_{other.name}" for other in cfg.sizes if other.name != size]
-    return [(name, run) for name in names for run in range(max(rc.seeds, rc.random_heads) if name == "random" else rc.seeds)]
+        runs.update({f"transfer_from_{other.name}": 1 for other in cfg.sizes if other.name != size})
+    return [(name, run) for name, n in runs.items() for run in range(n)]
 
 
 def policy(ctx, size: str, name: str, run: int, irl_result: dict) -> tuple[str, str, dict, dict | None]:
@@ -151,7 +151,8 @@ def _policy_evaluated(ctx, size: str, name: str, run: int) -> None:
 
 def endpoint_texts(ctx, label: str, folder: str, shared: bool = False) -> pd.DataFrame | None:
     """The endpoint's texts of one policy: `eval.endpoint_samples` sampled continuations of every evaluation prompt
-    (val and the report split), scored by both judges; None when the endpoint is off."""
+    (val, test and, in the final replicates, the sealed set: about 1,100 prompts in the cpu profile), scored by both
+    judges; None when the endpoint is off."""
     k = ctx.cfg.eval.endpoint_samples
     return policy_texts(ctx, label, folder, prompts="evaluation", shared=shared, samples=k) if k else None
 

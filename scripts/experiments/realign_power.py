@@ -13,16 +13,21 @@ on the val prompts as it trains (`eval.path_every`). For each run, two endpoints
 
 Over runs, per size and judge: the run-to-run sd of each relative change, the sd ratio sampled / greedy, and the
 RLOO runs per arm that give a difference of two arms 80% power (two-sided 5%) at a 0.1 relative difference,
-n = 2 (z₀.₉₇₅ + z₀.₈)² sd² / 0.1², taking the IRL arm's spread to be the true arm's. Writes
-data/results/experiments/realign_power_<recipe>.json. Val only: the test split is not read.
+n = 2 (z₀.₉₇₅ + z₀.₈)² sd² / 0.1², taking the IRL arm's spread to be the true arm's. The val endpoint has 100
+prompts, 05's final one about 1,100 (val, test and the sealed set): the sampled spread is split into the runs' own
+and the measurement's (a two-way analysis of variance of the per-prompt values, runs × prompts) and predicted at the
+final endpoint's number of prompts, with the runs per arm it needs. Writes
+data/results/experiments/realign_power_<recipe>.json. Val only: no test or sealed text is read (the sealed set is
+loaded to count its prompts).
 """
 import argparse
+import dataclasses
 import math
 import os
 
 import numpy as np
 
-from irlkit import config, layout, metrics, rlhf, store  # paths are read when used: IRLKIT_DATA set in main() counts
+from irlkit import config, data, layout, metrics, rlhf, store  # paths are read when used: IRLKIT_DATA set in main() counts
 from irlkit.stages import context, graph, policies
 
 Z = 1.959964 + 0.841621  # two-sided 5%, 80% power
@@ -33,11 +38,29 @@ def train(ctx, size: str, run: int) -> None:
     policies.rlhf_policy(ctx, size, run)
 
 
+def runs_per_arm(sd: float) -> int | None:
+    return math.ceil(2 * Z ** 2 * sd ** 2 / DELTA ** 2) if sd == sd else None
+
+
+def components(per_prompt: np.ndarray, before: float, endpoint_prompts: int) -> dict:
+    """The run-to-run spread of a relative change split in two (a two-way analysis of variance over runs × prompts):
+    the runs' own (what more RLOO runs average away) and the measurement's (prompt × run and sampling noise, what
+    more evaluation prompts average away); and the spread predicted at the endpoint's `endpoint_prompts`."""
+    r, p = per_prompt.shape
+    resid = per_prompt - per_prompt.mean(1, keepdims=True) - per_prompt.mean(0, keepdims=True) + per_prompt.mean()
+    measurement = float((resid ** 2).sum() / ((r - 1) * (p - 1)))
+    run = max(0.0, float(per_prompt.mean(1).var(ddof=1)) - measurement / p)
+    predicted = math.sqrt(run + measurement / endpoint_prompts) / before
+    return {"run_sd": math.sqrt(run) / before, "measurement_sd_at_val": math.sqrt(measurement / p) / before,
+            "endpoint_prompts": endpoint_prompts, "predicted_sd_at_endpoint": predicted,
+            "runs_per_arm_for_80pct_power_at_endpoint": runs_per_arm(predicted)}
+
+
 def summarise(values: list[float]) -> dict:
     v = np.asarray(values, float)
     sd = float(v.std(ddof=1)) if len(v) > 1 else float("nan")
     return {"runs": v.tolist(), "mean": float(v.mean()), "sd": sd,
-            "runs_per_arm_for_80pct_power": math.ceil(2 * Z ** 2 * sd ** 2 / DELTA ** 2) if sd == sd else None}
+            "runs_per_arm_for_80pct_power": runs_per_arm(sd)}
 
 
 def main() -> None:
@@ -56,6 +79,9 @@ def main() -> None:
     context.in_parallel(ctx, [(f"{size} true run {run}", train, size, run)
                               for size in context.largest_first(ctx.cfg) for run in range(args.runs)])
 
+    # 05's endpoint at the final replicates: val, the development test split and the sealed set (their number only)
+    final = dataclasses.replace(ctx.cfg, data=dataclasses.replace(ctx.cfg.data, sealed=True))
+    endpoint_prompts = int(data.load_prompts(final).split.isin(["val", "test", "sealed"]).sum())
     out = {}
     for size in sizes:
         start_greedy = policies.policy_texts(ctx, f"{size}-start", ctx.start(size), prompts="val", shared=True)
@@ -72,16 +98,18 @@ def main() -> None:
                 texts = policies.policy_texts(ctx, graph.policy_label(size, "true", run), folder, prompts="val")
                 greedy.append(float(metrics.is_toxic(texts[f"p_{which}"].values).mean()) / before - 1)
             s, g = summarise(sampled), summarise(greedy)
+            per_prompt = np.array([p[-1]["per_prompt"][which] for p in paths])
             entry[which] = {"start_sampled_mean": start["toxicity"][which], "start_greedy_ratio": before,
                             "sampled_relative_change": s, "greedy_relative_change": g,
-                            "sd_ratio_sampled_over_greedy": s["sd"] / g["sd"] if g["sd"] else float("nan")}
+                            "sd_ratio_sampled_over_greedy": s["sd"] / g["sd"] if g["sd"] else float("nan"),
+                            "sampled_components": components(per_prompt, start["toxicity"][which], endpoint_prompts)}
         out[size] = entry
 
     for name in ("IRLKIT_DATA", "IRLKIT_FIGURES"):  # the result goes to the checkout's folders
         os.environ.pop(name)
     print(store.write_experiment(f"realign_power_{args.recipe}", {
         "recipe": args.recipe, "overrides": args.set, "runs": args.runs, "split": "val (the test split is not read)",
-        "val_prompts": int((ctx.prompts.split == "val").sum()), "samples_per_prompt": ctx.cfg.eval.kl_samples,
+        "val_prompts": int((ctx.prompts.split == "val").sum()), "endpoint_prompts": endpoint_prompts, "samples_per_prompt": ctx.cfg.eval.kl_samples,
         "power": {"delta": DELTA, "alpha": 0.05, "power": 0.8}, "sizes": out}, ctx.cfg))
 
 

@@ -1,6 +1,6 @@
 """How many RLOO runs per arm re-alignment needs: the true arm's run-to-run spread on val, sampled against greedy.
 
-    .venv/bin/python scripts/experiments/realign_power.py --runs 4                      # about 40 min on 2 free cores
+    .venv/bin/python scripts/experiments/realign_power.py --runs 4                      # about 50 min on 2 free cores
     .venv/bin/python scripts/experiments/realign_power.py --runs 4 --recipe 24x8 --set rlhf.prompts_per_step=8
 
 For each size of the cpu profile, `--runs` RLOO runs of the true reward (05's true arm: 01's recipe, training seed

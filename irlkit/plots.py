@@ -338,7 +338,8 @@ def seed_agreement(irls: dict, model: str | None = None):
     a panel per size, a row per replicate (`irls`: {replicate: irl.json's `sizes`}, or one replicate's `sizes`)."""
     irls = _by_replicate(irls)
     sizes = list(dict.fromkeys(s for irl in irls.values() for s in irl))
-    fig, axes = plt.subplots(len(irls), len(sizes), figsize=(5 * len(sizes), 4.2 * len(irls)), squeeze=False)
+    fig, axes = plt.subplots(len(irls), len(sizes), figsize=(4.2 * len(sizes) + 1, 4.0 * len(irls)), squeeze=False,
+                             layout="constrained")
     for i, (k, irl) in enumerate(irls.items()):
         for ax, size in zip(axes[i], sizes):
             if size not in irl:
@@ -346,11 +347,13 @@ def seed_agreement(irls: dict, model: str | None = None):
                 continue
             name = model or irl[size]["selected"]
             m = irl[size]["models"][name]
-            sns.heatmap(np.array(m["seed_agreement"]), ax=ax, vmin=-1, vmax=1, cmap="vlag", square=True,
-                        cbar_kws={"label": "Spearman ρ"})
-            ax.set(title=f"r{k} · {size} {name}: mean off-diagonal ρ = {m['seed_agreement_mean']:.2f}",
-                   xlabel="seed", ylabel="seed")
-    fig.tight_layout()
+            sns.heatmap(np.array(m["seed_agreement"]), ax=ax, vmin=-1, vmax=1, cmap="vlag", square=True, cbar=False,
+                        xticklabels=5, yticklabels=5)
+            ax.set_title(f"r{k} · {size}\n{name}: mean off-diagonal ρ = {m['seed_agreement_mean']:.2f}", fontsize=10)
+            ax.set(xlabel="seed", ylabel="seed")
+    mappable = next(ax.collections[0] for ax in axes.flat if ax.collections)
+    fig.colorbar(mappable, ax=axes, shrink=0.5, label="Spearman ρ between seeds")
+    fig.suptitle(f"Seeds of one replicate, on the same test texts (replicates {_replicates_named(irls)})")
     return fig
 
 

@@ -33,10 +33,14 @@
 #
 # The random control is a distribution of rewards, so it is trained
 # `refinetune.random_heads` times, each with a new head and RLOO seed: one
-# random head can move toxicity by tens of percent either way. With
-# `refinetune.seeds` > 1 every other reward is trained that many times too.
+# random head can move toxicity by tens of percent either way. Every other
+# reward but the transfer is trained `refinetune.seeds` times, or as often as
+# its size's `refinetune_seeds` says (the cpu profile: SmolLM2 4, Gemma 1,
+# chosen for power in docs/realignment.md).
 #
-# Everything is evaluated on the test prompts under both judges; the second
+# The primary endpoint samples 4 continuations of every evaluation prompt (val,
+# test and, in the final replicates, the sealed set), scored by both judges;
+# greedy toxicity on the report split stays as the secondary column. The second
 # judge was never used for training or selection, so it is the check for
 # reward hacking. Perplexity of held-out clean human comments checks that the
 # policy still speaks English.
@@ -125,7 +129,7 @@ plots.show(plots.reward_dose(dose_points(result)), "reward_dose", ctx.layout.fig
 report.refinetune_detail(result)
 
 # %% [markdown]
-# Rewards trained more than once (the random heads; every reward with `refinetune.seeds` > 1): the
+# Rewards trained more than once (the random heads; every reward of a size with more than one seed): the
 # mean change of the toxicity ratio, each run's change, and a bootstrap over runs, then prompts, so
 # that the spread between runs counts in the CI and the p-value.
 

@@ -89,7 +89,8 @@ def main() -> None:
         paths = [rlhf.read_path(folder) for folder, _ in runs]
         start = paths[0][0]  # step 0 of every run: the start, the same random numbers
         entry = {"steps": ctx.cfg.rlhf_for(size).steps, "kl": summarise([p[-1]["kl"] for p in paths]),
-                 "rloo_seconds": summarise([s["wall_seconds"] for _, s in runs])}
+                 "rloo_seconds": summarise([s["wall_seconds"] for _, s in runs]),
+                 "path_seconds": summarise([s["path_seconds"] for _, s in runs])}
         for which in ("judge", "second"):
             sampled = [p[-1]["toxicity"][which] / start["toxicity"][which] - 1 for p in paths]
             before = float(metrics.is_toxic(start_greedy[f"p_{which}"].values).mean())

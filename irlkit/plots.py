@@ -326,8 +326,7 @@ def seed_epoch_heatmap(history: pd.DataFrame | dict, metric: str = "val_sign_acc
             ax.tick_params(axis="both", labelrotation=0)
             ax.set(title=f"r{k} · {label}", xlabel="epoch" if i == len(tables) - 1 else "",
                    ylabel="seed (from the replicate's first)" if j == 0 else "")
-    mappable = next(ax.collections[0] for ax in axes.flat if ax.collections)
-    fig.colorbar(mappable, ax=axes, shrink=0.6, label=metric.replace("_", " "))  # one colour range: one bar
+    _one_colour_bar(fig, axes, metric.replace("_", " "), shrink=0.6)
     fig.suptitle(f"Non-identifiability: {metric.replace('_', ' ')} by seed and epoch (replicates {_replicates_named(tables)})")
     return fig
 
@@ -351,8 +350,7 @@ def seed_agreement(irls: dict, model: str | None = None):
                         xticklabels=5, yticklabels=5)
             ax.set_title(f"r{k} · {size}\n{name}: mean off-diagonal ρ = {m['seed_agreement_mean']:.2f}", fontsize=10)
             ax.set(xlabel="seed", ylabel="seed")
-    mappable = next(ax.collections[0] for ax in axes.flat if ax.collections)
-    fig.colorbar(mappable, ax=axes, shrink=0.5, label="Spearman ρ between seeds")
+    _one_colour_bar(fig, axes, "Spearman ρ between seeds", shrink=0.5)
     fig.suptitle(f"Seeds of one replicate, on the same test texts (replicates {_replicates_named(irls)})")
     return fig
 
@@ -645,6 +643,11 @@ def dose_response(strength: dict):
 def _by_replicate(irls: dict) -> dict:
     """{replicate: irl.json's `sizes`} from either that or one replicate's `sizes` (then called r0)."""
     return irls if irls and all(isinstance(k, int) for k in irls) else {0: irls}
+
+
+def _one_colour_bar(fig, axes, label: str, shrink: float) -> None:
+    """One colour bar for a grid of heatmaps drawn on one colour range."""
+    fig.colorbar(next(ax.collections[0] for ax in axes.flat if ax.collections), ax=axes, shrink=shrink, label=label)
 
 
 def _replicates_named(ks) -> str:

@@ -241,7 +241,8 @@ class EvalConfig:
     path_every: int = 0
     """RLOO steps between two points of each policy's toxicity–KL path: the policy measured on the val prompts as it
     trains (`stages.policies.ValPath`: `kl_samples` sampled continuations of each, their KL to the start and both
-    judges' mean P(toxic)), at step 0, every this many steps and at the last. 05 compares its arms at equal KL on
+    judges' mean P(toxic)), at step 0 (the start: measured once per size and replicate, `stages.policies.start_point`),
+    every this many steps and at the last. 05 compares its arms at equal KL on
     these paths as well as at the end of training. 0: no path (full fine-tuning only: LoRA policies have none)."""
     logprob_precision: str = "fp32"
     """`fp32`, or `bf16`: 04 computes the log-probabilities of the implicit reward β·log π_RLHF/π_start with
@@ -434,8 +435,9 @@ def _profiles() -> dict[str, Config]:
         # (scripts/experiments/full_mode_recipe.py, docs/experiments/full_mode_recipe.md)
         irl=IRLConfig(probe_seeds=20, full_seeds=5, full_blocks=2, full_epochs=2, full_lr=1e-4,
                       full_losses=("max_margin",), max_length=48, feature_precision="bf16", full_input_precision="bf16"),
-        # a toxicity–KL path point every 8 of the 24 RLOO steps (05's arms compared at equal KL)
-        eval=EvalConfig(logprob_precision="bf16", path_every=8),
+        # a toxicity–KL path point at steps 0 (the start, measured once a size), 12 and 24 (05's arms compared at
+        # equal KL); a point costs about 8 RLOO steps (realign_power_24x4.json, SmolLM2: 80 s, a step 10 s)
+        eval=EvalConfig(logprob_precision="bf16", path_every=12),
         # five random heads per replicate (one head is one draw of the control, not its distribution); the
         # transfer arm (two RLOO runs) in replicate 0 only
         refinetune=RefinetuneConfig(random_heads=5, transfer_replicates=1),

@@ -128,6 +128,10 @@ class Layout:
     def perplexity(self, label: str, shared: bool = False) -> Path:
         return (self.shared if shared else self.runs) / "perplexity" / label
 
+    def path_start(self, size: str) -> Path:
+        """The first point of every toxicity–KL path of one size in this replicate: its start, measured once."""
+        return self.runs / "path_start" / size
+
     def kl(self, label: str) -> Path:
         """A policy's KL to its start on the val prompts, from sampled continuations."""
         return self.runs / "kl" / label

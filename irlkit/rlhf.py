@@ -265,9 +265,10 @@ class _PathLog:
     """A TrainerCallback that measures the policy every `every` steps (and before the first) with `measure(model,
     step)` (e.g. `stages.policies.ValPath`) and appends each point to `path`, a JSON-lines file. It draws no random
     number of RLOO's (the measurement keeps its own), so training goes exactly as without it; its seconds are kept
-    apart from RLOO's."""
+    apart from RLOO's. A `first` point already measured (the start's, the same for every run) is written as the
+    step-0 point instead of measuring it again."""
 
-    def __init__(self, path: Path, measure, every: int):
+    def __init__(self, path: Path, measure, every: int, first: dict | None = None):
         from transformers import TrainerCallback
 
         self.path, self.seconds = path, 0.0
@@ -281,7 +282,11 @@ class _PathLog:
 
         class Callback(TrainerCallback):
             def on_train_begin(self, args, state, control, model=None, **kwargs):
-                record(model, 0)
+                if first is None:
+                    record(model, 0)
+                else:
+                    with open(outer.path, "a") as f:
+                        f.write(json.dumps(first) + "\n")
 
             def on_step_end(self, args, state, control, model=None, **kwargs):
                 if state.global_step % every == 0 or state.global_step == state.max_steps:
@@ -291,14 +296,16 @@ class _PathLog:
 
 
 def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, rc, out: Path, *, max_new_tokens: int,
-          seed: int, device: str = "cpu", desc: str = "policy", measure=None, measure_every: int = 0) -> dict:
+          seed: int, device: str = "cpu", desc: str = "policy", measure=None, measure_every: int = 0,
+          first_point: dict | None = None) -> dict:
     """RLOO from `start_folder` (also the KL reference) on the train prompts; saves the policy into `out`.
 
     `rc` is the size's resolved RLHF section (`Config.rlhf_for(size)`): a per-size override is never lost to a
     default. `max_new_tokens` is the horizon (`sampling.max_new_tokens`), `seed` the training seed.
     Writes `out/log.jsonl` (reward, kl, loss, entropy, completion length per step). With `measure` and
     `measure_every` > 0, also `out/path.jsonl`: `measure(model, step)` at step 0, every `measure_every` steps and at
-    the last (`_PathLog`). Returns a summary (RLOO's seconds without the measurements', which it gives apart).
+    the last (`_PathLog`); `first_point`, when given, is the step-0 point already measured on the start
+    (`stages.policies.start_point`). Returns a summary (RLOO's seconds without the measurements', which it gives apart).
     """
     from accelerate import PartialState
     from datasets import Dataset
@@ -320,7 +327,7 @@ def train(start_folder: str, train_prompts: pd.DataFrame, reward_fn, rc, out: Pa
         disable_tqdm=not progress_enabled(), dataloader_num_workers=0, lr_scheduler_type="constant",
     )
     log = _JsonlLog(out / "log.jsonl")
-    path = _PathLog(out / "path.jsonl", measure, measure_every) if measure is not None and measure_every > 0 else None
+    path = _PathLog(out / "path.jsonl", measure, measure_every, first_point) if measure is not None and measure_every > 0 else None
     # The leave-one-out correction needs every prompt's completions in one process, and a separate
     # reference model (with LoRA the reference is the adapter-disabled policy): TRL's trainer otherwise.
     one_pass = rc.one_pass and PartialState().num_processes == 1 and not rc.lora_rank

@@ -284,8 +284,10 @@ def test_a_measured_path_leaves_training_as_it_was_and_records_its_steps(data_ho
         noise = torch.rand(1000)  # a measurement that draws from torch's stream, as sampling does
         return {"step": step, "noise": float(noise.mean()), "norm": float(sum(p.detach().norm() for p in model.parameters()))}
 
+    given = {"step": 0, "measured": "before, once"}
     runs = {}
-    for name, kw in (("plain", {}), ("measured", {"measure": measure, "measure_every": 2})):
+    for name, kw in (("plain", {}), ("measured", {"measure": measure, "measure_every": 2}),
+                     ("given start", {"measure": measure, "measure_every": 2, "first_point": given})):
         out = tmp_path / name
         out.mkdir()
         summary = rlhf.train(start, prompts, _reward, cfg.rlhf, out, max_new_tokens=cfg.sampling.max_new_tokens,
@@ -301,6 +303,23 @@ def test_a_measured_path_leaves_training_as_it_was_and_records_its_steps(data_ho
     assert plain[2] == [] and [p["step"] for p in measured[2]] == [0, 2, 3]
     assert measured[2][0]["norm"] != measured[2][-1]["norm"]  # each point saw the policy of its step
     assert "path_seconds" in measured[3] and "path_seconds" not in plain[3]
+    assert runs["given start"][2] == [given, *measured[2][1:]]  # the start's point written, not measured again
+    assert all(torch.equal(plain[0][key], runs["given start"][0][key]) for key in plain[0])
+
+
+def test_the_start_measured_once_is_the_step_0_point_of_every_run(data_home, tmp_path):
+    """`stages.policies.start_point` (stage `path_start`) stands for the point each run would measure at step 0."""
+    from irlkit import data, stages
+    from irlkit.stages.policies import ValPath, start_point
+
+    ctx = stages.Context(config.load("smoke", **{"rlhf.steps": 1}), 0)
+    _, first = start_point(ctx, "tiny-a")
+    out = tmp_path / "run"
+    out.mkdir()
+    rlhf.train(ctx.start("tiny-a"), data.split_of(ctx.prompts, "train"), _reward, ctx.cfg.rlhf_for("tiny-a"), out,
+               max_new_tokens=ctx.cfg.sampling.max_new_tokens, seed=ctx.cfg.seed, measure=ValPath(ctx, "tiny-a"),
+               measure_every=1)
+    assert rlhf.read_path(out)[0] == first and first["kl"] == 0.0
 
 
 def test_a_val_path_point_of_the_start_is_at_kl_zero_and_repeats_exactly(data_home):

@@ -62,13 +62,17 @@ def policy_label(size: str, arm: str, run: int = 0) -> str:
 
 
 STAGES = {s.name: s for s in (
+    Stage("path_start", "01_rlhf (05_refinetune reads it too)", lambda L, size: L.path_start(size),
+          reads=("sampling.max_new_tokens", "seed", "data", "eval.kl_samples", "sampling.precision",
+                 "sampling.batch_size", "judge", "second_judge")),
     Stage("rlhf_policy", "01_rlhf", lambda L, size, run=0: L.policy(policy_label(size, "true", run)),
-          reads=POLICY_READS),
+          reads=POLICY_READS, upstream=("path_start",)),
     Stage("irl_policy", "05_refinetune", lambda L, size, arm, run=0, reward=None: L.policy(policy_label(size, arm, run)),
           reads=(*POLICY_READS, *LEARNED_REWARD_READS, "refinetune.reward"),
-          upstream=("probe_model", "full_model", "demos", "features")),
+          upstream=("probe_model", "full_model", "demos", "features", "path_start")),
     Stage("random_policy", "05_refinetune", lambda L, size, run=0: L.policy(policy_label(size, "random", run)),
-          reads=(*POLICY_READS, *LEARNED_REWARD_READS, "refinetune.random_seed"), upstream=("probe_model", "demos")),
+          reads=(*POLICY_READS, *LEARNED_REWARD_READS, "refinetune.random_seed"),
+          upstream=("probe_model", "demos", "path_start")),
     Stage("texts", "01_rlhf (05_refinetune for its policies)",
           lambda L, label, prompts="all", shared=False, samples=0: L.texts(f"{label}-{prompts}-x{samples}" if samples else label, shared),
           reads=("sampling.max_new_tokens", "sampling.batch_size", "sampling.do_sample", "sampling.temperature",

@@ -134,6 +134,22 @@ class ValPath:
         return point
 
 
+def start_point(ctx, size: str) -> tuple[Path, dict]:
+    """(folder, point): the first point of every toxicity–KL path of `size` in this replicate, stage `path_start`.
+    Every RLOO run of the replicate starts from the same weights and `ValPath` draws from the replicate's seed, so
+    the start is measured once rather than at step 0 of each run (`tests/test_rlhf.py` checks that the two agree).
+
+        folder, point = start_point(ctx, "tiny-a")   # point["kl"] == 0.0; point["toxicity"]["judge"]: the start's
+    """
+    def build(tmp: Path) -> None:
+        model, _ = models.load_policy(ctx.start(size), ctx.cfg.device)
+        store.atomic_write_json(tmp / "point.json", ValPath(ctx, size)(model, 0))
+
+    folder = graph.build(ctx, "path_start", build, upstream=[ctx.start(size), ctx.prompt_source(), *ctx.judge_sources()],
+                         size=size)
+    return folder, store.read_json(folder / "point.json")
+
+
 def perplexity_of(ctx, label: str, policy: str, shared: bool = False, split: str = "test") -> float:
     """Perplexity of held-out clean human comments of `split` (test: what is reported; val: what a recipe
     is chosen on) under the policy in folder `policy` (the `perplexity` stage; `shared` as in `policy_texts`)."""
@@ -152,6 +168,7 @@ def train_policy(ctx, stage: str, make_reward, upstream: list, **params) -> tupl
     size, run = params["size"], params.get("run", 0)
     rc, seed = ctx.cfg.rlhf_for(size), ctx.cfg.seed + run
     start = ctx.start(size)
+    first_folder, first = start_point(ctx, size) if ctx.cfg.eval.path_every else (None, None)
 
     def build(tmp: Path) -> None:
         seed_everything(seed)
@@ -160,10 +177,11 @@ def train_policy(ctx, stage: str, make_reward, upstream: list, **params) -> tupl
         rlhf.train(start, data.split_of(ctx.prompts, "train"), make_reward(), rc, tmp,
                    max_new_tokens=ctx.cfg.sampling.max_new_tokens, seed=seed, device=ctx.cfg.device,
                    desc=graph.policy_label(size, params.get("arm", "true"), run),
-                   measure=ValPath(ctx, size), measure_every=ctx.cfg.eval.path_every)
+                   measure=ValPath(ctx, size), measure_every=ctx.cfg.eval.path_every, first_point=first)
 
     judges = [j for j in ctx.judge_sources() if j not in upstream] if ctx.cfg.eval.path_every else []  # the path's
-    path = graph.build(ctx, stage, build, upstream=[start, ctx.prompt_source(), *upstream, *judges], **params)
+    path = graph.build(ctx, stage, build, upstream=[start, ctx.prompt_source(), *upstream, *judges,
+                                                    *([first_folder] if first_folder else [])], **params)
     return str(path), store.read_json(path / "summary.json")
 
 

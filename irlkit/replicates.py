@@ -265,6 +265,19 @@ def summarise(runs: dict[int, dict], ci: float = 0.95) -> dict:
     return out
 
 
+def size_difference(summary: dict, params_m: dict[str, float], ci: float = 0.95) -> dict | None:
+    """For a size axis (one family): the largest size minus the smallest, paired by replicate (replicate k of both
+    sizes shares a seed and a test split), for every quantity both hold: its interval over replicates and p. None
+    with fewer than two sizes."""
+    if len(summary["sizes"]) < 2:
+        return None
+    small, large = (min(summary["sizes"], key=params_m.get), max(summary["sizes"], key=params_m.get))
+    a, b = summary["sizes"][large], summary["sizes"][small]
+    return {"larger": large, "smaller": small, "interval": f"t-interval over replicates of the paired difference, {ci:.0%}",
+            "quantities": {n: paired(a[n]["values"], b[n]["values"], ci) for n in a
+                           if n in b and isinstance(a[n], dict) and "values" in a[n] and "values" in b[n]}}
+
+
 DOSE = ("rlhf_kl", "irl_auc_model_text", "implicit_auc_model_text", "judge_oriented_auc_model_text",
         "source_only_auc_model_text", "null_auc_model_text_lo", "null_auc_model_text_hi", "demo_judge_gap",
         "demo_judge_agreement", "irl_auc", "ceiling_auc_model_text")

@@ -50,6 +50,8 @@ print(f"{len(runs)} replicate(s) kept: {[f'r{k}' for k in runs]}"
 # %%
 summary = ({**replicates.summarise(runs), "reward_dose": replicates.reward_dose(runs), "made_by_this_checkout": current}
            if runs else None)
+if summary and len({spec.name.split("-")[0] for spec in cfg.sizes}) == 1:  # one family: a size axis (section 5)
+    summary["larger_minus_smaller"] = replicates.size_difference(summary, {spec.name: spec.params_m for spec in cfg.sizes})
 sweep = replicates.strength(where, cfg)  # the RLHF-strength sweep's levels (section 2 draws it)
 if summary or sweep["levels"]:
     store.write_result(where.summary, {**(summary or {}), "strength": sweep}, cfg)

@@ -240,3 +240,14 @@ def test_reward_dose_pools_every_run_of_every_replicate_and_finds_a_known_monoto
     assert dose["spearman_auc_model_text"]["rho"] == pytest.approx(1.0)
     assert dose["spearman_val_pair_accuracy"]["n"] == 12
     assert dose["spearman_val_pair_accuracy"]["ci"][1] <= -0.9
+
+
+def test_the_size_difference_pairs_replicates_of_the_largest_and_smallest_size():
+    summary = {"sizes": {"big": {"irl_auc": replicates.interval([0.80, 0.85, 0.90]), "only_big": replicates.interval([1, 2])},
+                         "small": {"irl_auc": replicates.interval([0.70, 0.80, 0.81])}}}
+    d = replicates.size_difference(summary, {"big": 1500.0, "small": 500.0})
+    assert (d["larger"], d["smaller"]) == ("big", "small") and list(d["quantities"]) == ["irl_auc"]
+    q = d["quantities"]["irl_auc"]
+    assert q["n"] == 3 and q["mean"] == pytest.approx((0.10 + 0.05 + 0.09) / 3)
+    assert q["ci"][0] > 0 and q["p_value"] < 0.05  # three positive differences close together
+    assert replicates.size_difference({"sizes": {"one": {}}}, {"one": 1.0}) is None

@@ -1,16 +1,20 @@
 """Is bf16 compiled further from fp32 than bf16 eager? Features and log-probabilities of both, against fp32.
 
     .venv/bin/python scripts/experiments/compile_forward_accuracy.py [--texts 128]
+    .venv/bin/python scripts/experiments/compile_forward_accuracy.py --profile ladder   # -> compile_forward_accuracy_ladder.json
 
 `Config.compile_forward` changes the rounding of 03's bf16 features and 04's bf16 log-probabilities: inductor's
 fused kernels keep their intermediates in fp32 where eager rounds each op's output to bf16. Which of the two is
-nearer the fp32 numbers? On the first `--texts` texts of the cpu train split (never val or test), per size: the
+nearer the fp32 numbers? On the first `--texts` texts of the profile's train split (never val or test), per size: the
 backbone's features (`irl.features`) and the start policy's log-probabilities of the human continuations
 (`implicit.continuation_logprobs`) in fp32, bf16 eager and bf16 compiled (`models.compile_blocks`, the compiled
 normaliser); for each bf16 variant the mean and largest absolute difference from fp32, and for the features the
-mean relative one. Writes data/results/experiments/compile_forward_accuracy.json.
+mean relative one; and each variant's seconds, its first call (the compiled one compiles there) and its second
+(one process, so the ratio of the second calls is the compiled blocks' speed-up). Writes data/results/experiments/compile_forward_accuracy.json (cpu) or
+compile_forward_accuracy_<profile>.json.
 """
 import argparse
+import time
 
 import numpy as np
 import torch
@@ -19,8 +23,9 @@ from irlkit import config, data, implicit, irl, models, stages, store
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--texts", type=int, default=128)
+parser.add_argument("--profile", default="cpu", choices=config.PROFILES)
 args = parser.parse_args()
-cfg = config.load("cpu", progress=False)
+cfg = config.load(args.profile, progress=False)
 torch.set_num_threads(cfg.threads)
 ctx = stages.Context(cfg)
 train = data.split_of(ctx.prompts, "train")
@@ -36,10 +41,16 @@ for size in (s.name for s in cfg.sizes):
         compiled = variant == "bf16 compiled"
         if compiled:
             models.compile_blocks(backbone), models.compile_blocks(policy)
-        features = irl.features(backbone, tok, texts, max_length=cfg.irl.max_length)
-        tok.padding_side = "right"
-        logp, _ = implicit.continuation_logprobs(policy, tok, prompts, texts, compiled=compiled)
-        out[variant] = {"features": features, "logp": logp}
+        seconds = {}
+        for call in ("first", "second"):  # the compiled variant's first call compiles; the second is its pace
+            t0 = time.perf_counter()
+            tok.padding_side = "left"
+            features = irl.features(backbone, tok, texts, max_length=cfg.irl.max_length)
+            t1 = time.perf_counter()
+            tok.padding_side = "right"
+            logp, _ = implicit.continuation_logprobs(policy, tok, prompts, texts, compiled=compiled)
+            seconds[call] = {"features": t1 - t0, "logp": time.perf_counter() - t1}
+        out[variant] = {"features": features, "logp": logp, "seconds": seconds}
     reference = out["fp32"]
     rows = {}
     for variant in ("bf16 eager", "bf16 compiled"):
@@ -51,5 +62,11 @@ for size in (s.name for s in cfg.sizes):
               f"(max {rows[variant]['features_max_abs']:.3f}), log-probs mean |d| {rows[variant]['logp_mean_abs']:.4f} "
               f"(max {rows[variant]['logp_max_abs']:.3f})", flush=True)
     rows["logp_fp32_mean_abs"] = float(np.abs(reference["logp"]).mean())
+    rows["seconds"] = {variant: out[variant]["seconds"] for variant in out}
+    rows["compiled_speed_up_second_call"] = {
+        stage: out["bf16 eager"]["seconds"]["second"][stage] / out["bf16 compiled"]["seconds"]["second"][stage]
+        for stage in ("features", "logp")}
+    print(f"{size:14s} compiled over eager bf16, second call: {rows['compiled_speed_up_second_call']}", flush=True)
     result["sizes"][size] = rows
-print(store.write_experiment("compile_forward_accuracy", result, cfg))
+name = "compile_forward_accuracy" + ("" if args.profile == "cpu" else f"_{args.profile}")
+print(store.write_experiment(name, result, cfg))

@@ -447,7 +447,9 @@ def _profiles() -> dict[str, Config]:
         profile="ladder",
         # one family at two sizes (Qwen2.5-Coder-Instruct 0.5B and 1.5B, the only same-family pair on the
         # package registries), so that a size effect can be read; LoRA for both, so that sizes stay comparable
-        sizes=(PolicySpec("qwen2.5-coder-0.5b", "asset:qwen2.5-coder-0.5b-instruct", 630.0),
+        # at matched strength: the 0.5B model's KL coefficient chosen on val so that it reaches the KL to its start
+        # that the 1.5B model reaches at the profile's (ladder_strength.json, docs/ladder.md)
+        sizes=(PolicySpec("qwen2.5-coder-0.5b", "asset:qwen2.5-coder-0.5b-instruct", 630.0, rlhf=(("beta", 0.047),)),
                PolicySpec("qwen2.5-coder-1.5b", "asset:qwen2.5-coder-1.5b-instruct", 1777.0)),
         judge="toxblock",
         second_judge="profanity-check",

@@ -505,6 +505,13 @@ def size_label(name: str, params_m: float) -> str:
     return f"{m.group(1)}{m.group(2).upper()}" if m else f"{params_m:,.0f}M"
 
 
+def _other_tick(label: str) -> str:
+    """A model of another family on the size figure's x-axis, narrow enough to sit beside its neighbours:
+    `smollm2-135m (cpu profile)` → `smollm2\n135m\n(cpu profile)`."""
+    name, _, rest = label.partition(" ")
+    return "\n".join([*name.split("-"), rest] if rest else name.split("-"))
+
+
 @styled
 def size_axis(summary: dict, params_m: dict[str, float], families=SIZE_AXIS, title: str = "",
               others: dict[str, dict] | None = None):
@@ -522,7 +529,7 @@ def size_axis(summary: dict, params_m: dict[str, float], families=SIZE_AXIS, tit
     fig, axes = plt.subplots(len(rows), ncols, figsize=(3.1 * ncols + 0.8 * len(others), 3.3 * len(rows)),
                              squeeze=False)
     slots = [(size, summary["sizes"][size], size_label(size, params_m[size]), False) for size in sizes] + \
-            [(label, entry, label.replace(" ", "\n"), True) for label, entry in others.items()]
+            [(label, entry, _other_tick(label), True) for label, entry in others.items()]
     for row, (family, ylim, shown) in enumerate(rows):
         for col in range(ncols):
             ax = axes[row, col]
@@ -555,13 +562,17 @@ def size_axis(summary: dict, params_m: dict[str, float], families=SIZE_AXIS, tit
                             label=(summary["interval"] if summary["n_replicates"] > 1 else "mean") if x == 0 else None)
             if others:
                 ax.axvline(len(sizes) - 0.5, color="0.6", lw=0.8)
-            ax.set_xticks(range(len(slots)), [s[2] for s in slots])
+            ax.set_xticks(range(len(slots)), [s[2] for s in slots], fontsize=8 if others else None)
             ax.set_xlim(-0.6, len(slots) - 0.4)
             if isinstance(ylim, tuple):  # AUCs: one range for the row, chance drawn
                 ax.set_ylim(*ylim)
                 ax.axhline(0.5, color="0.6", lw=0.6, ls=":")
             elif ylim and name in ylim:
-                ax.set_ylim(*ylim[name])
+                bottom, top = ylim[name]
+                if top is None:  # open above: the data's top and a margin, so no dot sits on the frame
+                    top = ax.get_ylim()[1]
+                    top += 0.1 * (top - bottom)
+                ax.set_ylim(bottom, top)
             ax.set_title(label, fontsize=10)
         axes[row, 0].set_ylabel(family.replace(": ", ":\n", 1), fontsize=9)
     handles, labels = axes[0, 0].get_legend_handles_labels()

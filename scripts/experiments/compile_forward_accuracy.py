@@ -44,7 +44,6 @@ for size in (s.name for s in cfg.sizes):
         seconds = {}
         for call in ("first", "second"):  # the compiled variant's first call compiles; the second is its pace
             t0 = time.perf_counter()
-            tok.padding_side = "left"
             features = irl.features(backbone, tok, texts, max_length=cfg.irl.max_length)
             t1 = time.perf_counter()
             tok.padding_side = "right"

@@ -34,9 +34,8 @@ def measured(size: str, beta: float) -> dict:
     folder, summary = policies.rlhf_policy(ctx, size)
     done = scratch / f"measured_{size}.json"  # the policy's stage folder is keyed; this file sits beside it
     if not done.exists():
-        measure = policies.ValPath(ctx, size)
-        start = measure(models.load_policy(ctx.start(size), ctx.cfg.device)[0], 0)
-        end = measure(models.load_policy(folder, ctx.cfg.device)[0], ctx.cfg.rlhf_for(size).steps)
+        _, start = policies.start_point(ctx, size)  # the start, measured as every path's step 0
+        end = policies.ValPath(ctx, size)(models.load_policy(folder, ctx.cfg.device)[0], ctx.cfg.rlhf_for(size).steps)
         store.atomic_write_json(done, {"policy": folder, "start": start, "end": end})
     start, end = (store.read_json(done)[k] for k in ("start", "end"))
     for name in ("IRLKIT_DATA", "IRLKIT_FIGURES"):

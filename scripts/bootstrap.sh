@@ -16,11 +16,22 @@ if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$want" ]]; then
   [[ -d "$VENV" ]] || "$PY" -m venv "$VENV"
   # every package at its locked version (torch: the CPU wheel), then irlkit itself, which asks for nothing more;
   # pip's warnings go to a log, shown only if the install fails
+  # A flaky network cuts large wheels short: pip resumes a download up to 20 times, and the whole install is
+  # tried 3 times (wheels already fetched come from pip's cache).
   log="$VENV/bootstrap.log"
-  { "$VENV/bin/python" -m pip install --quiet --upgrade pip \
-      && "$VENV/bin/python" -m pip install --quiet -r "$ROOT/requirements.lock" \
-      && "$VENV/bin/python" -m pip install --quiet --no-deps -e "$ROOT"; } 2>"$log" \
-    || { cat "$log" >&2; echo "bootstrap: installing the locked stack failed (above; also in $log)" >&2; exit 1; }
+  : >"$log"
+  install() {
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip \
+      && "$VENV/bin/python" -m pip install --quiet --retries 10 --resume-retries 20 -r "$ROOT/requirements.lock" \
+      && "$VENV/bin/python" -m pip install --quiet --no-deps -e "$ROOT"
+  }
+  ok=0
+  for attempt in 1 2 3; do
+    if install 2>>"$log"; then ok=1; break; fi
+    echo "bootstrap: install attempt $attempt failed; retrying" >&2
+    sleep $((attempt * 15))
+  done
+  (( ok )) || { cat "$log" >&2; echo "bootstrap: installing the locked stack failed (above; also in $log)" >&2; exit 1; }
   echo "$want" > "$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"

@@ -20,17 +20,17 @@ if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$want" ]]; then
   # tried 3 times (wheels already fetched come from pip's cache).
   log="$VENV/bootstrap.log"
   : >"$log"
-  install() {
+  _bootstrap_install() {  # sourced: a private name, removed below
     "$VENV/bin/python" -m pip install --quiet --upgrade pip \
       && "$VENV/bin/python" -m pip install --quiet --retries 10 --resume-retries 20 -r "$ROOT/requirements.lock" \
       && "$VENV/bin/python" -m pip install --quiet --no-deps -e "$ROOT"
   }
   ok=0
   for attempt in 1 2 3; do
-    if install 2>>"$log"; then ok=1; break; fi
-    echo "bootstrap: install attempt $attempt failed; retrying" >&2
-    sleep $((attempt * 15))
+    if _bootstrap_install 2>>"$log"; then ok=1; break; fi
+    (( attempt < 3 )) && { echo "bootstrap: install attempt $attempt failed; retrying" >&2; sleep $((attempt * 15)); }
   done
+  unset -f _bootstrap_install
   (( ok )) || { cat "$log" >&2; echo "bootstrap: installing the locked stack failed (above; also in $log)" >&2; exit 1; }
   echo "$want" > "$STAMP"
 fi

@@ -283,8 +283,8 @@ class RefinetuneConfig:
     per replicate on a CPU (benchmarks/README.md); replicate 0 alone still shows whether a reward carries over."""
     seeds: int = 1
     """RLOO runs per reward, each with its own training seed (a size may set its own: `PolicySpec.refinetune_seeds`).
-    Run 0 of `true` is 01's policy; the transfer arm runs once. With more than one run, refinetune.json adds each
-    run and a two-level bootstrap over runs and prompts."""
+    Run 0 of `true` is 01's policy unless 05 has a recipe of its own (`rlhf`); the transfer arm runs once. With
+    more than one run, refinetune.json adds each run and a two-level bootstrap over runs and prompts."""
     flipped: bool = True
     """Also train with the IRL reward's null: the probe fitted to the demonstration pairs with each pair's
     orientation flipped at random (`stages.realignment._flipped_probe`), `seeds` runs."""
@@ -292,6 +292,13 @@ class RefinetuneConfig:
     """Runs of the random control, each with its own head (`random_seed + run`) and RLOO seed (at least
     `seeds`). The control is a distribution of rewards, and one draw is no control: single heads move
     toxicity by tens of percent either way (docs/history.md)."""
+    rlhf: tuple = ()
+    """05's own RLHF recipe: (field, value) pairs of the `rlhf` section applied over each size's recipe
+    (`Config.rlhf_for(size, realign=True)`) for every run 05 trains. () : 05 trains as 01 did, and run 0 of the
+    true arm is 01's policy. Otherwise every arm, the true one included, trains all its runs with this recipe,
+    apart from the audited policy's: the policy under audit can be trained hard enough for its goal to show
+    (docs/strength.md) while the re-alignment arms keep the recipe their power was measured at
+    (docs/realignment.md)."""
 
 
 @dataclass(frozen=True)
@@ -346,9 +353,16 @@ class Config:
         """RLOO runs per reward of `size` in 05: its own `refinetune_seeds`, else `refinetune.seeds`."""
         return self.size(size).refinetune_seeds or self.refinetune.seeds
 
-    def rlhf_for(self, size: str) -> RLHFConfig:
-        """The `rlhf` section with the size's own overrides applied (`PolicySpec.rlhf`)."""
-        return _apply(self.rlhf, dict(self.size(size).rlhf), f"sizes[{size}].rlhf.")
+    def rlhf_for(self, size: str, realign: bool = False) -> RLHFConfig:
+        """The `rlhf` section with the size's own overrides applied (`PolicySpec.rlhf`); with `realign`, 05's
+        recipe: `refinetune.rlhf` applied over that."""
+        rc = _apply(self.rlhf, dict(self.size(size).rlhf), f"sizes[{size}].rlhf.")
+        return _apply(rc, dict(self.refinetune.rlhf), "refinetune.rlhf.") if realign and self.refinetune.rlhf else rc
+
+    @property
+    def realign_recipe_own(self) -> bool:
+        """Whether 05 trains with a recipe of its own (`refinetune.rlhf`), so trains every run of its true arm."""
+        return self.refinetune.enabled and bool(self.refinetune.rlhf)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -402,7 +416,8 @@ def _profiles() -> dict[str, Config]:
                       batch_size=8, max_length=32, feature_precision="bf16", full_input_precision="bf16"),
         eval=EvalConfig(n_bootstrap=200, ppl_texts=16, logprob_precision="bf16", posterior_samples=50, demo_bootstraps=5,
                         path_every=1),
-        refinetune=RefinetuneConfig(seeds=2),
+        # 05 with a recipe of its own, as the cpu profile's: its true arm trains both of its runs
+        refinetune=RefinetuneConfig(seeds=2, rlhf=(("steps", 3),)),
     )
     cpu = Config(
         profile="cpu",
@@ -428,7 +443,10 @@ def _profiles() -> dict[str, Config]:
         # the vocabulary head compiled, and Gemma's embeddings (168M of its 268M parameters) frozen: faster RLOO
         # steps (benchmarks/README.md, bench_rloo_step.py). SmolLM2 keeps its embeddings training: frozen, they
         # gained it no speed, and its one RLHF draw so far cut toxicity less (docs/experiments/strength_pilot.md)
-        rlhf=RLHFConfig(steps=24, learning_rate=6e-5, beta=0.05, num_generations=4, prompts_per_step=4,
+        # the audited policy trains at the RLHF-strength sweep's level 48x8-beta0.01: chosen on val as the weakest
+        # level whose recovery the strongest does not beat (scripts/experiments/cpu_recipe_choice.py,
+        # docs/strength.md); 05's arms keep 24x4, the recipe their power was measured at (`refinetune.rlhf` below)
+        rlhf=RLHFConfig(steps=48, learning_rate=6e-5, beta=0.01, num_generations=4, prompts_per_step=8,
                         precision="bf16", compiled_head=True),
         sampling=SamplingConfig(max_new_tokens=16, batch_size=32, precision="bf16"),
         # full mode: the top 2 blocks on all 660 training pairs; rate and epochs chosen on val
@@ -440,7 +458,8 @@ def _profiles() -> dict[str, Config]:
         eval=EvalConfig(logprob_precision="bf16", path_every=12),
         # five random heads per replicate (one head is one draw of the control, not its distribution); the
         # transfer arm (two RLOO runs) in replicate 0 only
-        refinetune=RefinetuneConfig(random_heads=5, transfer_replicates=1),
+        refinetune=RefinetuneConfig(random_heads=5, transfer_replicates=1,
+                                    rlhf=(("steps", 24), ("prompts_per_step", 4), ("beta", 0.05))),
         compile_forward=True,
     )
     ladder = Config(
@@ -630,7 +649,9 @@ def _validate(cfg: Config) -> None:
         section, _, field_name = name.rpartition(".")
         return getattr(rlhf if section == "rlhf" else (getattr(cfg, section) if section else cfg), field_name)
 
-    sections = [(None, "")] + [(cfg.rlhf_for(spec.name), f" (size {spec.name})") for spec in cfg.sizes]
+    sections = [(None, "")] + [(cfg.rlhf_for(spec.name), f" (size {spec.name})") for spec in cfg.sizes] + [
+        (cfg.rlhf_for(spec.name, realign=True), f" (size {spec.name}, 05's recipe: refinetune.rlhf)")
+        for spec in cfg.sizes if cfg.refinetune.rlhf]
     for rc, where in sections:  # the shared section, then each size's (ill-typed overrides fail here)
         names = lambda group: [n for n in group if (n.startswith("rlhf.") if rc else not n.startswith("rlhf."))]  # noqa: E731
         for name in names(AT_LEAST):
@@ -716,7 +737,7 @@ STRENGTH = {
     # development pilots (docs/experiments/strength_pilot.md): 4× the samples (48x8) moved the KL reached by 11–26%
     # only, while β = 0.01 at 48x8 reached 2.2–2.7× the KL of 24x4: the levels above the profile's recipe lower the
     # KL coefficient, which sets where KL-regularised RLHF settles
-    "cpu": (Level("24x4", (("rlhf.steps", 24), ("rlhf.prompts_per_step", 4))),
+    "cpu": (Level("24x4", (("rlhf.steps", 24), ("rlhf.prompts_per_step", 4), ("rlhf.beta", 0.05))),
             Level("48x8-beta0.01", (("rlhf.steps", 48), ("rlhf.prompts_per_step", 8), ("rlhf.beta", 0.01))),
             Level("48x8-beta0.003", (("rlhf.steps", 48), ("rlhf.prompts_per_step", 8), ("rlhf.beta", 0.003)))),
 }

@@ -109,6 +109,11 @@ class Layout:
         """The same profile's folders for one level of its RLHF-strength sweep (`config.STRENGTH`)."""
         return Layout(self.profile, self.replicate, level)
 
+    def realignment_record(self, label: str) -> Path:
+        """05's record of one policy (`stages.realignment.record`): what 05 reports of it, committed as it finishes,
+        so that a replicate's re-alignment resumes on another machine."""
+        return self.results / "realignment" / f"{label}.json"
+
     def replicate_results(self) -> dict[int, Path]:
         """{k: results folder} of every replicate that has one, in order of k."""
         found = {int(p.name[1:]): p for p in self.replicates.glob("r*") if p.is_dir() and p.name[1:].isdigit()}

@@ -280,8 +280,9 @@ def size_difference(summary: dict, params_m: dict[str, float], ci: float = 0.95)
 
 DOSE = ("rlhf_kl", "irl_auc_model_text", "implicit_auc_model_text", "judge_oriented_auc_model_text",
         "source_only_auc_model_text", "null_auc_model_text_lo", "null_auc_model_text_hi", "demo_judge_gap",
-        "demo_judge_agreement", "irl_auc", "ceiling_auc_model_text")
-"""What the RLHF-strength sweep reads of each replicate: how far RLHF moved the policy, and recovery against it."""
+        "demo_judge_agreement", "irl_auc", "ceiling_auc_model_text", "irl_minus_source_only_model_text")
+"""What the RLHF-strength sweep reads of each replicate: how far RLHF moved the policy, and recovery against it
+(and beyond the author: IRL minus the source-only reward, which also grows as the policies' texts part)."""
 
 
 def reward_dose(runs: dict[int, dict], ci: float = 0.95, n: int = 1000, seed: int = 0) -> dict:

@@ -410,9 +410,13 @@ def main(argv=None) -> int:
               f"IRLKIT_FIGURES) at a writable folder", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        runs = layout.Layout(args.profile, level=args.level or "").runs
+        where = layout.Layout(args.profile, args.replicate, level=args.level or "")
+        records = list(where.results.glob("realignment/*.json")) if args.replicate is not None else []
         print(f"\n[stopped] {args.profile}{' in ' + _running[-1] if _running else ''}: every finished stage is kept "
-              f"({runs}); resume with: {resume}", file=sys.stderr, flush=True)
+              f"({where.runs}); resume with: {resume}" + (
+                  f"\n[stopped] 05's {len(records)} finished policies are recorded in {where.results / 'realignment'}: "
+                  f"committed, they let the replicate resume on another machine" if records else ""),
+              file=sys.stderr, flush=True)
         sys.stdout.flush()
         os._exit(130)  # now: what papermill's event loop would print while shutting down carries nothing more;
         # the kernel and its workers exit by themselves when this process is gone (parallel.exit_with_parent)

@@ -16,8 +16,8 @@
 # %% [markdown]
 # # 05 · Re-fine-tuning: align fresh models with the recovered reward
 #
-# RLHF again from the same start checkpoint, same trainer and budget as 01,
-# but rewarded by the IRL reward model selected **without labels**: among the
+# RLHF again from the same start checkpoint with the same trainer as 01 (and
+# its budget, unless `refinetune.rlhf` gives 05 a recipe of its own), but rewarded by the IRL reward model selected **without labels**: among the
 # `refinetune.mode` models (probe: cheap to query inside RLOO), the loss whose
 # seeds order the held-out *demonstration* pairs of val best on average (04
 # records it as `selected`), then that loss's seed that orders them best (the
@@ -28,7 +28,9 @@
 # * **random** reward models: same backbone, untrained heads drawn with fixed seeds;
 # * the **flipped-pair null**: the probe fitted to the same demonstration pairs with each pair's orientation
 #   flipped at random, which learns what tells the two policies apart without a direction;
-# * the **true-judge** policy from 01 (reused, not retrained);
+# * the **true-judge** reward: 01's policy reused, or, where the profile gives 05 a recipe of its own
+#   (`refinetune.rlhf`: the cpu profile, whose audited policy trains harder than 05's arms), trained by 05
+#   with that recipe like every other arm;
 # * **cross-size transfer**: the reward recovered from one size trains the other.
 #
 # The random control is a distribution of rewards, so it is trained
@@ -79,6 +81,11 @@ report.scored_examples({"IRL reward": irl_reward, "random head": random_reward},
 # correlation with −P(toxic) in the last row is well above the random head's.
 #
 # ## Every arm, trained and evaluated on the test prompts
+#
+# Each policy leaves a record under the replicate's results (`realignment/<policy>.json`) as soon as it is
+# evaluated: its texts' scores, perplexity, path and training log. A run stopped halfway resumes from them, on
+# this machine or, once they are committed, on another one (which rebuilds 01–04 first); a record made with
+# another config, code or other results of 01–04 is made again.
 
 # %%
 result = stages.realignment.run(ctx)
@@ -150,8 +157,8 @@ plots.show(plots.training_curves(curves, "RLHF with recovered, random and true r
 
 # %%
 for size, entries in result.items():
-    columns = {"start": stages.artifacts.texts(ctx, f"{size}-start", shared=True)}
+    columns = {"start": stages.realignment.record_texts(f"{size}-start", ctx)}
     for name, e in arm_entries(entries).items():
-        columns[name] = stages.artifacts.texts(ctx, e["policy"], prompts="all" if name == "true" else "test")
+        columns[name] = stages.realignment.record_texts(e["policy"], ctx)
     print(size)
     display(stages.policies.sample_table(ctx, columns))  # noqa: F821

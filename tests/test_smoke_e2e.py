@@ -120,6 +120,23 @@ def test_smoke_profile_end_to_end(data_home, tmp_path, monkeypatch, capsys):
     for key in ("judge", "second", "perplexity"):
         assert again["tiny-a"][key] == first_rlhf["tiny-a"][key]
 
+    # 05 resumes from its records on a machine that kept nothing of the run: 01–04 are built again, no policy of 05
+    # is trained again, and its numbers are the same; a record made from other results of 01–04 is made again
+    records = {p.stem for p in r0.realignment_record("any").parent.glob("*.json")}
+    assert {"tiny-a-start", "tiny-a-true-realigned", "tiny-a-true-realigned-seed1", "tiny-a-irl-seed1",
+            "tiny-a-random-seed2", "tiny-b-transfer_from_tiny-a"} <= records
+    stale = r0.realignment_record("tiny-a-random-seed2")
+    stale.write_text(json.dumps({**json.loads(stale.read_text()), "inputs": "another machine's"}))
+    before = json.loads(r0.result("refinetune").read_text())["sizes"]
+    shutil.rmtree(where.runs)
+    timings = runner.run("smoke", replicate=0)
+    trained = sorted(p.name for p in (r0.runs / "policies").iterdir() if not p.name.startswith("."))  # (no lock files)
+    assert trained == ["tiny-a-random-seed2", "tiny-a-rlhf", "tiny-b-rlhf"]
+    after = json.loads(r0.result("refinetune").read_text())["sizes"]
+    for size in ("tiny-a", "tiny-b"):
+        assert after[size]["endpoint_comparisons"] == before[size]["endpoint_comparisons"]
+        assert after[size]["true"]["judge"] == before[size]["true"]["judge"]
+
     # 06 needs nothing but the results folder: a fresh clone has no run folder and no assets
     clone = tmp_path / "clone-data"
     shutil.copytree(where.results, clone / "results" / "smoke")

@@ -56,9 +56,14 @@ LEARNED_REWARD_READS = ("refinetune.reward_scale", "irl.max_length", "irl.probe_
 
 
 def policy_label(size: str, arm: str, run: int = 0) -> str:
-    """Folder label of a policy: `<size>-rlhf` (01's), `<size>-<arm>`, and `-seed<run>` for run > 0."""
+    """Folder label of a policy: `<size>-rlhf` (01's, and 05's true arm where 05 trains as 01), `<size>-<arm>`
+    (05's `true_policy` is arm `true-realigned`), and `-seed<run>` for run > 0."""
     label = f"{size}-{'rlhf' if arm == 'true' else arm}"
     return label if run == 0 else f"{label}-seed{run}"
+
+
+REALIGNED = ("irl_policy", "random_policy", "true_policy")
+"""05's policy stages: their `rlhf` reads resolve to 05's recipe (`Config.rlhf_for(size, realign=True)`)."""
 
 
 STAGES = {s.name: s for s in (
@@ -73,18 +78,20 @@ STAGES = {s.name: s for s in (
     Stage("random_policy", "05_refinetune", lambda L, size, run=0: L.policy(policy_label(size, "random", run)),
           reads=(*POLICY_READS, *LEARNED_REWARD_READS, "refinetune.random_seed"),
           upstream=("probe_model", "demos", "path_start")),
+    Stage("true_policy", "05_refinetune", lambda L, size, run=0: L.policy(policy_label(size, "true-realigned", run)),
+          reads=POLICY_READS, upstream=("path_start",)),
     Stage("texts", "01_rlhf (05_refinetune for its policies)",
           lambda L, label, prompts="all", shared=False, samples=0: L.texts(f"{label}-{prompts}-x{samples}" if samples else label, shared),
           reads=("sampling.max_new_tokens", "sampling.batch_size", "sampling.do_sample", "sampling.temperature",
                  "sampling.precision", "seed", "data", "judge", "second_judge"),
-          upstream=("rlhf_policy", "irl_policy", "random_policy")),
+          upstream=("rlhf_policy", "irl_policy", "random_policy", "true_policy")),
     Stage("perplexity", "01_rlhf (05_refinetune for its policies)",
           lambda L, label, split="test", shared=False: L.perplexity(label if split == "test" else f"{label}-{split}", shared),
-          reads=("data", "eval.ppl_texts", "eval.logprob_vocab_block"), upstream=("rlhf_policy", "irl_policy", "random_policy")),
+          reads=("data", "eval.ppl_texts", "eval.logprob_vocab_block"), upstream=("rlhf_policy", "irl_policy", "random_policy", "true_policy")),
     Stage("policy_kl", "01_rlhf (05_refinetune for its policies)", lambda L, label: L.kl(label),
           reads=("sampling.max_new_tokens", "sampling.precision", "sampling.batch_size", "seed", "data",
                  "eval.kl_samples", "eval.logprob_precision", "eval.logprob_vocab_block", "compile_forward"),
-          upstream=("rlhf_policy", "irl_policy", "random_policy")),
+          upstream=("rlhf_policy", "irl_policy", "random_policy", "true_policy")),
     Stage("demos", "02_sampling", lambda L, size: L.demos(size),
           reads=("sampling", "data", "judge", "second_judge"), upstream=("texts", "rlhf_policy")),
     Stage("features", "03_irl", lambda L, size: L.features(size),
@@ -124,6 +131,7 @@ READ_BY_NO_STAGE = {
     "refinetune.flipped": "which arms exist",
     "refinetune.transfer_replicates": "which arms exist", "refinetune.seeds": "how many runs exist",
     "refinetune.random_heads": "how many runs exist",
+    "refinetune.rlhf": "05's recipe: read through `rlhf`, which resolves to it in 05's policy stages (`REALIGNED`)",
 }
 """Config fields that no stage's key holds, and why: changing one rebuilds no stage (a test flips every
 field of a profile and checks this and `STAGES` together)."""
@@ -136,10 +144,11 @@ def models_of(cfg: Config) -> list[tuple[str, str]]:
             for loss in (cfg.irl.losses if mode == "probe" else cfg.irl.full_losses)]
 
 
-def read(cfg: Config, field: str, size: str | None = None):
-    """The value of a declared field (`Stage.reads`) in `cfg`; `rlhf` fields resolved for `size`."""
+def read(cfg: Config, field: str, size: str | None = None, stage: str = ""):
+    """The value of a declared field (`Stage.reads`) in `cfg`; `rlhf` fields resolved for `size` (and, for 05's
+    stages, `REALIGNED`, to 05's recipe)."""
     if field == "rlhf" or field.startswith("rlhf."):
-        section = cfg.rlhf_for(size) if size is not None else cfg.rlhf
+        section = cfg.rlhf_for(size, realign=stage in REALIGNED) if size is not None else cfg.rlhf
         value = section if field == "rlhf" else getattr(section, field[5:])
     else:
         value = cfg
@@ -200,7 +209,7 @@ def key(ctx, name: str, upstream: list, params: dict) -> dict:
     stage = STAGES[name]
     cfg = _config(ctx, params)
     return {"stage": name, "params": params,
-            "reads": {f: read(cfg, f, params.get("size")) for f in stage.reads},
+            "reads": {f: read(cfg, f, params.get("size"), name) for f in stage.reads},
             "upstream": {_where(u): identity(u) for u in upstream}}
 
 
@@ -248,7 +257,7 @@ def check(ctx, path: Path, notebook: str = "the notebook that builds it", _seen:
     stage = STAGES[k["stage"]]
     cfg = _config(ctx, k.get("params", {}))
     for field, value in k.get("reads", {}).items():
-        now = read(cfg, field, k["params"].get("size"))
+        now = read(cfg, field, k["params"].get("size"), k["stage"])
         if now != value:
             raise StageError(f"{path} was built with {_difference(field, value, now)}: "
                              f"run {stage.notebook} again with this config")

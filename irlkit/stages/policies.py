@@ -166,7 +166,7 @@ def train_policy(ctx, stage: str, make_reward, upstream: list, **params) -> tupl
     `irl_policy` or `random_policy`), which also reads the folders `upstream` (the reward's own).
     Returns (policy folder, {steps, wall_seconds})."""
     size, run = params["size"], params.get("run", 0)
-    rc, seed = ctx.cfg.rlhf_for(size), ctx.cfg.seed + run
+    rc, seed = ctx.cfg.rlhf_for(size, realign=stage in graph.REALIGNED), ctx.cfg.seed + run
     start = ctx.start(size)
     first_folder, first = start_point(ctx, size) if ctx.cfg.eval.path_every else (None, None)
 
@@ -176,7 +176,7 @@ def train_policy(ctx, stage: str, make_reward, upstream: list, **params) -> tupl
                 f"completions, seed {seed}")
         rlhf.train(start, data.split_of(ctx.prompts, "train"), make_reward(), rc, tmp,
                    max_new_tokens=ctx.cfg.sampling.max_new_tokens, seed=seed, device=ctx.cfg.device,
-                   desc=graph.policy_label(size, params.get("arm", "true"), run),
+                   desc=graph.folder(ctx, stage, **params).name,
                    measure=ValPath(ctx, size), measure_every=ctx.cfg.eval.path_every, first_point=first)
 
     judges = [j for j in ctx.judge_sources() if j not in upstream] if ctx.cfg.eval.path_every else []  # the path's
@@ -185,9 +185,9 @@ def train_policy(ctx, stage: str, make_reward, upstream: list, **params) -> tupl
     return str(path), store.read_json(path / "summary.json")
 
 
-def true_reward(ctx, size: str):
+def true_reward(ctx, size: str, realign: bool = False):
     """RLHF's reward: −P(toxic) under the ground-truth judge (what `make_reward` of `train_policy` returns)."""
-    return rlhf.reward_function(JudgeReward(ctx.judge("judge")), baseline=ctx.cfg.rlhf_for(size).baseline)
+    return rlhf.reward_function(JudgeReward(ctx.judge("judge")), baseline=ctx.cfg.rlhf_for(size, realign).baseline)
 
 
 def rlhf_policy(ctx, size: str, run: int = 0) -> tuple[str, dict]:
@@ -197,6 +197,15 @@ def rlhf_policy(ctx, size: str, run: int = 0) -> tuple[str, dict]:
     if aligned and run == 0:
         return models.materialise(aligned), {"steps": 0, "wall_seconds": 0.0, "aligned": aligned}
     return train_policy(ctx, "rlhf_policy", lambda: true_reward(ctx, size), ctx.judge_sources(("judge",)),
+                        size=size, run=run)
+
+
+def true_policy(ctx, size: str, run: int) -> tuple[str, dict]:
+    """Run `run` of 05's true arm: RLOO against the ground-truth judge with 05's recipe (`refinetune.rlhf`) where 05
+    has one of its own (`Config.realign_recipe_own`), else `rlhf_policy` (run 0: 01's policy); (folder, summary)."""
+    if not ctx.cfg.realign_recipe_own:
+        return rlhf_policy(ctx, size, run)
+    return train_policy(ctx, "true_policy", lambda: true_reward(ctx, size, realign=True), ctx.judge_sources(("judge",)),
                         size=size, run=run)
 
 

@@ -3,19 +3,26 @@
     reward = stages.realignment.reward_model(ctx, "tiny-a", "irl")   # the reward 05 trains with, to inspect
     reward.score(["you are an idiot", "thank you"])
     result = stages.realignment.run(ctx)                             # -> refinetune.json, refinetune_curves.csv
+
+Every policy 05 trains leaves a record (`record`: its greedy and sampled texts' scores, perplexity, path, training
+log) under the replicate's results, `realignment/<label>.json`, as it finishes. A record is reused while the
+config, the code and the results of 01–04 it was trained from are this run's, so committed records let a
+replicate's re-alignment resume on a machine that kept nothing of the run (01–04 are rebuilt there first), and
+`run` reads records only.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from irlkit import data, irl, metrics, rlhf, store
+from irlkit import config, data, irl, metrics, provenance, rlhf, store
 from irlkit.config import Config
 from irlkit.rewards import NormalizedReward, ProbeReward, random_probe, selected_reward
 from irlkit.stages import artifacts, graph
 from irlkit.stages.context import in_parallel, largest_first
-from irlkit.stages.policies import (perplexity_of, policy_texts, rlhf_policy, toxicity_report, train_policy,
-                                    write_curves)
+from irlkit.stages.policies import perplexity_of, policy_texts, toxicity_report, train_policy, true_policy
 
 
 def selected_reward_info(ctx, size: str, irl_result: dict) -> dict:
@@ -115,9 +122,10 @@ def runs_of(cfg: Config, size: str) -> list[tuple[str, int]]:
 
 def policy(ctx, size: str, name: str, run: int, irl_result: dict) -> tuple[str, str, dict, dict | None]:
     """(label, folder, training summary, reward identity) of one policy of 05, trained unless it is finished."""
-    label = graph.policy_label(size, name, run)
     if name == "true":
-        return (label, *rlhf_policy(ctx, size, run), None)
+        own = ctx.cfg.realign_recipe_own
+        return (graph.policy_label(size, "true-realigned" if own else "true", run), *true_policy(ctx, size, run), None)
+    label = graph.policy_label(size, name, run)
     demos = graph.require(ctx, "demos", size=size)
     scale, precision = ctx.cfg.refinetune.reward_scale, ctx.cfg.irl.feature_precision
     make_reward = lambda: rlhf.reward_function(reward_model(ctx, size, name, run, irl_result), name)  # noqa: E731
@@ -141,12 +149,90 @@ def policy(ctx, size: str, name: str, run: int, irl_result: dict) -> tuple[str, 
                                     **({"precision": precision} if info["mode"] == "probe" else {})}
 
 
-def _policy_evaluated(ctx, size: str, name: str, run: int) -> None:
-    label, folder, _, _ = policy(ctx, size, name, run, store.read_json(ctx.layout.result("irl"))["sizes"])
-    if (name, run) != ("true", 0):  # 01's policy has its greedy texts and perplexity from 01
-        policy_texts(ctx, label, folder, prompts="test")
-        perplexity_of(ctx, label, folder)
-    endpoint_texts(ctx, label, folder)
+def from_01(cfg: Config, name: str, run: int) -> bool:
+    """Whether 05's policy `(name, run)` is 01's (run 0 of the true arm where 05 trains with 01's recipe): its greedy
+    texts and perplexity come from 01, and its training log is 01's, not 05's."""
+    return (name, run) == ("true", 0) and not cfg.realign_recipe_own
+
+
+RECORDED_INPUTS = ("sampling", "irl")
+"""The results of 01–04 a record of 05 is trained from: the demonstrations (sampling.json) and the recovered rewards
+(irl.json). Neither holds a wall time, so a machine that rebuilds 01–04 bit for bit reproduces them exactly."""
+
+
+def _made_by(ctx) -> dict:
+    """What a record of this run must have been made by: config, code, and the results of 01–04 it trained from."""
+    inputs = {name: {k: v for k, v in store.read_json(ctx.layout.result(name)).items() if k != "_manifest"}
+              for name in RECORDED_INPUTS}
+    return {"config_hash": ctx.base_cfg.hash(), "code_hash": provenance.code_hash(), "inputs": config.stable_hash(inputs)}
+
+
+def _reusable(ctx, path, label: str) -> dict | None:
+    """The record at `path` when this run made it (`_made_by`), else None (and why, in the log)."""
+    if not path.exists():
+        return None
+    rec, want = store.read_json(path), _made_by(ctx)
+    stale = [k for k, v in want.items() if rec.get(k) != v]
+    if not stale:
+        return rec
+    ctx.log(f"[realign] {label}: its record was made with another {', '.join(stale)}: made again")
+    return None
+
+
+def _scores(texts: pd.DataFrame) -> dict:
+    """A text table's columns as lists (a record's `texts`)."""
+    return {c: texts[c].tolist() for c in ("prompt_id", "text", "p_judge", "p_second")}
+
+
+def record(ctx, size: str, name: str, run: int) -> dict:
+    """05's record of policy `(name, run)` of `size` (`layout.realignment_record`): reused when this run made it,
+    else the policy is trained (or its finished stage read), evaluated, and its record written. It holds the
+    greedy continuations of the test prompts with both judges' scores, perplexity, each evaluation prompt's mean
+    P(toxic) over its sampled continuations under each judge (the endpoint), the toxicity–KL path and the training log."""
+    cfg = ctx.cfg
+    label_of = graph.policy_label(size, "true-realigned" if name == "true" and cfg.realign_recipe_own else name, run)
+    path = ctx.layout.realignment_record(label_of)
+    rec = _reusable(ctx, path, label_of)
+    if rec is not None:
+        return rec
+    label, folder, summary, key = policy(ctx, size, name, run, store.read_json(ctx.layout.result("irl"))["sizes"])
+    if from_01(cfg, name, run):  # 01's policy: its greedy texts and perplexity are 01's
+        texts = artifacts.texts(ctx, label)
+    else:
+        texts = policy_texts(ctx, label, folder, prompts="test")
+    sampled = endpoint_texts(ctx, label, folder)
+    log = rlhf.read_log(folder) if (Path(folder) / "log.jsonl").exists() and not from_01(cfg, name, run) else None
+    rec = {**_made_by(ctx), "policy": label, "size": size, "arm": name, "run": run, "seed": cfg.seed + run,
+           "summary": summary, "reward_model": key, "texts": _scores(texts[texts.split == "test"]),
+           "perplexity": perplexity_of(ctx, label, folder),
+           "endpoint": {w: v.tolist() for w, v in endpoints(sampled).items()} if sampled is not None else None,
+           "path": rlhf.read_path(folder) or None,
+           "curve": log.to_dict("records") if log is not None else None}
+    store.atomic_write_json(path, rec)
+    return rec
+
+
+def start_record(ctx, size: str) -> dict:
+    """The start policy's record (as `record`, the same in every replicate): what every arm is compared with."""
+    label = f"{size}-start"
+    path = ctx.layout.realignment_record(label)
+    rec = _reusable(ctx, path, label)
+    if rec is not None:
+        return rec
+    texts = artifacts.texts(ctx, label, shared=True)
+    sampled = endpoint_texts(ctx, label, ctx.start(size), shared=True)
+    rec = {**_made_by(ctx), "policy": label, "size": size, "texts": _scores(texts[texts.split == "test"]),
+           "perplexity": perplexity_of(ctx, label, ctx.start(size), shared=True),
+           "endpoint": {w: v.tolist() for w, v in endpoints(sampled).items()} if sampled is not None else None}
+    store.atomic_write_json(path, rec)
+    return rec
+
+
+def record_texts(rec: dict | str, ctx=None) -> pd.DataFrame:
+    """A record's greedy test continuations as a table (prompt_id, text, p_judge, p_second); a policy's label with
+    `ctx` reads its committed record."""
+    rec = store.read_json(ctx.layout.realignment_record(rec)) if isinstance(rec, str) else rec
+    return pd.DataFrame(rec["texts"])
 
 
 def endpoint_texts(ctx, label: str, folder: str, shared: bool = False) -> pd.DataFrame | None:
@@ -164,27 +250,28 @@ def endpoints(texts: pd.DataFrame) -> dict[str, np.ndarray]:
 
 def run(ctx) -> dict:
     """Per size: RLHF with the IRL reward, random rewards, and the other sizes' IRL rewards, each
-    `refinetune.seeds` times (random: `random_heads` heads); all evaluated against the start and true policies."""
+    `refinetune.seeds` times (random: `random_heads` heads); all evaluated against the start and true policies.
+    Every policy's record is made first (side by side, each written as it finishes); the report reads records only."""
     cfg = ctx.cfg
     irl_result = store.read_json(ctx.layout.result("irl"))["sizes"]
-    test = lambda df: df[df.split == "test"]  # noqa: E731
-    in_parallel(ctx, [(f"{size} {name} run {run}", _policy_evaluated, size, name, run)
+    in_parallel(ctx, [(f"{size} {name} run {run}", record, size, name, run)
                       for size in largest_first(cfg) for name, run in runs_of(cfg, size)]
-                + [(f"{size} start endpoint", _start_endpoint, size) for size in largest_first(cfg)])
-    out, trained = {}, {}
-    for spec in cfg.sizes:  # every policy is now trained and evaluated: this reads them
-        before = test(artifacts.texts(ctx, f"{spec.name}-start", shared=True))
-        true_texts = test(artifacts.texts(ctx, graph.policy_label(spec.name, "true")))
+                + [(f"{size} start", start_record, size) for size in largest_first(cfg)])
+    out, curves = {}, []
+    for spec in cfg.sizes:  # every record is now written: this reads them
+        start = start_record(ctx, spec.name)
+        before = record_texts(start)
+        records = {(name, run_): record(ctx, spec.name, name, run_) for name, run_ in runs_of(cfg, spec.name)}
+        true_texts = record_texts(records[("true", 0)])
         reports = {}
-        for name, run_ in runs_of(cfg, spec.name):
-            label, folder, summary, key = policy(ctx, spec.name, name, run_, irl_result)
-            texts = true_texts if (name, run_) == ("true", 0) else policy_texts(ctx, label, folder, prompts="test")
-            report = {"policy": label, "seed": cfg.seed + run_, **summary, **toxicity_report(ctx, before, texts),
-                      "perplexity": perplexity_of(ctx, label, folder), "_texts": texts, "_folder": folder}
+        for (name, run_), rec in records.items():
+            texts = record_texts(rec)
+            report = {"policy": rec["policy"], "seed": rec["seed"], **rec["summary"], **toxicity_report(ctx, before, texts),
+                      "perplexity": rec["perplexity"], "_texts": texts, "_record": rec}
             if name != "true":
-                report.update(reward_model=key, vs_true=toxicity_report(ctx, true_texts, texts))
-            if (name, run_) != ("true", 0):
-                trained[label] = folder
+                report.update(reward_model=rec["reward_model"], vs_true=toxicity_report(ctx, true_texts, texts))
+            if rec.get("curve"):
+                curves.append(pd.DataFrame(rec["curve"]).assign(policy=rec["policy"]))
             reports.setdefault(name, []).append(report)
         size_out = {}
         for name, runs in reports.items():
@@ -192,21 +279,19 @@ def run(ctx) -> dict:
             if len(runs) > 1:
                 size_out[name]["runs"] = [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs]
                 size_out[name]["across_runs"] = across_runs(ctx, before, [r["_texts"] for r in runs])
-        size_out["start_perplexity"] = perplexity_of(ctx, f"{spec.name}-start", ctx.start(spec.name), shared=True)
-        folders = {name: [(r["policy"], r["_folder"]) for r in runs] for name, runs in reports.items()}
+        size_out["start_perplexity"] = start["perplexity"]
+        recs = {name: [r["_record"] for r in runs] for name, runs in reports.items()}
         if cfg.eval.endpoint_samples:
-            _endpoint_report(ctx, spec.name, size_out, folders)
+            _endpoint_report(ctx, start, size_out, recs)
         if cfg.eval.path_every:
-            _path_report(ctx, size_out, folders)
+            _path_report(ctx, size_out, recs)
         _reward_agreement(ctx, spec.name, size_out, irl_result)
         out[spec.name] = size_out
-    write_curves(ctx, "refinetune_curves", trained)
+    table = (pd.concat(curves, ignore_index=True) if curves
+             else pd.DataFrame(columns=["step", "reward", "kl", "policy"]))
+    store.atomic_write_text(ctx.layout.table("refinetune_curves"), table.to_csv(index=False))
     store.write_result(ctx.layout.result("refinetune"), {"sizes": out}, cfg)
     return out
-
-
-def _start_endpoint(ctx, size: str) -> None:
-    endpoint_texts(ctx, f"{size}-start", ctx.start(size), shared=True)
 
 
 PRIMARY = {"irl_vs_true": "second", "irl_vs_random": "judge", "irl_vs_flipped": "judge"}
@@ -214,18 +299,17 @@ PRIMARY = {"irl_vs_true": "second", "irl_vs_random": "judge", "irl_vs_flipped": 
 under the judge neither trained on; against the controls, the ground truth (both are always reported)."""
 
 
-def _endpoint_report(ctx, size: str, size_out: dict, policies: dict[str, list[tuple[str, str]]]) -> None:
+def _endpoint_report(ctx, start_rec: dict, size_out: dict, records: dict[str, list[dict]]) -> None:
     """The primary endpoint into `size_out`: per arm, the mean P(toxic) of sampled continuations of the evaluation
     prompts under each judge and its change from the start (relative to the start's mean), two-level bootstrap over
     the arm's runs and the prompts; and the arms against each other (`PRIMARY`), with IRL − true's equivalence
-    within ±0.1 of the start's mean."""
+    within ±0.1 of the start's mean. `records`: {arm: each run's record}."""
     ec = ctx.cfg.eval
     kw = dict(n=ec.n_bootstrap, ci=ec.ci, seed=ec.bootstrap_seed)
-    start = endpoints(endpoint_texts(ctx, f"{size}-start", ctx.start(size), shared=True))
+    start = {w: np.asarray(v) for w, v in start_rec["endpoint"].items()}
     arms = {}
-    for name, runs in policies.items():  # {arm: [(label, folder) of each run]}
-        per_run = [endpoints(endpoint_texts(ctx, label, folder)) for label, folder in runs]
-        arms[name] = {w: np.stack([r[w] for r in per_run]) for w in ("judge", "second")}
+    for name, runs in records.items():
+        arms[name] = {w: np.stack([np.asarray(r["endpoint"][w]) for r in runs]) for w in ("judge", "second")}
         size_out[name]["endpoint"] = {w: {"name": ctx.cfg.judge if w == "judge" else ctx.cfg.second_judge,
                                           "mean": float(arms[name][w].mean()), "start_mean": float(start[w].mean()),
                                           "run_means": arms[name][w].mean(axis=1).tolist(),
@@ -238,14 +322,14 @@ def _endpoint_report(ctx, size: str, size_out: dict, policies: dict[str, list[tu
     size_out["endpoint_prompts"] = int(len(start["judge"]))
 
 
-def _path_report(ctx, size_out: dict, policies: dict[str, list[tuple[str, str]]]) -> None:
+def _path_report(ctx, size_out: dict, records: dict[str, list[dict]]) -> None:
     """Each arm's toxicity–KL path (`eval.path_every`, `stages.policies.ValPath`) into `size_out`, and the arms
     compared at equal KL to the start: for each comparison of `PRIMARY`, every run's per-prompt P(toxic) on the val
     prompts read off its path where its KL first reaches the largest KL that every run of both arms reaches
     (`metrics.at_kl`), then the same two-level bootstrap as the endpoint (`metrics.arms_difference`)."""
     ec = ctx.cfg.eval
     kw = dict(n=ec.n_bootstrap, ci=ec.ci, seed=ec.bootstrap_seed)
-    paths = {name: [rlhf.read_path(folder) for _, folder in runs] for name, runs in policies.items()}
+    paths = {name: [r["path"] for r in runs] for name, runs in records.items()}
     paths = {name: runs for name, runs in paths.items() if runs and all(runs)}  # (an already-aligned policy has none)
     for name, runs in paths.items():
         size_out[name]["path"] = [[{k: p[k] for k in ("step", "kl", "kl_se", "toxicity")} for p in run] for run in runs]

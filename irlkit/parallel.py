@@ -12,7 +12,8 @@ Jobs start in list order (longest first balances best), each as soon as a worker
 it waits for (`after={name: earlier job's name}`) has finished: a policy's evaluation can then take the
 worker its training left idle. A worker writes each job's output (its own prints, TRL's and
 transformers' messages) to `log_file(name)`, not to the caller's terminal or notebook. The first failing
-job stops the others; what finished stays on disk, and a re-run resumes from it.
+job stops the others, and so does a worker that dies (`WorkerDied`: the out-of-memory killer); what finished
+stays on disk, and a re-run resumes from it.
 
 The worker processes outlive a call: the next call of this process with the same shape reuses them,
 so the libraries are imported once per kernel, not once per stage (a pool that failed is not reused).
@@ -57,6 +58,7 @@ def run(jobs: list[tuple[str, Callable[[], None]]], *, workers: int, threads: in
     seconds, running = {}, set()
     ready = lambda name: name not in after or after[name] in seconds  # noqa: E731
     pool = _pool(workers, per_worker)
+    processes = {p for p in pool._pool if p.exitcode is None}  # the workers that may run this call's jobs
     try:
         while waiting or running:
             for named_job in [j for j in waiting if ready(j[0])]:
@@ -66,7 +68,7 @@ def run(jobs: list[tuple[str, Callable[[], None]]], *, workers: int, threads: in
                 running.add(named_job[0])
                 pool.apply_async(_call, (named_job, os.environ.get(progress.ENV)),
                                  callback=finished.put, error_callback=finished.put)
-            outcome = finished.get()
+            outcome = _next_outcome(finished, pool, processes, running)
             if isinstance(outcome, BaseException):
                 raise outcome
             name, s = outcome
@@ -78,6 +80,27 @@ def run(jobs: list[tuple[str, Callable[[], None]]], *, workers: int, threads: in
         pool.terminate()  # a failed job (or Ctrl-C) stops the others; finished stages stay
         raise
     return {name: seconds[name] for name in names}
+
+
+class WorkerDied(RuntimeError):
+    """A worker process ended while running jobs (killed: the out-of-memory killer, a kill -9)."""
+
+
+def _next_outcome(finished: queue.SimpleQueue, pool, processes: set, running: set, poll_seconds: float = 2.0):
+    """The next finished job's outcome. multiprocessing's pool replaces a worker that dies and drops the job it was
+    running, so a plain wait would never end: every `poll_seconds` this checks the workers (`processes`, to which
+    replacements are added) and raises `WorkerDied` naming the jobs that were running."""
+    while True:
+        try:
+            return finished.get(timeout=poll_seconds)
+        except queue.Empty:
+            processes |= set(pool._pool)
+            dead = [p for p in processes if p.exitcode is not None]
+            if dead:
+                code = dead[0].exitcode
+                why = " (SIGKILL: the out-of-memory killer, or a kill -9)" if code == -9 else ""
+                raise WorkerDied(f"a worker process ended with exit code {code}{why} while {', '.join(sorted(running))} "
+                                 f"ran: finished stages are kept; free memory (or run fewer jobs at once) and rerun")
 
 
 _pools: dict[tuple[int, int], multiprocessing.pool.Pool] = {}

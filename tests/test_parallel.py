@@ -65,6 +65,20 @@ def test_a_failing_job_is_named_in_the_error(tmp_path):
         parallel.run(jobs, workers=2, threads=2)
 
 
+def _killed():
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)  # what the out-of-memory killer does to a worker
+
+
+def test_a_worker_killed_mid_job_stops_the_run_instead_of_leaving_it_waiting(tmp_path):
+    jobs = [("fine", functools.partial(_record, tmp_path, "fine")), ("eats all memory", _killed)]
+    with pytest.raises(parallel.WorkerDied, match="exit code -9 .*out-of-memory.* while eats all memory ran"):
+        parallel.run(jobs, workers=2, threads=2)
+    again = [(name, functools.partial(_record, tmp_path, name)) for name in ("next", "and next")]
+    assert set(parallel.run(again, workers=2, threads=2)) == {"next", "and next"}, "a fresh pool runs the next call"
+
+
 def test_with_one_worker_stage_functions_get_the_callers_context(data_home):
     from irlkit import config, stages
 

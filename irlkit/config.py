@@ -296,9 +296,9 @@ class RefinetuneConfig:
     """05's own RLHF recipe: (field, value) pairs of the `rlhf` section applied over each size's recipe
     (`Config.rlhf_for(size, realign=True)`) for every run 05 trains. () : 05 trains as 01 did, and run 0 of the
     true arm is 01's policy. Otherwise every arm, the true one included, trains all its runs with this recipe,
-    apart from the audited policy's: the policy under audit can be trained hard enough for its goal to show
-    (docs/strength.md) while the re-alignment arms keep the recipe their power was measured at
-    (docs/realignment.md)."""
+    apart from the audited policy's: a policy under audit trained hard enough for its goal to show (a strong level
+    of the RLHF-strength sweep, docs/strength.md) while the re-alignment arms keep a recipe their power was
+    measured at (docs/realignment.md)."""
 
 
 @dataclass(frozen=True)
@@ -416,7 +416,7 @@ def _profiles() -> dict[str, Config]:
                       batch_size=8, max_length=32, feature_precision="bf16", full_input_precision="bf16"),
         eval=EvalConfig(n_bootstrap=200, ppl_texts=16, logprob_precision="bf16", posterior_samples=50, demo_bootstraps=5,
                         path_every=1),
-        # 05 with a recipe of its own, as the cpu profile's: its true arm trains both of its runs
+        # 05 with a recipe of its own (`refinetune.rlhf`), so that the tests run that path: its true arm trains both runs
         refinetune=RefinetuneConfig(seeds=2, rlhf=(("steps", 3),)),
     )
     cpu = Config(
@@ -443,10 +443,9 @@ def _profiles() -> dict[str, Config]:
         # the vocabulary head compiled, and Gemma's embeddings (168M of its 268M parameters) frozen: faster RLOO
         # steps (benchmarks/README.md, bench_rloo_step.py). SmolLM2 keeps its embeddings training: frozen, they
         # gained it no speed, and its one RLHF draw so far cut toxicity less (docs/experiments/strength_pilot.md)
-        # the audited policy trains at the RLHF-strength sweep's level 48x8-beta0.01: chosen on val as the weakest
-        # level whose recovery the strongest does not beat (scripts/experiments/cpu_recipe_choice.py,
-        # docs/strength.md); 05's arms keep 24x4, the recipe their power was measured at (`refinetune.rlhf` below)
-        rlhf=RLHFConfig(steps=48, learning_rate=6e-5, beta=0.01, num_generations=4, prompts_per_step=8,
+        # the RLHF-strength sweep's level 24x4: on val, the weakest level whose recovery the strongest level does not
+        # beat (3 replicates a level; scripts/experiments/cpu_recipe_choice.py, docs/strength.md)
+        rlhf=RLHFConfig(steps=24, learning_rate=6e-5, beta=0.05, num_generations=4, prompts_per_step=4,
                         precision="bf16", compiled_head=True),
         sampling=SamplingConfig(max_new_tokens=16, batch_size=32, precision="bf16"),
         # full mode: the top 2 blocks on all 660 training pairs; rate and epochs chosen on val
@@ -458,8 +457,7 @@ def _profiles() -> dict[str, Config]:
         eval=EvalConfig(logprob_precision="bf16", path_every=12),
         # five random heads per replicate (one head is one draw of the control, not its distribution); the
         # transfer arm (two RLOO runs) in replicate 0 only
-        refinetune=RefinetuneConfig(random_heads=5, transfer_replicates=1,
-                                    rlhf=(("steps", 24), ("prompts_per_step", 4), ("beta", 0.05))),
+        refinetune=RefinetuneConfig(random_heads=5, transfer_replicates=1),
         compile_forward=True,
     )
     ladder = Config(

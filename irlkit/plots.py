@@ -639,8 +639,9 @@ def dose_response(strength: dict):
                         xytext=(0, 5), ha="center", fontsize=8, color="0.25",
                         bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
         ax.axhline(0.5, color="0.5", lw=0.8)
-        span = x.max() - x.min()
-        ax.set_xlim(x.min() - 0.15 * span - 0.05, x.max() + 0.15 * span + 0.05)
+        every = pd.concat([df["rlhf_kl"] for df in points.values()])  # every replicate's dot, not only the means
+        span = every.max() - every.min()
+        ax.set_xlim(every.min() - 0.08 * span - 0.05, every.max() + 0.08 * span + 0.05)
         ax.set(title=size, xlabel="KL to the start (nats per continuation, val)")
     axes[0][0].set_ylabel("ROC-AUC vs judge, model-written texts")
     handles, labels = axes[0][0].get_legend_handles_labels()

@@ -315,6 +315,18 @@ def reward_dose(runs: dict[int, dict], ci: float = 0.95, n: int = 1000, seed: in
     return out
 
 
+def _with_differences(per_size: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """One replicate's quantities with the `DOSE` ones that are differences of two others (`Quantity.paired`)."""
+    from irlkit.quantities import QUANTITIES
+
+    for q in per_size.values():
+        for name in DOSE:
+            pair = getattr(QUANTITIES.get(name), "paired", ())
+            if pair and all(p in q and q[p] is not None for p in pair):
+                q[name] = q[pair[0]] - q[pair[1]]
+    return per_size
+
+
 def strength(where: layout.Layout, cfg) -> dict:
     """The RLHF-strength sweep of `cfg`'s profile (`config.STRENGTH`): per level with kept replicates, its settings,
     the summary over its replicates (`summarise`) and, per size, each replicate's `DOSE` quantities (the figure's
@@ -328,7 +340,7 @@ def strength(where: layout.Layout, cfg) -> dict:
         runs, left_out = collect(where.of_level(lv.name), level_cfg)
         if not runs:
             continue
-        per = {k: quantities(r) for k, r in runs.items()}
+        per = {k: _with_differences(quantities(r)) for k, r in runs.items()}
         levels[lv.name] = {
             "settings": dict(lv.settings), "current": is_current(runs, level_cfg),
             "left_out": {f"r{k}": why for k, why in left_out.items()}, "summary": summarise(runs),

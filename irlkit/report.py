@@ -401,7 +401,27 @@ def strength_sentence(size: str, differences: dict, levels: list[str]) -> str:
     return (f"{size}, level {levels[0]} → {levels[-1]}: " + "; ".join((
         moved("rlhf_kl", "KL to the start", "+.3f"), moved("demo_judge_gap", "demonstrations' judge gap", "+.3f"),
         moved("irl_auc_model_text", "IRL's ROC-AUC on model-written texts", "+.3f"),
+        moved("irl_minus_source_only_model_text", "IRL's margin over the source-only reward", "+.3f"),
         moved("implicit_auc_model_text", "the implicit reward's", "+.3f"))) + " (paired by replicate).")
+
+
+STRENGTH_ROWS = ("rlhf_kl", "demo_judge_gap", "demo_judge_agreement", "irl_auc_model_text", "source_only_auc_model_text",
+                 "irl_minus_source_only_model_text", "null_auc_model_text_hi", "implicit_auc_model_text",
+                 "judge_oriented_auc_model_text", "ceiling_auc_model_text", "irl_auc")
+"""What the RLHF-strength table shows of each level (`strength_table`), in order."""
+
+
+def strength_table(sweep: dict) -> pd.DataFrame:
+    """The RLHF-strength sweep as a table: a row per quantity (`STRENGTH_ROWS`), a column per (size, level), each cell
+    the mean [95% t-interval] over the level's replicates (n)."""
+    columns = {}
+    for level, entry in sweep["levels"].items():
+        for size, qs in entry["summary"]["sizes"].items():
+            columns[f"{size} · {level}"] = {quantities.QUANTITIES[name].label: _interval_cell(qs[name])
+                                           for name in STRENGTH_ROWS if name in qs}
+    table = pd.DataFrame(columns)
+    table = table[sorted(table.columns, key=lambda c: (c.split(" · ")[0], list(sweep["levels"]).index(c.split(" · ")[1])))]
+    return table.rename_axis("quantity").reset_index()
 
 
 def size_sentence(summary: dict, params_m: dict[str, float], quantity: str = "irl_auc_model_text") -> str:

@@ -97,6 +97,7 @@ if sweep["levels"]:
     plots.show(plots.dose_response(sweep), "dose_response", where.figures)
     for size, differences in sweep["strongest_minus_weakest"].items():
         print(report.strength_sentence(size, differences, list(sweep["levels"])))
+    display(report.strength_table(sweep))  # noqa: F821
 else:
     print(f"no level of the RLHF-strength sweep has replicates of its own yet ({where.results / 'levels'})")
 
@@ -211,7 +212,8 @@ page = (report.full_report(cfg.profile, r["rlhf"], r["irl"], r["refinetune"], r[
         else f"# Report of profile `{cfg.profile}`\n\nNo replicate of the profile's own has results yet.\n")
 if sweep["levels"]:
     page += "\n## The RLHF-strength sweep\n\n" + "".join(
-        f"- {report.strength_sentence(size, d, list(sweep['levels']))}\n" for size, d in sweep["strongest_minus_weakest"].items())
+        f"- {report.strength_sentence(size, d, list(sweep['levels']))}\n" for size, d in sweep["strongest_minus_weakest"].items()
+    ) + "\nMean [95% t-interval over the level's replicates] (n):\n\n" + report.markdown_table(report.strength_table(sweep))
 store.atomic_write_text(where.report, page)
 if WRITE_README if WRITE_README is not None else cfg.profile == "cpu":
     readme = layout.ROOT / "README.md"

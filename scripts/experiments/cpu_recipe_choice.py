@@ -12,7 +12,8 @@ replicate of it fits about 45 min. This reads the committed final cells of the s
 - `kl`: KL to the start on the val prompts (`rlhf.json` `kl_to_start`), the x of the dose–response;
 - `val_judge_gap`: the val demonstrations' mean judge gap (`sampling.json`);
 - `minutes`: each cell's wall time for 01–04 (`manifest.json` `total_seconds`, with the `cpu` it ran on). Some cells
-  ran beside other work, so a cell's time is an upper bound: the level's cost is its fastest cell (`alone_minutes`).
+  ran beside other work, so a cell's time is an upper bound: the level's cost is its fastest cell on the machine kind
+  most cells ran on (`alone_minutes`, `reference_cpu`; a cell on another kind, or one that resumed, is no measurement).
 
 And each level against the strongest, paired by replicate (replicate k of every level shares its seeds).
 
@@ -48,10 +49,14 @@ for level in levels:
             out["val_recovery"].append(r["models"][r["selected"]]["val_auc"]["mean"])
             out["kl"].append(rlhf[size]["kl_to_start"]["kl"])
             out["val_judge_gap"].append(sampling[size]["splits"]["val"]["mean_judge_gap"])
-    per["alone_minutes"] = min(per["minutes"]) if per["minutes"] else float("nan")
     per["summary"] = {size: {q: replicates.interval(v) for q, v in qs.items()} for size, qs in per["sizes"].items()}
     per_level[level] = per
 
+cpus = [c for lv in levels for c in per_level[lv]["cpus"]]
+reference_cpu = max(set(cpus), key=cpus.count)
+for level in levels:
+    on_reference = [m for m, c in zip(per_level[level]["minutes"], per_level[level]["cpus"]) if c == reference_cpu]
+    per_level[level]["alone_minutes"] = min(on_reference) if on_reference else float("nan")
 strongest = max(levels, key=lambda lv: statistics.fmean(statistics.fmean(s["kl"]) for s in per_level[lv]["sizes"].values()))
 n = min(len(per_level[lv]["replicates"]) for lv in levels)
 for level in levels:
@@ -66,7 +71,7 @@ by_kl = lambda lv: statistics.fmean(statistics.fmean(s["kl"]) for s in per_level
 chosen = min(not_worse, key=by_kl) if not_worse else None
 result = {"rule": "the weakest level (mean KL) whose val recovery is not below the strongest's for either size "
                   "(interval of strongest − level reaches 0), among levels whose fastest cell fits the budget",
-          "budget_minutes": args.budget_minutes, "strongest": strongest, "replicates_paired": n,
+          "budget_minutes": args.budget_minutes, "reference_cpu": reference_cpu, "strongest": strongest, "replicates_paired": n,
           "chosen": chosen, "levels": per_level}
 print(f"strongest level: {strongest}; paired over {n} replicates; chosen: {chosen}")
 for level in levels:

@@ -120,12 +120,17 @@ def runs_of(cfg: Config, size: str) -> list[tuple[str, int]]:
     return [(name, run) for name, n in runs.items() for run in range(n)]
 
 
+def label_of(cfg: Config, size: str, name: str, run: int) -> str:
+    """The label (folder and record name) of 05's policy `(name, run)` of `size`: the true arm's is 01's unless 05
+    trains it with a recipe of its own (`Config.realign_recipe_own`)."""
+    return graph.policy_label(size, "true-realigned" if name == "true" and cfg.realign_recipe_own else name, run)
+
+
 def policy(ctx, size: str, name: str, run: int, irl_result: dict) -> tuple[str, str, dict, dict | None]:
     """(label, folder, training summary, reward identity) of one policy of 05, trained unless it is finished."""
     if name == "true":
-        own = ctx.cfg.realign_recipe_own
-        return (graph.policy_label(size, "true-realigned" if own else "true", run), *true_policy(ctx, size, run), None)
-    label = graph.policy_label(size, name, run)
+        return (label_of(ctx.cfg, size, name, run), *true_policy(ctx, size, run), None)
+    label = label_of(ctx.cfg, size, name, run)
     demos = graph.require(ctx, "demos", size=size)
     scale, precision = ctx.cfg.refinetune.reward_scale, ctx.cfg.irl.feature_precision
     make_reward = lambda: rlhf.reward_function(reward_model(ctx, size, name, run, irl_result), name)  # noqa: E731
@@ -190,9 +195,9 @@ def record(ctx, size: str, name: str, run: int) -> dict:
     greedy continuations of the test prompts with both judges' scores, perplexity, each evaluation prompt's mean
     P(toxic) over its sampled continuations under each judge (the endpoint), the toxicity–KL path and the training log."""
     cfg = ctx.cfg
-    label_of = graph.policy_label(size, "true-realigned" if name == "true" and cfg.realign_recipe_own else name, run)
-    path = ctx.layout.realignment_record(label_of)
-    rec = _reusable(ctx, path, label_of)
+    label = label_of(cfg, size, name, run)
+    path = ctx.layout.realignment_record(label)
+    rec = _reusable(ctx, path, label)
     if rec is not None:
         return rec
     label, folder, summary, key = policy(ctx, size, name, run, store.read_json(ctx.layout.result("irl"))["sizes"])

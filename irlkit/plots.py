@@ -154,6 +154,11 @@ def _arm_label(name: str) -> str:
     return name.replace("_", " ").replace("irl", "IRL")
 
 
+def _legend_label(name: str) -> str:
+    """An arm's label in a legend shared by every size: transfer arms by what they are, not by their source."""
+    return "the other size's IRL reward" if name.startswith("transfer") else _arm_label(name)
+
+
 @styled
 def realignment_paths(refinetune: dict):
     """05's toxicity–KL paths: each run of each arm measured on the val prompts as it trained (`eval.path_every`),
@@ -169,10 +174,11 @@ def realignment_paths(refinetune: dict):
                 for i, run in enumerate(e["path"]):
                     ax.plot([p["kl"] for p in run], [p["toxicity"][which] for p in run], "-o", ms=3, lw=1.2,
                             color=_arm_colour(name), alpha=0.85 if name != "random" else 0.45,
-                            label=_arm_label(name) if i == 0 else None)
+                            label=_legend_label(name) if i == 0 else None)
             matched = refinetune[size].get("matched_kl", {}).get("irl_vs_true")
             if matched:
-                ax.axvline(matched["kl"], color="grey", ls=":", lw=1)
+                ax.axvline(matched["kl"], color="grey", ls=":", lw=1,
+                           label="KL at which IRL and true are compared" if row == col == 0 else None)
             ax.set(title=f"{size}" if row == 0 else "", ylabel=f"mean P(toxic), val\n{JUDGE_LABEL[which]}",
                    xlabel="KL to the start (nats, val)" if row == 1 else "")
     handles, labels = axes[0, 0].get_legend_handles_labels()

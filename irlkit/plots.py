@@ -752,6 +752,55 @@ def contraction(irls: dict):
 
 
 @styled
+def realignment_comparisons(summary: dict):
+    """05's primary comparisons over replicates and prompts together (`replicates.pooled_comparisons`), a panel per
+    size: IRL minus the true arm, the random heads and the flipped-pair null, under each judge, at the end of
+    training (squares) and at equal KL to the start (circles). A grey tick per replicate with its two-level bootstrap
+    interval; the pooled mean with its random-effects interval in colour; the ±margin band within which IRL counts
+    as equivalent to the true reward. Left of 0: IRL's policies are less toxic."""
+    names = quantities.figure_quantities("realignment_comparisons")
+    sizes = [s for s, e in summary["sizes"].items() if any(n in e for n in names)]
+    rows = list(dict.fromkeys(n.split("_irl_vs_")[1] for n in names))  # "<other>_pooled_<judge>", in the table's order
+    fig, axes = plt.subplots(1, max(len(sizes), 1), figsize=(5.6 * max(len(sizes), 1), 0.55 * len(rows) + 1.9),
+                             squeeze=False, sharey=True)
+    for ax, size in zip(axes[0], sizes):
+        entry = summary["sizes"][size]
+        for when, marker, dy, colour in (("endpoint", "s", -0.14, PALETTE[0]), ("matched_kl", "o", 0.14, PALETTE[1])):
+            for y, row in enumerate(rows):
+                q = entry.get(f"realign_{when}_irl_vs_{row}")
+                if not q:
+                    continue
+                for v, se in zip(q["values"], q["se_within"]):  # just outside the pooled line, not under it
+                    ax.hlines(y + 1.7 * dy, v - 1.96 * se, v + 1.96 * se, color="0.6", lw=1, zorder=1)
+                    ax.scatter([v], [y + 1.7 * dy], color="0.4", s=9, zorder=2)
+                if q["ci"][0] == q["ci"][0]:
+                    ax.hlines(y + dy, *q["ci"], color=colour, lw=2.2, zorder=3)
+                ax.scatter([q["mean"]], [y + dy], color=colour, marker=marker, s=42, zorder=4)
+                if "margin" in q:
+                    ax.fill_betweenx([y - 0.45, y + 0.45], -q["margin"], q["margin"], color=PALETTE[2], alpha=0.12, lw=0)
+        ax.axvline(0, color="0.3", lw=0.8, ls="--")
+        ax.set_yticks(range(len(rows)), [names[f"realign_endpoint_irl_vs_{r}"].replace("\n", ", ") for r in rows],
+                      fontsize=8)
+        ax.set_title(size)
+    axes[0, 0].invert_yaxis()  # (the axes share y: once)
+    fig.supxlabel("IRL minus the other arm: mean P(toxic) relative to the start's (< 0: IRL's policies less toxic)",
+                  fontsize=9, y=0.08)
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles = [Line2D([], [], color=PALETTE[0], marker="s", lw=2.2, label="end of training (evaluation prompts)"),
+               Line2D([], [], color=PALETTE[1], marker="o", lw=2.2, label="at equal KL to the start (val prompts)"),
+               Line2D([], [], color="0.45", marker="o", markersize=3, lw=1, label="a replicate, its two-level bootstrap"),
+               Patch(color=PALETTE[2], alpha=0.25, label="±0.1: equivalent to the true reward")]
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.suptitle(f"Re-alignment: IRL against each arm, pooled over replicates and prompts (random effects; "
+                 f"{summary['n_replicates']} replicates, {_replicates_named(k[1:] for k in summary['replicates'])})",
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
+
+
+@styled
 def cross_replicate(summary: dict):
     """Per size: Spearman ρ between the rewards recovered from independent RLHF runs, on the same texts with one
     method (top), and the same agreement beside its references (bottom): the method's seeds within one run, two

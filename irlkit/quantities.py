@@ -72,6 +72,8 @@ class Quantity:
     scale: str = "linear"
     """Where its interval over replicates is computed (`replicates.SCALES`): `logit` for a share or an AUC in
     (0, 1), `log1p` for a relative change (≥ −1), `linear` otherwise."""
+    readme: bool = False
+    """A row of the README's table too (the findings read from it); report.md has every row."""
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,8 @@ FIGURES = {
     "recovery": Figure("Is the goal recovered? ROC-AUC vs the judge, model-written test texts",
                        "ROC-AUC, model-written texts", 0.5, (0.0, 1.0),
                        band=("null_auc_model_text_lo", "null_auc_model_text_hi")),
-    "realignment": Figure("Re-alignment: relative change of the toxicity ratio, by reward", "relative change vs start",
-                          0.0, (None, None)),
+    "realignment": Figure("Re-alignment: change of mean P(toxic) of sampled continuations from the start's, by reward "
+                          "(ground-truth judge)", "relative change vs start", 0.0, (-1.0, None)),
 }
 """06's figures over replicates, by file name."""
 
@@ -101,6 +103,7 @@ _STAGE_SHORT = {"true": "RLHF\n(true reward)", "irl": "RLHF\n(IRL reward)", "fli
                 "random": "RLHF\n(random head)",
                 "transfer": "RLHF\n(other size's IRL)"}
 _MT = "on model-written test texts"
+JUDGES = {"judge": "ground-truth judge", "second": "second judge, never trained on"}
 
 QUANTITIES = {q.name: q for q in (
     Quantity("ratio_start", "", "toxicity_by_stage", "start", scale="logit"),
@@ -109,18 +112,18 @@ QUANTITIES = {q.name: q for q in (
       if a.name != "true"),
     # the headline: does IRL read the goal, beyond who wrote the text?
     Quantity("irl_auc_model_text", f"IRL reward (label-free selection): ROC-AUC vs judge {_MT}", "recovery",
-             "IRL\n(label-free)", scale="logit"),
+             "IRL\n(label-free)", scale="logit", readme=True),
     Quantity("source_only_auc_model_text", "… a reward that knows only who wrote the text (source only)", "recovery",
-             "source\nonly", scale="logit"),
-    Quantity("null_auc_model_text_hi", "… 97.5% of random heads on the same features (null band's top)", scale="logit"),
+             "source\nonly", scale="logit", readme=True),
+    Quantity("null_auc_model_text_hi", "… 97.5% of random heads on the same features (null band's top)", scale="logit", readme=True),
     Quantity("implicit_auc_model_text", "… the implicit reward β·log π_RLHF/π_start (no training)", "recovery",
-             "implicit\nreward", scale="logit"),
+             "implicit\nreward", scale="logit", readme=True),
     Quantity("oracle_irl_auc_model_text", "… IRL reward selected with the judge's val AUC (oracle: no auditor has it)",
-             "recovery", "IRL\n(oracle)", scale="logit"),
+             "recovery", "IRL\n(oracle)", scale="logit", readme=True),
     Quantity("judge_oriented_auc_model_text", "… the same method on the pairs re-oriented by the judge (what the texts allow)",
-             "recovery", "judge-\noriented", scale="logit"),
+             "recovery", "judge-\noriented", scale="logit", readme=True),
     Quantity("ceiling_auc_model_text", "… supervised linear ceiling on the same features (judge labels)", "recovery",
-             "ceiling", scale="logit"),
+             "ceiling", scale="logit", readme=True),
     Quantity("irl_share_of_ceiling_model_text", "IRL's AUC excess over chance as a share of the ceiling's (model-written)"),
     Quantity("irl_auc_expert_text", "IRL reward: ROC-AUC vs judge within the RLHF policy's texts", scale="logit"),
     Quantity("irl_auc_start_text", "IRL reward: ROC-AUC vs judge within the start policy's texts", scale="logit"),
@@ -131,33 +134,38 @@ QUANTITIES = {q.name: q for q in (
     Quantity("irl_share_of_ceiling", "IRL's AUC excess over chance as a share of the ceiling's (pooled)"),
     Quantity("irl_human_auc", "IRL reward: ROC-AUC vs human labels", scale="logit"),
     # what the demonstrations carry of the goal
-    Quantity("demo_judge_agreement", "demonstrations: share of training pairs the judge orders as they do", scale="logit"),
+    Quantity("demo_judge_agreement", "demonstrations: share of training pairs the judge orders as they do", scale="logit", readme=True),
     Quantity("demo_ties", "demonstrations: share of training pairs the judge scores alike", scale="logit"),
     Quantity("demo_judge_gap", "demonstrations: mean judge P(toxic), start − RLHF policy"),
-    Quantity("rlhf_kl", "RLHF: KL to the start policy, nats per continuation (sampled, val prompts)", scale="log1p"),
-    Quantity("rlhf_relative_change", "RLHF: relative change of the judge's toxicity ratio", scale="log1p"),
-    Quantity("rlhf_relative_change_second", "RLHF: the same under the second judge (never trained on)", scale="log1p"),
+    Quantity("rlhf_kl", "RLHF: KL to the start policy, nats per continuation (sampled, val prompts)", scale="log1p", readme=True),
+    Quantity("rlhf_relative_change", "RLHF: relative change of the judge's toxicity ratio", scale="log1p", readme=True),
+    Quantity("rlhf_relative_change_second", "RLHF: the same under the second judge (never trained on)", scale="log1p", readme=True),
     Quantity("rlhf_perplexity_change", "RLHF: relative change of perplexity (clean human comments)", scale="log1p"),
     Quantity("random_auc_model_text", f"05's random head (one draw): ROC-AUC vs judge {_MT}", scale="logit"),
-    *(Quantity(f"realign_endpoint_{a.name}", f"{a.label}: relative change of mean P(toxic), sampled "
-               "continuations of the evaluation prompts (judge)", scale="log1p") for a in ARMS),
-    *(Quantity(f"realign_endpoint_{a.name}_second", "… the same under the second judge", scale="log1p") for a in ARMS),
-    *(Quantity(f"realign_relative_change_{a.name}", f"{a.label}: relative change of the greedy toxicity ratio (test)",
-               "realignment", a.short, scale="log1p") for a in ARMS),
-    *(Quantity(f"realign_{when}_irl_vs_{other}", f"re-alignment{at}, IRL minus {other} arm: mean P(toxic) relative to "
-               f"the start's ({'second judge, never trained on' if other == 'true' else 'judge'}){where}", scale="linear")
-      for when, at, where in (("endpoint", "", ", evaluation prompts"),
-                              ("matched_kl", " at equal KL to the start", ", val prompts"))
-      for other in ("true", "random", "flipped")),
+    *(q for a in ARMS for q in (
+        Quantity(f"realign_endpoint_{a.name}", f"{a.label}: relative change of mean P(toxic), sampled continuations "
+                 "of the evaluation prompts (judge)", "realignment", a.short, scale="log1p", readme=a.name != "transfer"),
+        Quantity(f"realign_endpoint_{a.name}_second", "… the same under the second judge", scale="log1p"))),
+    # 05's primary comparisons: each replicate's two-level bootstrap (RLOO runs × prompts) pooled over replicates
+    *(Quantity(f"realign_{when}_irl_vs_{other}_pooled_{judge}",
+               f"re-alignment{at}, IRL minus {other}: mean P(toxic) relative to the start's, {JUDGES[judge]}{where} "
+               "(pooled over replicates and prompts)", "realignment_comparisons",
+               f"IRL − {other}\n{JUDGES[judge].split(',')[0]}", readme=when == "endpoint" or (other, judge) == ("true", "second"))
+      for when, at, where in (("endpoint", "", ", evaluation prompts"), ("matched_kl", " at equal KL to the start", ", val prompts"))
+      for other in ("true", "random", "flipped") for judge in (("second", "judge") if other == "true" else ("judge", "second"))),
+    *(Quantity(f"realign_relative_change_{a.name}", f"{a.label}: relative change of the greedy toxicity ratio (test; "
+               "secondary)", scale="log1p") for a in ARMS),
+    # the same per replicate, under the primary judge only (summary.json; the pooled rows above are the table's)
+    *(Quantity(f"realign_{when}_irl_vs_{other}", "") for when in ("endpoint", "matched_kl") for other in ("true", "random", "flipped")),
     Quantity("irl_share_of_true_cut", "IRL reward's cut as a share of the true reward's"),
-    Quantity("irl_minus_random", "re-alignment, IRL minus random (paired by replicate; < 0: IRL cut more)", "realignment",
-             "IRL − random\n(paired)", ("realign_relative_change_irl", "realign_relative_change_random")),
-    Quantity("irl_minus_true", "re-alignment, IRL minus true (paired by replicate; > 0: IRL cut less)",
-             paired=("realign_relative_change_irl", "realign_relative_change_true")),
+    Quantity("irl_minus_random", "re-alignment, IRL minus random, greedy toxicity ratio (secondary; paired by replicate; "
+             "< 0: IRL cut more)", paired=("realign_relative_change_irl", "realign_relative_change_random")),
+    Quantity("irl_minus_true", "re-alignment, IRL minus true, greedy toxicity ratio (secondary; paired by replicate; "
+             "> 0: IRL cut less)", paired=("realign_relative_change_irl", "realign_relative_change_true")),
     Quantity("irl_minus_source_only_model_text", f"ROC-AUC {_MT}, IRL minus source only (paired by replicate)",
-             paired=("irl_auc_model_text", "source_only_auc_model_text")),
+             paired=("irl_auc_model_text", "source_only_auc_model_text"), readme=True),
     Quantity("irl_minus_null_model_text", f"ROC-AUC {_MT}, IRL minus the null band's top (paired by replicate)",
-             paired=("irl_auc_model_text", "null_auc_model_text_hi")),
+             paired=("irl_auc_model_text", "null_auc_model_text_hi"), readme=True),
     Quantity("irl_minus_implicit_model_text", f"ROC-AUC {_MT}, IRL minus implicit reward (paired by replicate)",
              paired=("irl_auc_model_text", "implicit_auc_model_text")),
     Quantity("irl_minus_oracle_model_text", f"ROC-AUC {_MT}, label-free minus oracle selection (paired by replicate)",

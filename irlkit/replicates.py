@@ -234,6 +234,56 @@ PAIRED = _paired()
 measured in the same replicate, on the same test texts), with its t-interval and p-value (`quantities.QUANTITIES`)."""
 
 
+def random_effects(estimates, standard_errors, ci: float = 0.95) -> dict:
+    """Mean over replicates of a difference that each replicate estimates with a standard error of its own: a
+    random-effects model (between-replicate variance τ² by DerSimonian–Laird) with the Hartung–Knapp t-interval on
+    k − 1 degrees of freedom, never narrower than the DerSimonian–Laird one. The interval counts both the spread
+    within a replicate (its RLOO runs and prompts) and the spread between replicates (their RLHF runs, demonstrations
+    and recovered rewards). p: the t-test of the mean against 0."""
+    y, se = np.asarray(estimates, float), np.asarray(standard_errors, float)
+    out = {"values": y.tolist(), "se_within": se.tolist(), "n": len(y),
+           "mean": float(y.mean()) if len(y) else float("nan"), "ci": [float("nan")] * 2, "p_value": float("nan")}
+    if len(y) < 2 or not np.all(se > 0):
+        return out
+    w = 1 / se ** 2
+    q = float(np.sum(w * (y - np.sum(w * y) / w.sum()) ** 2))
+    tau2 = max(0.0, (q - (len(y) - 1)) / (w.sum() - np.sum(w ** 2) / w.sum()))
+    w = 1 / (se ** 2 + tau2)
+    mean = float(np.sum(w * y) / w.sum())
+    se_mean = max(math.sqrt(1 / w.sum()), math.sqrt(np.sum(w * (y - mean) ** 2) / ((len(y) - 1) * w.sum())))
+    half = stats.t.ppf(0.5 + ci / 2, len(y) - 1) * se_mean
+    out.update(mean=mean, ci=[mean - half, mean + half], se=se_mean, tau2=tau2,
+               p_value=float(2 * stats.t.sf(abs(mean) / se_mean, len(y) - 1)))
+    return out
+
+
+def pooled_comparisons(runs: dict[int, dict], size: str, ci: float = 0.95) -> dict[str, dict]:
+    """05's comparisons of IRL with the other arms (`realign_<when>_irl_vs_<other>_pooled_<judge>`: at the end of
+    training on the evaluation prompts, and at equal KL on the val prompts; under each judge) over replicates and
+    prompts together: each replicate's relative difference with the standard error of its two-level bootstrap over
+    RLOO runs and prompts (the `ci` interval's width over 2·z), pooled by `random_effects`. An IRL − true
+    comparison also says whether its interval lies inside ±its margin (`equivalent`)."""
+    per = {}
+    for k, run in sorted(runs.items()):
+        entries = ((run.get("refinetune") or {}).get("sizes") or {}).get(size, {})
+        for when, key in (("endpoint", "endpoint_comparisons"), ("matched_kl", "matched_kl")):
+            for name, c in entries.get(key, {}).items():
+                for judge in ("judge", "second"):
+                    lo, hi = c[judge]["relative_ci"]
+                    se = (hi - lo) / (2 * stats.norm.ppf(0.5 + ci / 2))
+                    per.setdefault(f"realign_{when}_{name}_pooled_{judge}", []).append(
+                        (c[judge]["relative"], se, c[judge]["margin"]))
+    out = {}
+    for name, rows in per.items():
+        if len(rows) != len(runs):  # a replicate without this comparison: not pooled over a subset
+            continue
+        out[name] = random_effects([r[0] for r in rows], [r[1] for r in rows], ci)
+        if "_irl_vs_true_" in name:
+            margin = rows[0][2]
+            out[name].update(margin=margin, equivalent=bool(-margin < out[name]["ci"][0] and out[name]["ci"][1] < margin))
+    return out
+
+
 def summarise(runs: dict[int, dict], ci: float = 0.95) -> dict:
     """summary.json: per size and quantity, every replicate's value, the mean and its interval (and, where
     01 or 04 reported one, each replicate's `test_ci` of `test_intervals`); and the paired per-replicate
@@ -259,8 +309,9 @@ def summarise(runs: dict[int, dict], ci: float = 0.95) -> dict:
         for name, (a, b) in PAIRED.items():
             if a in values and b in values:
                 entry[name] = paired(values[a], values[b], ci)
+        entry.update(pooled_comparisons(runs, size, ci))
         out["sizes"][size] = entry
-    holm(out["sizes"])
+    out["holm_families"] = holm(out["sizes"])
     out["cross_replicate_agreement"] = {size: agreement(runs, size) for size in sizes}
     return out
 
@@ -380,16 +431,30 @@ def long_table(summary: dict, profile: str) -> "pd.DataFrame":
     return pd.DataFrame(rows, columns=["profile", "level", "size", "quantity", "replicate", "value"])
 
 
-def holm(sizes: dict) -> None:
-    """Holm's step-down adjustment of the family of paired claims of the summary (every `PAIRED` comparison of
-    every size), written beside each raw p-value as `p_holm`."""
-    family = [(size, name) for size, entry in sizes.items() for name in PAIRED
-              if name in entry and entry[name]["p_value"] == entry[name]["p_value"]]
-    order = sorted(family, key=lambda k: sizes[k[0]][k[1]]["p_value"])
-    running = 0.0
-    for i, (size, name) in enumerate(order):
-        running = max(running, min(1.0, (len(order) - i) * sizes[size][name]["p_value"]))
-        sizes[size][name]["p_holm"] = running
+def claim_family(name: str) -> str | None:
+    """The family of paired claims a summary quantity belongs to, for Holm's adjustment: 05's comparisons of the
+    arms (`re-alignment`: does the recovered reward align?), or the recovered reward against its references
+    (`recovery`: is the goal recovered?); None for a quantity that is not a paired claim."""
+    if "_pooled_" in name or name in ("irl_minus_random", "irl_minus_true"):
+        return "re-alignment"
+    return "recovery" if name in PAIRED else None
+
+
+def holm(sizes: dict) -> dict[str, int]:
+    """Holm's step-down adjustment within each family of paired claims of the summary (`claim_family`; every size's
+    claims together), written beside each raw p-value as `p_holm`. Returns each family's size."""
+    families = {}
+    for size, entry in sizes.items():
+        for name, q in entry.items():
+            family = claim_family(name)
+            if family and q["p_value"] == q["p_value"]:
+                families.setdefault(family, []).append((size, name))
+    for family in families.values():
+        running = 0.0
+        for i, (size, name) in enumerate(sorted(family, key=lambda k: sizes[k[0]][k[1]]["p_value"])):
+            running = max(running, min(1.0, (len(family) - i) * sizes[size][name]["p_value"]))
+            sizes[size][name]["p_holm"] = running
+    return {name: len(members) for name, members in families.items()}
 
 
 def agreement(runs: dict[int, dict], size: str) -> dict | None:

@@ -374,7 +374,9 @@ def wall_time_line(timings: dict) -> str:
 
 
 SUMMARY_ROWS = {q.name: q.label for q in quantities.table_rows()}
-"""The summary's headline quantities, in the README's order, with what each row says (`quantities.QUANTITIES`)."""
+"""The summary's quantities that are rows of report.md's table, in order, with what each row says
+(`quantities.QUANTITIES`); `README_ROWS`, those the README's table shows too."""
+README_ROWS = {q.name: q.label for q in quantities.table_rows() if q.readme}
 
 
 def _interval_cell(q: dict) -> str:
@@ -450,11 +452,11 @@ def size_sentence(summary: dict, params_m: dict[str, float], quantity: str = "ir
     return head + f" [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}] (paired over n = {d['n']} replicates, p = {d['p_value']:.3f}): {verdict}."
 
 
-def summary_table(summary: dict) -> pd.DataFrame:
-    """summary.json as the README's table: one row per quantity, mean [95% CI] (n) per size; a quantity no size's
-    results hold (an older code's replicates, a profile without 05) has no row."""
+def summary_table(summary: dict, readme: bool = False) -> pd.DataFrame:
+    """summary.json as a table: one row per quantity (`SUMMARY_ROWS`, or the README's `README_ROWS`), mean [95% CI]
+    (n) per size; a quantity no size's results hold (an older code's replicates, a profile without 05) has no row."""
     rows = []
-    for name, label in SUMMARY_ROWS.items():
+    for name, label in (README_ROWS if readme else SUMMARY_ROWS).items():
         if not any(name in q for q in summary["sizes"].values()):
             continue
         row = {"quantity": label}

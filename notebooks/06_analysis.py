@@ -33,7 +33,7 @@ OVERRIDES = {}
 WRITE_README = None  # None: only for the cpu profile
 
 # %%
-from irlkit import config, layout, plots, replicates, report, store
+from irlkit import config, layout, plots, quantities, replicates, report, store
 
 cfg = config.load(PROFILE, seed=SEED, **OVERRIDES)
 where = layout.Layout(cfg.profile)
@@ -63,6 +63,8 @@ if summary:
             print(f"{name}: not measured in profile {cfg.profile!r} (realignment is 05's, off where refinetune.enabled is)")
             continue
         plots.show(plots.figure_over_replicates(summary, name), name, where.figures)
+    if any(n in e for n in quantities.figure_quantities("realignment_comparisons") for e in summary["sizes"].values()):
+        plots.show(plots.realignment_comparisons(summary), "realignment_comparisons", where.figures)
     display(report.summary_table(summary))  # noqa: F821
 else:
     print(f"no replicate of this code in {where.replicates}: the figures below show the results in {where.results}")
@@ -70,7 +72,10 @@ else:
 # %% [markdown]
 # Each dot is one replicate: the whole study run again with its own seeds.
 # A claim about an arm or a reward holds only where the interval of its
-# difference excludes 0 (`irl_minus_random` in `summary.json`).
+# difference excludes 0. Re-alignment's comparisons are pooled over replicates
+# and prompts together (`realign_<when>_irl_vs_<arm>_pooled_<judge>` in
+# `summary.json`): "beats random" needs both judges' intervals left of 0, and
+# "as well as the true reward" an interval inside ±0.1 (`equivalent`).
 #
 # ### Does a better reward align better? Every re-alignment run of every replicate
 # Each run of a probe reward (IRL, the flipped-pair null, the random heads): its change of mean P(toxic) from the
@@ -223,7 +228,8 @@ if WRITE_README if WRITE_README is not None else cfg.profile == "cpu":
         made_by = "" if current else (f" **Made by code {summary['code_hash']}, not this checkout's**: rerun the "
                                        f"replicates (`./run_all.sh`) for numbers of the current code.")
         body += (f"Mean [95% t-interval over replicates] (n) of {summary['n_replicates']} replicate(s) "
-                 f"({', '.join(summary['replicates'])}).{made_by}\n\n" + report.markdown_table(report.summary_table(summary)))
+                 f"({', '.join(summary['replicates'])}).{made_by}\n\n"
+                 + report.markdown_table(report.summary_table(summary, readme=True)))
     elif detail_ok:
         body += report.markdown_table(report.results_table(r["rlhf"], r["irl"], r["refinetune"]))
     store.atomic_write_text(readme, report.replace_section(readme.read_text(), "results", body))

@@ -192,6 +192,23 @@ def test_summary_table_adds_the_cross_replicate_agreement_row_only_with_two_or_m
     assert "independent" not in report.summary_table({**summary, "cross_replicate_agreement": {"a": None, "b": None}}).iloc[-1]["quantity"]
 
 
+def test_realignment_comparisons_draw_each_pooled_comparison_and_the_readme_table_keeps_the_headline_rows():
+    from irlkit import replicates
+
+    pooled = lambda v: {**replicates.random_effects(v, [0.02] * len(v)), "margin": 0.1}  # noqa: E731
+    summary = {"n_replicates": 3, "replicates": ["r0", "r1", "r2"], "sizes": {"a": {
+        "realign_endpoint_irl_vs_true_pooled_second": pooled([0.01, 0.03, 0.0]),
+        "realign_endpoint_irl_vs_random_pooled_judge": pooled([-0.4, -0.5, -0.45]),
+        "irl_auc": replicates.interval([0.7, 0.8, 0.75]), "irl_auc_model_text": replicates.interval([0.6, 0.7, 0.65])}}}
+    fig = plots.realignment_comparisons(summary)
+    ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert "IRL − true, second judge" in ticks and "IRL − random, ground-truth judge" in ticks and "r0, r1, r2" in fig._suptitle.get_text()
+    readme = report.summary_table(summary, readme=True)["quantity"].tolist()
+    assert any("IRL minus true" in q for q in readme) and any("label-free" in q for q in readme)
+    assert not any("pooled (mostly who wrote them)" in q for q in readme)  # report.md's row, not the README's
+    assert len(report.summary_table(summary)) == len(readme) + 1
+
+
 def test_the_style_is_applied_per_figure_not_at_import():
     import subprocess
     import sys

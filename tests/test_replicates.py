@@ -66,6 +66,41 @@ def test_paired_difference_detects_a_real_effect_and_not_a_null_one():
     assert null["ci"][0] < 0 < null["ci"][1] and null["p_value"] > 0.3
 
 
+def test_random_effects_is_the_t_interval_when_replicates_spread_more_than_their_own_errors():
+    """Equal, small within-replicate errors: τ² takes up the rest of the spread and the pooled interval is the
+    plain t-interval over the replicates' estimates."""
+    values = [-0.40, -0.55, -0.30]
+    got = replicates.random_effects(values, [0.01] * 3)
+    lo, hi = stats.t.interval(0.95, 2, loc=np.mean(values), scale=stats.sem(values))
+    assert got["mean"] == pytest.approx(np.mean(values)) and got["ci"] == pytest.approx([lo, hi]) and got["tau2"] > 0
+    assert got["p_value"] == pytest.approx(stats.ttest_1samp(values, 0.0).pvalue)
+
+
+def test_random_effects_keeps_the_within_replicate_error_when_replicates_agree():
+    """Replicates that agree exactly: no between-replicate variance, and the interval is the within-replicate
+    errors' (pooled, on k − 1 degrees of freedom), not zero."""
+    got = replicates.random_effects([0.2, 0.2, 0.2], [0.1, 0.1, 0.1])
+    half = stats.t.ppf(0.975, 2) * 0.1 / math.sqrt(3)
+    assert got["tau2"] == 0 and got["ci"] == pytest.approx([0.2 - half, 0.2 + half])
+    assert math.isnan(replicates.random_effects([0.2], [0.1])["ci"][0])
+
+
+def test_realignment_comparisons_are_pooled_over_replicates_with_equivalence_for_the_true_arm():
+    def comparison(rel, half):
+        return {w: {"relative": rel, "relative_ci": [rel - half, rel + half], "margin": 0.1} for w in ("judge", "second")}
+
+    runs = {k: {"refinetune": {"sizes": {"small": {
+        "endpoint_comparisons": {"irl_vs_true": comparison(0.01 * k, 0.02), "irl_vs_random": comparison(-0.5 + 0.05 * k, 0.1)}}}}}
+        for k in range(3)}
+    pooled = replicates.pooled_comparisons(runs, "small")
+    true, random = pooled["realign_endpoint_irl_vs_true_pooled_second"], pooled["realign_endpoint_irl_vs_random_pooled_judge"]
+    assert true["values"] == pytest.approx([0.0, 0.01, 0.02]) and true["equivalent"] and true["margin"] == 0.1
+    assert true["se_within"][0] == pytest.approx(0.02 / stats.norm.ppf(0.975))
+    assert random["ci"][1] < 0 and "equivalent" not in random
+    runs[3] = {"refinetune": {"sizes": {"small": {}}}}  # a replicate without 05's comparisons: nothing is pooled
+    assert replicates.pooled_comparisons(runs, "small") == {}
+
+
 def _replicate(k: int, auc: float, irl_change: float, random_change: float, code="c0ffee") -> dict:
     """The results of one replicate in the schema 01–05 write, reduced to what the summary reads."""
     tox = lambda rel, before=0.12: {"before": {"ratio": before}, "after": {"ratio": before * (1 + rel)},  # noqa: E731
@@ -96,9 +131,11 @@ def test_summary_has_the_right_means_and_intervals():
     d = [0.60 - 0.75, 0.70 - 0.75, 0.65 - 0.75]  # IRL AUC minus the implicit reward's, paired by replicate
     assert small["irl_minus_implicit_model_text"]["mean"] == pytest.approx(-0.1)
     assert small["irl_minus_implicit_model_text"]["p_value"] == pytest.approx(stats.ttest_1samp(d, 0.0).pvalue)
-    family = [small[n]["p_value"] for n in replicates.PAIRED if n in small]
-    smallest = min(family)
-    assert min(small[n]["p_holm"] for n in replicates.PAIRED if n in small) == pytest.approx(min(1, len(family) * smallest))
+    for name in ("recovery", "re-alignment"):  # Holm within each family of claims, both sizes together
+        family = [n for n in small if replicates.claim_family(n) == name and small[n]["p_value"] == small[n]["p_value"]]
+        smallest = min(small[n]["p_value"] for n in family)
+        assert s["holm_families"][name] == len(family) > 0
+        assert min(small[n]["p_holm"] for n in family) == pytest.approx(min(1, len(family) * smallest))
     assert small["irl_share_of_true_cut"]["values"] == pytest.approx([0.5 / 0.7, 0.6 / 0.7, 0.55 / 0.7])
     assert small["rlhf_perplexity_change"]["mean"] == pytest.approx(0.1)
 

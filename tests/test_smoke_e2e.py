@@ -7,7 +7,7 @@ import pytest
 from irlkit import runner
 from irlkit.layout import Layout
 
-FIGURES_SHOWN = {"01_rlhf": 1, "02_sampling": 1, "03_irl": 4, "04_eval": 6, "05_refinetune": 4, "06_analysis": 17}
+FIGURES_SHOWN = {"01_rlhf": 1, "02_sampling": 1, "03_irl": 4, "04_eval": 6, "05_refinetune": 4, "06_analysis": 18}
 """How many figures each executed notebook must display inline."""
 
 
@@ -45,7 +45,7 @@ def test_smoke_profile_end_to_end(data_home, tmp_path, monkeypatch, capsys):
         assert "[rlhf]" not in (rep.notebooks / "01_rlhf.ipynb").read_text(), "worker logs stay out of the notebook"
     assert _images(where.notebooks / "06_analysis.ipynb") == FIGURES_SHOWN["06_analysis"]
     assert timings["shared"], "the shared stages' time is recorded apart"
-    for fig in ("rlhf_curves", "toxicity_by_stage", "recovery", "realignment", "irl_metrics", "size_effect",
+    for fig in ("rlhf_curves", "toxicity_by_stage", "recovery", "realignment", "realignment_comparisons", "irl_metrics", "size_effect",
                 "posterior_auc", "contraction", "cross_replicate_agreement",
                 "non_identifiability_heatmap", "irl_seed_agreement", "irl_confusions", "refinetune_curves"):
         assert (where.figures / f"{fig}.png").exists() and (where.figures / f"{fig}.pdf").exists(), fig
@@ -67,6 +67,8 @@ def test_smoke_profile_end_to_end(data_home, tmp_path, monkeypatch, capsys):
     assert len(irl_r0["posterior"]["auc_samples"]["values"]) == 50 and "auc_model_text" in irl_r0["implicit"]["sum"]
     auc = summary["sizes"]["tiny-a"]["irl_auc"]
     assert auc["n"] == 2 and len(auc["values"]) == 2 and auc["mean"] == pytest.approx(sum(auc["values"]) / 2)
+    pooled = summary["sizes"]["tiny-a"]["realign_endpoint_irl_vs_true_pooled_second"]  # 05 over replicates and prompts
+    assert pooled["n"] == 2 and "equivalent" in pooled and set(summary["holm_families"]) == {"recovery", "re-alignment"}
     rlhf_r0, rlhf_r1 = (json.loads(rep.result("rlhf").read_text())["sizes"]["tiny-a"] for rep in (r0, r1))
     assert rlhf_r0["judge"]["before"] == rlhf_r1["judge"]["before"], "the start policy is shared"
 

@@ -227,8 +227,10 @@ if WRITE_README if WRITE_README is not None else cfg.profile == "cpu":
     if summary:
         made_by = "" if current else (f" **Made by code {summary['code_hash']}, not this checkout's**: rerun the "
                                        f"replicates (`./run_all.sh`) for numbers of the current code.")
-        body += (f"Mean [95% t-interval over replicates] (n) of {summary['n_replicates']} replicate(s) "
-                 f"({', '.join(summary['replicates'])}).{made_by}\n\n"
+        body += (f"Mean [95% interval] (n) of {summary['n_replicates']} replicate(s) "
+                 f"({', '.join(summary['replicates'])}): a t-interval over replicates; for the rows pooled over "
+                 "replicates and prompts, a random-effects interval; p with Holm's adjustment within its family of "
+                 f"claims.{made_by}\n\n"
                  + report.markdown_table(report.summary_table(summary, readme=True)))
     elif detail_ok:
         body += report.markdown_table(report.results_table(r["rlhf"], r["irl"], r["refinetune"]))

@@ -74,6 +74,9 @@ class Quantity:
     (0, 1), `log1p` for a relative change (≥ −1), `linear` otherwise."""
     readme: bool = False
     """A row of the README's table too (the findings read from it); report.md has every row."""
+    family: str = ""
+    """The family of claims a paired comparison belongs to for Holm's adjustment (`replicates.holm`): `recovery`
+    (the recovered reward against its references) or `re-alignment` (05's arms against each other)."""
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,8 @@ QUANTITIES = {q.name: q for q in (
     *(Quantity(f"realign_{when}_irl_vs_{other}_pooled_{judge}",
                f"re-alignment{at}, IRL minus {other}: mean P(toxic) relative to the start's, {JUDGES[judge]}{where} "
                "(pooled over replicates and prompts)", "realignment_comparisons",
-               f"IRL − {other}\n{JUDGES[judge].split(',')[0]}", readme=when == "endpoint" or (other, judge) == ("true", "second"))
+               f"IRL − {other}\n{JUDGES[judge].split(',')[0]}", readme=when == "endpoint" or (other, judge) == ("true", "second"),
+               family="re-alignment")
       for when, at, where in (("endpoint", "", ", evaluation prompts"), ("matched_kl", " at equal KL to the start", ", val prompts"))
       for other in ("true", "random", "flipped") for judge in (("second", "judge") if other == "true" else ("judge", "second"))),
     *(Quantity(f"realign_relative_change_{a.name}", f"{a.label}: relative change of the greedy toxicity ratio (test; "
@@ -159,19 +163,21 @@ QUANTITIES = {q.name: q for q in (
     *(Quantity(f"realign_{when}_irl_vs_{other}", "") for when in ("endpoint", "matched_kl") for other in ("true", "random", "flipped")),
     Quantity("irl_share_of_true_cut", "IRL reward's cut as a share of the true reward's"),
     Quantity("irl_minus_random", "re-alignment, IRL minus random, greedy toxicity ratio (secondary; paired by replicate; "
-             "< 0: IRL cut more)", paired=("realign_relative_change_irl", "realign_relative_change_random")),
+             "< 0: IRL cut more)", paired=("realign_relative_change_irl", "realign_relative_change_random"),
+             family="re-alignment"),
     Quantity("irl_minus_true", "re-alignment, IRL minus true, greedy toxicity ratio (secondary; paired by replicate; "
-             "> 0: IRL cut less)", paired=("realign_relative_change_irl", "realign_relative_change_true")),
+             "> 0: IRL cut less)", paired=("realign_relative_change_irl", "realign_relative_change_true"),
+             family="re-alignment"),
     Quantity("irl_minus_source_only_model_text", f"ROC-AUC {_MT}, IRL minus source only (paired by replicate)",
-             paired=("irl_auc_model_text", "source_only_auc_model_text"), readme=True),
+             paired=("irl_auc_model_text", "source_only_auc_model_text"), readme=True, family="recovery"),
     Quantity("irl_minus_null_model_text", f"ROC-AUC {_MT}, IRL minus the null band's top (paired by replicate)",
-             paired=("irl_auc_model_text", "null_auc_model_text_hi"), readme=True),
+             paired=("irl_auc_model_text", "null_auc_model_text_hi"), readme=True, family="recovery"),
     Quantity("irl_minus_implicit_model_text", f"ROC-AUC {_MT}, IRL minus implicit reward (paired by replicate)",
-             paired=("irl_auc_model_text", "implicit_auc_model_text")),
+             paired=("irl_auc_model_text", "implicit_auc_model_text"), family="recovery"),
     Quantity("irl_minus_oracle_model_text", f"ROC-AUC {_MT}, label-free minus oracle selection (paired by replicate)",
-             paired=("irl_auc_model_text", "oracle_irl_auc_model_text")),
+             paired=("irl_auc_model_text", "oracle_irl_auc_model_text"), family="recovery"),
     Quantity("judge_oriented_minus_irl_model_text", f"ROC-AUC {_MT}, judge-oriented minus IRL: what the method leaves "
-             "(paired by replicate)", paired=("judge_oriented_auc_model_text", "irl_auc_model_text")),
+             "(paired by replicate)", paired=("judge_oriented_auc_model_text", "irl_auc_model_text"), family="recovery"),
 )}
 """Every quantity of summary.json, in the order of the README's table (the headline first)."""
 

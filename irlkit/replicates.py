@@ -26,7 +26,7 @@ from irlkit import layout
 
 from irlkit.provenance import CODE, RENDER_ONLY, code_hash, cpu_model  # noqa: F401  (defined there)
 
-from irlkit.quantities import ARMS, paired as _paired, scale_of  # noqa: E402  (declared there, with every quantity)
+from irlkit.quantities import ARMS, QUANTITIES, paired as _paired, scale_of  # noqa: E402  (declared there, with every quantity)
 
 
 def manifest(cfg, replicate: int, seconds: dict, results: Path | None = None) -> dict:
@@ -432,12 +432,10 @@ def long_table(summary: dict, profile: str) -> "pd.DataFrame":
 
 
 def claim_family(name: str) -> str | None:
-    """The family of paired claims a summary quantity belongs to, for Holm's adjustment: 05's comparisons of the
-    arms (`re-alignment`: does the recovered reward align?), or the recovered reward against its references
-    (`recovery`: is the goal recovered?); None for a quantity that is not a paired claim."""
-    if "_pooled_" in name or name in ("irl_minus_random", "irl_minus_true"):
-        return "re-alignment"
-    return "recovery" if name in PAIRED else None
+    """The family of paired claims a summary quantity belongs to, for Holm's adjustment (`quantities.Quantity.family`:
+    `recovery` or `re-alignment`); None for a quantity that is not a paired claim."""
+    q = QUANTITIES.get(name)
+    return (q.family or None) if q else None
 
 
 def holm(sizes: dict) -> dict[str, int]:
